@@ -1,0 +1,211 @@
+//! Turning an HTTP status and body into a token or a typed failure.
+//!
+//! - `oauth`: the body carries an RFC 6749 `error` string and the status is not 429/5xx
+//!   (HTTP 200 with an error body included);
+//! - `http`: any other non-2xx, including 429/5xx with an `error` and Avito's
+//!   `{"error":{"code","message"}}` bodies;
+//! - `invalid_response`: a 2xx that is not a JSON object with a non-empty string
+//!   `access_token` and well-typed optional fields, or a body over 1 MiB.
+
+use super::json::{self, Value};
+use super::redact::{redact, truncate, BODY_LIMIT};
+use super::{Failure, Kind, Token};
+
+pub const MAX_BODY: usize = 1 << 20;
+
+/// Field names whose string values are secrets wherever they appear in a body.
+const SECRET_FIELDS: [&str; 5] = ["access_token", "refresh_token", "id_token", "client_secret", "code"];
+
+pub fn is_success(status: u16) -> bool {
+    (200..300).contains(&status)
+}
+
+/// `secrets`: the secret values sent with the request (client secret, code, refresh token).
+pub fn classify(status: u16, body: &str, secrets: &[&str]) -> Result<Token, Failure> {
+    let too_big = body.len() > MAX_BODY;
+    let parsed = if too_big { None } else { json::parse(body) };
+
+    let mut all_secrets: Vec<&str> = secrets.to_vec();
+    if let Some(Value::Obj(fields)) = &parsed {
+        for (k, v) in fields {
+            if let (true, Some(s)) = (SECRET_FIELDS.contains(&k.as_str()), v.as_str()) {
+                all_secrets.push(s);
+            }
+        }
+    }
+    let clean = |s: &str| redact(s, &all_secrets);
+
+    let (oauth_error, description) = match &parsed {
+        Some(v) => error_fields(v),
+        None => (None, None),
+    };
+
+    if is_success(status) {
+        if too_big {
+            return Err(failure(Kind::InvalidResponse, "response body is larger than 1 MiB", status, None, None, body, &clean));
+        }
+        if oauth_error.is_some() {
+            return Err(failure(Kind::OAuth, "the token endpoint returned an error", status, oauth_error, description, body, &clean));
+        }
+        return match &parsed {
+            None if body.trim().is_empty() => Err(failure(Kind::InvalidResponse, "response body is empty", status, None, None, body, &clean)),
+            None => Err(failure(Kind::InvalidResponse, "response body is not JSON", status, None, None, body, &clean)),
+            Some(v @ Value::Obj(_)) => token(v).map_err(|why| failure(Kind::InvalidResponse, &why, status, None, description, body, &clean)),
+            Some(_) => Err(failure(Kind::InvalidResponse, "response body is not a JSON object", status, None, None, body, &clean)),
+        };
+    }
+    let kind = if status == 429 || status >= 500 || oauth_error.is_none() { Kind::Http } else { Kind::OAuth };
+    let detail = if kind == Kind::OAuth { "the token endpoint returned an error" } else { "the token endpoint answered with an HTTP error" };
+    Err(failure(kind, detail, status, oauth_error, description, body, &clean))
+}
+
+fn failure(
+    kind: Kind,
+    detail: &str,
+    status: u16,
+    error: Option<&str>,
+    description: Option<&str>,
+    body: &str,
+    clean: &dyn Fn(&str) -> String,
+) -> Failure {
+    // Redact before truncating: a secret cut in half by truncation would otherwise survive.
+    let head = truncate(body, BODY_LIMIT * 4);
+    Failure {
+        kind,
+        detail: detail.to_owned(),
+        status: Some(status),
+        error: error.map(clean),
+        error_description: description.map(clean),
+        retry_after_ms: None,
+        body: Some(truncate(&clean(&head), BODY_LIMIT)),
+        not_sent: false,
+    }
+}
+
+/// `(RFC 6749 error code, description)` from either error shape.
+fn error_fields(v: &Value) -> (Option<&str>, Option<&str>) {
+    match v.get("error") {
+        Some(Value::Str(code)) if !code.is_empty() => (Some(code), v.get("error_description").and_then(Value::as_str)),
+        Some(obj @ Value::Obj(_)) => (None, obj.get("message").and_then(Value::as_str).or_else(|| v.get("error_description").and_then(Value::as_str))),
+        _ => (None, v.get("error_description").or_else(|| v.get("message")).and_then(Value::as_str)),
+    }
+}
+
+fn opt_string(v: &Value, key: &str) -> Result<Option<String>, String> {
+    match v.get(key) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::Str(s)) => Ok(Some(s.clone())),
+        Some(_) => Err(super::concat_str(&[key, " is not a string"])),
+    }
+}
+
+fn token(v: &Value) -> Result<Token, String> {
+    let access_token = match v.get("access_token") {
+        Some(Value::Str(s)) if !s.is_empty() => s.clone(),
+        _ => return Err("access_token is missing or not a non-empty string".into()),
+    };
+    let expires_in = match v.get("expires_in") {
+        None | Some(Value::Null) => None,
+        Some(Value::Num(n)) => Some(json::whole_number(n).ok_or("expires_in is not a non-negative whole number")?),
+        Some(Value::Str(s)) => Some(json::whole_number(s.trim()).ok_or("expires_in is not a non-negative whole number")?),
+        Some(_) => return Err("expires_in is not a number".into()),
+    };
+    Ok(Token {
+        access_token,
+        expires_in,
+        token_type: opt_string(v, "token_type")?,
+        refresh_token: opt_string(v, "refresh_token")?,
+        scope: opt_string(v, "scope")?,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn err(status: u16, body: &str) -> Failure {
+        classify(status, body, &["SEKRET"]).unwrap_err()
+    }
+
+    #[test]
+    fn success_shapes() {
+        let t = classify(200, r#"{"access_token":"AT","expires_in":86400,"token_type":"Bearer"}"#, &[]).unwrap();
+        assert_eq!(t.access_token, "AT");
+        assert_eq!(t.expires_in, Some(86400));
+        assert_eq!(t.token_type.as_deref(), Some("Bearer"));
+        assert_eq!(t.refresh_token, None);
+        let t = classify(200, r#"{"access_token":"AT","expires_in":"86400","token_type":"Bearer","refresh_token":"RT","scope":"messenger:read,items:info","extra":{"x":[1]}}"#, &[]).unwrap();
+        assert_eq!(t.expires_in, Some(86400));
+        assert_eq!(t.refresh_token.as_deref(), Some("RT"));
+        assert_eq!(t.scope.as_deref(), Some("messenger:read,items:info"));
+        let t = classify(201, r#"{"access_token":"AT","scope":null}"#, &[]).unwrap();
+        assert_eq!((t.expires_in, t.scope), (None, None));
+    }
+
+    #[test]
+    fn oauth_errors_even_with_200() {
+        for status in [400, 401, 403, 200] {
+            let f = err(status, r#"{"error":"invalid_grant","error_description":"code SEKRET expired"}"#);
+            assert_eq!(f.kind, Kind::OAuth, "{status}");
+            assert_eq!(f.status, Some(status));
+            assert_eq!(f.error.as_deref(), Some("invalid_grant"));
+            assert_eq!(f.error_description.as_deref(), Some("code [redacted] expired"));
+            assert!(!f.body.unwrap().contains("SEKRET"));
+        }
+    }
+
+    #[test]
+    fn http_errors() {
+        for (status, body) in [
+            (429, r#"{"error":"slow_down"}"#),
+            (500, r#"{"error":"server_error"}"#),
+            (503, "<html>Service Unavailable</html>"),
+            (403, r#"{"error":{"code":403,"message":"Forbidden"}}"#),
+            (404, ""),
+            (302, ""),
+        ] {
+            let f = err(status, body);
+            assert_eq!(f.kind, Kind::Http, "{status} {body}");
+            assert_eq!(f.status, Some(status));
+        }
+        let f = err(403, r#"{"error":{"code":403,"message":"Forbidden"}}"#);
+        assert_eq!(f.error, None);
+        assert_eq!(f.error_description.as_deref(), Some("Forbidden"));
+        assert_eq!(err(429, r#"{"error":"slow_down"}"#).error.as_deref(), Some("slow_down"));
+    }
+
+    #[test]
+    fn invalid_responses() {
+        for body in [
+            "", "   ", "{", "[]", "\"x\"", "null", "<html><body>Bad gateway</body></html>", r#"{"access_token":""}"#,
+            r#"{"access_token":5}"#, r#"{"expires_in":86400}"#, r#"{"access_token":"SEKRET2","expires_in":"soon"}"#,
+            r#"{"access_token":"A","expires_in":-1}"#, r#"{"access_token":"A","expires_in":true}"#, r#"{"access_token":"A","token_type":1}"#,
+            r#"{"access_token":"A","refresh_token":["x"]}"#, r#"{"error":{"code":403,"message":"Forbidden"}}"#,
+        ] {
+            let f = err(200, body);
+            assert_eq!(f.kind, Kind::InvalidResponse, "{body}");
+            assert!(!f.body.as_deref().unwrap_or("").contains("SEKRET2"), "{body}");
+        }
+        assert_eq!(err(200, r#"{"error":{"code":403,"message":"Forbidden"}}"#).error_description.as_deref(), Some("Forbidden"));
+    }
+
+    #[test]
+    fn over_one_mib() {
+        let big = format!(r#"{{"access_token":"A","pad":"{}"}}"#, "x".repeat(MAX_BODY));
+        let f = err(200, &big);
+        assert_eq!(f.kind, Kind::InvalidResponse);
+        assert!(f.body.unwrap().len() < BODY_LIMIT + 32);
+        assert_eq!(err(500, &big).kind, Kind::Http);
+    }
+
+    #[test]
+    fn secrets_never_survive_in_body() {
+        let body = format!(r#"{{"error":"invalid_client","echo":"SEKRET {}"}}"#, "y".repeat(5000));
+        let f = err(401, &body);
+        assert!(!f.body.unwrap().contains("SEKRET"));
+        // A secret straddling the truncation point is removed before truncating.
+        let pad = "z".repeat(BODY_LIMIT - 3);
+        let f = err(400, &format!("{pad}SEKRET"));
+        assert!(!f.body.unwrap().contains("SEK"));
+    }
+}

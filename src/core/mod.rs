@@ -1,0 +1,199 @@
+//! The pure-Rust core: no JS types, unit-tested natively with `cargo test`.
+
+pub mod classify;
+pub mod form;
+pub mod json;
+pub mod redact;
+pub mod retry;
+pub mod url;
+
+/// The three grants of `POST /token`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Grant {
+    AuthorizationCode,
+    RefreshToken,
+    ClientCredentials,
+}
+
+impl Grant {
+    pub fn from_index(i: u32) -> Option<Grant> {
+        match i {
+            0 => Some(Grant::AuthorizationCode),
+            1 => Some(Grant::RefreshToken),
+            2 => Some(Grant::ClientCredentials),
+            _ => None,
+        }
+    }
+    pub fn wire(self) -> &'static str {
+        match self {
+            Grant::AuthorizationCode => "authorization_code",
+            Grant::RefreshToken => "refresh_token",
+            Grant::ClientCredentials => "client_credentials",
+        }
+    }
+    /// The form field holding the grant's own secret, if it has one.
+    pub fn secret_field(self) -> Option<&'static str> {
+        match self {
+            Grant::AuthorizationCode => Some("code"),
+            Grant::RefreshToken => Some("refresh_token"),
+            Grant::ClientCredentials => None,
+        }
+    }
+    /// Whether a failed request may have consumed a single-use credential (code, refresh token).
+    pub fn is_single_use(self) -> bool {
+        self != Grant::ClientCredentials
+    }
+}
+
+/// `ApiException.kind`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    OAuth,
+    Http,
+    InvalidResponse,
+    Network,
+    Timeout,
+    Aborted,
+    InvalidArgument,
+}
+
+impl Kind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::OAuth => "oauth",
+            Kind::Http => "http",
+            Kind::InvalidResponse => "invalid_response",
+            Kind::Network => "network",
+            Kind::Timeout => "timeout",
+            Kind::Aborted => "aborted",
+            Kind::InvalidArgument => "invalid_argument",
+        }
+    }
+}
+
+/// A failed token request, already free of secret values.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Failure {
+    pub kind: Kind,
+    /// What went wrong, in words (never a secret value).
+    pub detail: String,
+    pub status: Option<u16>,
+    pub error: Option<String>,
+    pub error_description: Option<String>,
+    pub retry_after_ms: Option<u64>,
+    pub body: Option<String>,
+    /// Network failures only: the connection was never made, so nothing was sent.
+    pub not_sent: bool,
+}
+
+impl Failure {
+    pub fn new(kind: Kind, detail: impl Into<String>) -> Failure {
+        Failure { kind, detail: detail.into(), status: None, error: None, error_description: None, retry_after_ms: None, body: None, not_sent: false }
+    }
+    pub fn invalid_argument(detail: impl Into<String>) -> Failure {
+        Failure::new(Kind::InvalidArgument, detail)
+    }
+}
+
+/// A successful token response. `Debug` never prints the tokens.
+#[derive(Clone, PartialEq)]
+pub struct Token {
+    pub access_token: String,
+    pub expires_in: Option<u64>,
+    pub token_type: Option<String>,
+    pub refresh_token: Option<String>,
+    pub scope: Option<String>,
+}
+
+impl core::fmt::Debug for Token {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Token")
+            .field("access_token", &"[redacted]")
+            .field("expires_in", &self.expires_in)
+            .field("token_type", &self.token_type)
+            .field("refresh_token", &self.refresh_token.as_ref().map(|_| "[redacted]"))
+            .field("scope", &self.scope)
+            .finish()
+    }
+}
+
+/// Checks a required string argument: present, a string, non-empty, valid Unicode.
+/// `value` is `None` when the JS value was not a string.
+pub fn require_arg(name: &str, value: Option<String>) -> Result<String, Failure> {
+    match value {
+        Some(v) if !v.is_empty() => Ok(v),
+        _ => Err(Failure::invalid_argument(concat_str(&[name, " must be a non-empty string"]))),
+    }
+}
+
+/// `grantType` as passed to a seed-layer method: absent means the method's own grant.
+pub fn check_grant_type(expected: Grant, given: Option<&str>) -> Result<(), Failure> {
+    match given {
+        None => Ok(()),
+        Some(g) if g == expected.wire() => Ok(()),
+        Some(_) => Err(Failure::invalid_argument(concat_str(&["grantType must be \"", expected.wire(), "\" for this method"]))),
+    }
+}
+
+/// The form body of a token request.
+pub fn token_body(grant: Grant, client_id: &str, client_secret: &str, grant_secret: Option<&str>, redirect_uri: Option<&str>) -> String {
+    let mut pairs: Vec<(&str, &str)> = Vec::with_capacity(5);
+    pairs.push(("grant_type", grant.wire()));
+    pairs.push(("client_id", client_id));
+    pairs.push(("client_secret", client_secret));
+    if let (Some(field), Some(value)) = (grant.secret_field(), grant_secret) {
+        pairs.push((field, value));
+    }
+    if let Some(uri) = redirect_uri {
+        pairs.push(("redirect_uri", uri));
+    }
+    form::encode_form(&pairs)
+}
+
+/// String concatenation without the `format!` machinery (keeps the wasm small).
+pub fn concat_str(parts: &[&str]) -> String {
+    let mut s = String::with_capacity(parts.iter().map(|p| p.len()).sum());
+    for p in parts {
+        s.push_str(p);
+    }
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bodies_hold_exactly_the_grant_fields() {
+        assert_eq!(
+            token_body(Grant::AuthorizationCode, "id", "s&=", Some("c o+de"), None),
+            "grant_type=authorization_code&client_id=id&client_secret=s%26%3D&code=c%20o%2Bde"
+        );
+        assert_eq!(token_body(Grant::RefreshToken, "id", "s", Some("r"), None), "grant_type=refresh_token&client_id=id&client_secret=s&refresh_token=r");
+        assert_eq!(token_body(Grant::ClientCredentials, "id", "s", Some("ignored"), None), "grant_type=client_credentials&client_id=id&client_secret=s");
+        assert_eq!(
+            token_body(Grant::AuthorizationCode, "id", "s", Some("c"), Some("https://x/cb?a=1")),
+            "grant_type=authorization_code&client_id=id&client_secret=s&code=c&redirect_uri=https%3A%2F%2Fx%2Fcb%3Fa%3D1"
+        );
+    }
+
+    #[test]
+    fn argument_rules() {
+        assert!(require_arg("clientId", Some("x".into())).is_ok());
+        let e = require_arg("clientSecret", Some(String::new())).unwrap_err();
+        assert_eq!(e.kind, Kind::InvalidArgument);
+        assert_eq!(e.detail, "clientSecret must be a non-empty string");
+        assert!(require_arg("code", None).is_err());
+        assert!(check_grant_type(Grant::RefreshToken, None).is_ok());
+        assert!(check_grant_type(Grant::RefreshToken, Some("refresh_token")).is_ok());
+        assert!(check_grant_type(Grant::RefreshToken, Some("authorization_code")).is_err());
+        assert!(check_grant_type(Grant::ClientCredentials, Some("")).is_err());
+    }
+
+    #[test]
+    fn token_debug_is_redacted() {
+        let t = Token { access_token: "SECRET_AT".into(), expires_in: Some(1), token_type: None, refresh_token: Some("SECRET_RT".into()), scope: None };
+        let d = format!("{t:?}");
+        assert!(!d.contains("SECRET"), "{d}");
+    }
+}

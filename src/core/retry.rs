@@ -1,0 +1,132 @@
+//! Retry decisions. A single-use credential (authorization code, refresh token) is never
+//! re-sent when the server may have consumed it: those grants retry only 429, 503 and failures
+//! to connect. client_credentials also retries other 5xx, resets and timeouts.
+
+use super::{Failure, Grant, Kind};
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct RetryPolicy {
+    pub max_attempts: u32,
+    pub base_delay_ms: u64,
+    pub max_delay_ms: u64,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        RetryPolicy { max_attempts: 3, base_delay_ms: 250, max_delay_ms: 10_000 }
+    }
+}
+
+impl RetryPolicy {
+    pub const OFF: RetryPolicy = RetryPolicy { max_attempts: 1, base_delay_ms: 0, max_delay_ms: 0 };
+}
+
+/// Whether repeating the request after this failure is safe and may succeed.
+pub fn retryable(grant: Grant, f: &Failure) -> bool {
+    match f.kind {
+        Kind::Http => match f.status {
+            Some(429) | Some(503) => true,
+            Some(s) => s >= 500 && !grant.is_single_use(),
+            None => false,
+        },
+        Kind::Network => f.not_sent || !grant.is_single_use(),
+        Kind::Timeout => !grant.is_single_use(),
+        _ => false,
+    }
+}
+
+/// The delay before the next attempt, or `None` to give up. `attempt` is the 1-based number of
+/// the attempt that just failed; `random` is uniform in `[0, 1)`. The delay is exponential with
+/// "equal jitter" (half fixed, half random), and never shorter than `Retry-After`; a
+/// `Retry-After` beyond `max_delay_ms` ends the retries (the caller sees `retryAfterMs`).
+pub fn next_delay(policy: &RetryPolicy, grant: Grant, attempt: u32, f: &Failure, random: f64) -> Option<u64> {
+    if attempt >= policy.max_attempts || !retryable(grant, f) {
+        return None;
+    }
+    let exp = policy.base_delay_ms.saturating_mul(1u64 << (attempt.saturating_sub(1)).min(30)).min(policy.max_delay_ms);
+    let random = if random.is_finite() { random.clamp(0.0, 1.0) } else { 0.5 };
+    let jittered = exp / 2 + ((exp - exp / 2) as f64 * random) as u64;
+    match f.retry_after_ms {
+        Some(ra) if ra > policy.max_delay_ms => None,
+        Some(ra) => Some(jittered.max(ra)),
+        None => Some(jittered),
+    }
+}
+
+/// `Retry-After` as delta-seconds; HTTP dates are handled by the caller (it has a clock).
+pub fn retry_after_seconds(value: &str) -> Option<u64> {
+    let v = value.trim();
+    if v.is_empty() || v.len() > 9 || !v.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    v.parse::<u64>().ok().map(|s| s * 1000)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn http(status: u16) -> Failure {
+        let mut f = Failure::new(Kind::Http, "");
+        f.status = Some(status);
+        f
+    }
+
+    #[test]
+    fn single_use_grants_retry_only_when_unconsumed() {
+        for g in [Grant::AuthorizationCode, Grant::RefreshToken] {
+            assert!(retryable(g, &http(429)));
+            assert!(retryable(g, &http(503)));
+            assert!(!retryable(g, &http(500)));
+            assert!(!retryable(g, &http(502)));
+            assert!(!retryable(g, &http(504)));
+            assert!(!retryable(g, &Failure::new(Kind::Timeout, "")));
+            assert!(!retryable(g, &Failure::new(Kind::Network, "")));
+            let mut refused = Failure::new(Kind::Network, "");
+            refused.not_sent = true;
+            assert!(retryable(g, &refused));
+        }
+    }
+
+    #[test]
+    fn client_credentials_retries_transient_failures() {
+        let g = Grant::ClientCredentials;
+        for s in [429, 500, 502, 503, 504] {
+            assert!(retryable(g, &http(s)), "{s}");
+        }
+        assert!(retryable(g, &Failure::new(Kind::Timeout, "")));
+        assert!(retryable(g, &Failure::new(Kind::Network, "")));
+        for k in [Kind::OAuth, Kind::InvalidResponse, Kind::Aborted, Kind::InvalidArgument] {
+            assert!(!retryable(g, &Failure::new(k, "")));
+        }
+        assert!(!retryable(g, &http(400)));
+        assert!(!retryable(g, &http(404)));
+    }
+
+    #[test]
+    fn backoff_grows_with_jitter_and_stops() {
+        let p = RetryPolicy { max_attempts: 4, base_delay_ms: 100, max_delay_ms: 250 };
+        let g = Grant::ClientCredentials;
+        assert_eq!(next_delay(&p, g, 1, &http(500), 0.0), Some(50));
+        assert_eq!(next_delay(&p, g, 1, &http(500), 0.999), Some(99));
+        assert_eq!(next_delay(&p, g, 2, &http(500), 0.0), Some(100));
+        assert_eq!(next_delay(&p, g, 3, &http(500), 1.0), Some(250)); // capped
+        assert_eq!(next_delay(&p, g, 4, &http(500), 0.5), None); // attempts used up
+        assert_eq!(next_delay(&p, Grant::RefreshToken, 1, &http(500), 0.5), None);
+        assert_eq!(next_delay(&RetryPolicy::OFF, g, 1, &http(503), 0.5), None);
+        assert_eq!(next_delay(&p, g, 1, &http(500), f64::NAN), Some(75));
+    }
+
+    #[test]
+    fn retry_after_is_honoured() {
+        let p = RetryPolicy::default();
+        let mut f = http(429);
+        f.retry_after_ms = Some(2000);
+        assert_eq!(next_delay(&p, Grant::RefreshToken, 1, &f, 0.0), Some(2000));
+        f.retry_after_ms = Some(60_000);
+        assert_eq!(next_delay(&p, Grant::RefreshToken, 1, &f, 0.0), None);
+        assert_eq!(retry_after_seconds(" 3 "), Some(3000));
+        assert_eq!(retry_after_seconds("Wed, 21 Oct 2015 07:28:00 GMT"), None);
+        assert_eq!(retry_after_seconds("-1"), None);
+    }
+}

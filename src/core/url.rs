@@ -1,0 +1,114 @@
+//! Validation of the configured `host` (and the authorization page URL).
+//!
+//! Accepted: an absolute `https://` URL, or `http://` for a loopback host only (`localhost`,
+//! `127.0.0.0/8`, `[::1]`). No user-info, query or fragment; an optional port and base path.
+//! Trailing slashes are dropped, so `{host}/token` never has a double slash.
+
+/// Why a base URL was refused. The text names the rule, never the value (it might hold
+/// credentials such as `https://user:pass@…`).
+pub const BAD_URL: &str = "must be an absolute https:// URL (http:// only for localhost, 127.0.0.0/8 or [::1]) without credentials, query or fragment";
+
+pub fn normalize_base(input: &str) -> Result<String, &'static str> {
+    let lower_prefix = |p: &str| input.len() >= p.len() && input.get(..p.len()).map_or(false, |s| s.eq_ignore_ascii_case(p));
+    let (https, rest) = if lower_prefix("https://") {
+        (true, &input[8..])
+    } else if lower_prefix("http://") {
+        (false, &input[7..])
+    } else {
+        return Err(BAD_URL);
+    };
+    if input.bytes().any(|b| b <= b' ' || b == 0x7f || b == b'\\' || b == b'?' || b == b'#' || b >= 0x80) {
+        return Err(BAD_URL);
+    }
+    let (authority, path) = match rest.find('/') {
+        Some(i) => (&rest[..i], &rest[i..]),
+        None => (rest, ""),
+    };
+    if authority.is_empty() || authority.contains('@') {
+        return Err(BAD_URL);
+    }
+    let host = host_of(authority).ok_or(BAD_URL)?;
+    if !https && !is_loopback(host) {
+        return Err(BAD_URL);
+    }
+    let scheme = if https { "https://" } else { "http://" };
+    let path = path.trim_end_matches('/');
+    let mut out = String::with_capacity(scheme.len() + authority.len() + path.len());
+    out.push_str(scheme);
+    out.push_str(&authority.to_ascii_lowercase());
+    out.push_str(path);
+    Ok(out)
+}
+
+/// The host part of `host[:port]` / `[v6][:port]`, with a syntactically valid port.
+fn host_of(authority: &str) -> Option<&str> {
+    let (host, port) = if let Some(stripped) = authority.strip_prefix('[') {
+        let end = stripped.find(']')?;
+        let after = &stripped[end + 1..];
+        let port = match after.strip_prefix(':') {
+            Some(p) => Some(p),
+            None if after.is_empty() => None,
+            None => return None,
+        };
+        (&authority[..end + 2], port)
+    } else {
+        match authority.rfind(':') {
+            Some(i) => (&authority[..i], Some(&authority[i + 1..])),
+            None => (authority, None),
+        }
+    };
+    if host.is_empty() || host == "[]" {
+        return None;
+    }
+    if let Some(p) = port {
+        if p.is_empty() || p.len() > 5 || !p.bytes().all(|b| b.is_ascii_digit()) || p.parse::<u32>().ok()? > 65535 {
+            return None;
+        }
+    }
+    if !host.starts_with('[') && !host.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.' || b == b'_') {
+        return None;
+    }
+    Some(host)
+}
+
+pub fn is_loopback(host: &str) -> bool {
+    if host.eq_ignore_ascii_case("localhost") || host.eq_ignore_ascii_case("localhost.") || host == "[::1]" {
+        return true;
+    }
+    let mut parts = host.split('.');
+    let first_is_127 = parts.next() == Some("127");
+    let rest: Vec<&str> = parts.collect();
+    first_is_127
+        && rest.len() == 3
+        && rest.iter().all(|p| !p.is_empty() && p.len() <= 3 && p.bytes().all(|b| b.is_ascii_digit()) && p.parse::<u16>().map_or(false, |n| n <= 255))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn accepts_https_and_loopback_http() {
+        assert_eq!(normalize_base("https://api.avito.ru").unwrap(), "https://api.avito.ru");
+        assert_eq!(normalize_base("https://api.avito.ru/").unwrap(), "https://api.avito.ru");
+        assert_eq!(normalize_base("HTTPS://API.Avito.ru//").unwrap(), "https://api.avito.ru");
+        assert_eq!(normalize_base("https://proxy.example:8443/avito/").unwrap(), "https://proxy.example:8443/avito");
+        assert_eq!(normalize_base("http://127.0.0.1:8080").unwrap(), "http://127.0.0.1:8080");
+        assert_eq!(normalize_base("http://127.1.2.3").unwrap(), "http://127.1.2.3");
+        assert_eq!(normalize_base("http://localhost:3000/").unwrap(), "http://localhost:3000");
+        assert_eq!(normalize_base("http://[::1]:9000").unwrap(), "http://[::1]:9000");
+    }
+
+    #[test]
+    fn refuses_everything_else() {
+        for bad in [
+            "", "api.avito.ru", "ftp://api.avito.ru", "http://api.avito.ru", "http://10.0.0.1", "http://127.0.0.1.evil.com",
+            "http://localhost.evil.com", "https://", "https://user:pw@api.avito.ru", "https://api.avito.ru?x=1",
+            "https://api.avito.ru#f", "https://api avito.ru", "https://api.avito.ru:99999", "https://api.avito.ru:",
+            "https://api.avito.ru:8a", "//api.avito.ru", "https://[::1", "http://[::2]", "https://апи.рф", "http://128.0.0.1",
+            "http://127.0.0.256", "https:\\\\api.avito.ru", "http://127.0.0.1\n",
+        ] {
+            assert!(normalize_base(bad).is_err(), "{bad:?} was accepted");
+        }
+    }
+}

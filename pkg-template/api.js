@@ -1,0 +1,261 @@
+// avito-auth public API. The logic (validation, form encoding, fetch, timeouts, retries,
+// response classification, redaction) runs in the WebAssembly module; this file shapes
+// arguments and results for JavaScript. Every runtime entry (node.mjs, node.cjs, workerd.js,
+// browser.js, init.js) loads the one shipped .wasm and then calls `ready()`.
+import * as wasm from "./avito_auth.js";
+
+const DEFAULT_AUTHORIZE_URL = "https://avito.ru/oauth";
+const KINDS = ["oauth", "http", "invalid_response", "network", "timeout", "aborted", "invalid_argument"];
+const GRANT = { authorization_code: 0, refresh_token: 1, client_credentials: 2 };
+
+let initialized = false;
+let webcrypto = globalThis.crypto;
+
+/** Called by the runtime entry once the wasm instance exists. @internal */
+export function ready(cryptoImpl) {
+  if (cryptoImpl) webcrypto = cryptoImpl;
+  wasm.setErrorFactory(makeException);
+  initialized = true;
+}
+
+function ensureReady() {
+  if (!initialized) {
+    throw new ApiException("invalid_argument", "avito-auth is not initialised: with the 'avito-auth/init' entry, await init() first");
+  }
+}
+
+/** The one error type of avito-auth. `kind` tells what happened; no secret is ever in it. */
+export class ApiException extends Error {
+  constructor(kind, message, fields = {}) {
+    super(message || kind);
+    this.name = "ApiException";
+    this.kind = KINDS.includes(kind) ? kind : "invalid_argument";
+    this.status = fields.status;
+    this.error = fields.error;
+    this.errorDescription = fields.errorDescription;
+    this.retryable = fields.retryable === true;
+    this.retryAfterMs = fields.retryAfterMs;
+    this.body = fields.body;
+    // An OAuth "invalid_grant": the code or refresh token is dead; the user must sign in again.
+    this.signInRequired = this.kind === "oauth" && this.error === "invalid_grant";
+  }
+  toJSON() {
+    const { name, kind, message, status, error, errorDescription, retryable, retryAfterMs, body, signInRequired } = this;
+    return { name, kind, message, status, error, errorDescription, retryable, retryAfterMs, body, signInRequired };
+  }
+}
+
+function makeException(kind, detail, status, error, errorDescription, retryable, retryAfterMs, body) {
+  let message = detail;
+  if (kind === "oauth") {
+    message = `${error ? `"${error}"` : "error"}${errorDescription ? `: ${errorDescription}` : ""}${status !== undefined ? ` (HTTP ${status})` : ""}`;
+    message = `the token endpoint refused the request: ${message}`;
+  } else if (kind === "http") {
+    message = `the token endpoint answered HTTP ${status}${error ? ` "${error}"` : ""}${errorDescription ? `: ${errorDescription}` : ""}`;
+  } else if (kind === "invalid_response") {
+    message = `invalid token response: ${detail}${status !== undefined ? ` (HTTP ${status})` : ""}${errorDescription ? `: ${errorDescription}` : ""}`;
+  }
+  return new ApiException(kind, message, { status, error, errorDescription, retryable, retryAfterMs, body });
+}
+
+function invalid(message) {
+  return new ApiException("invalid_argument", message);
+}
+
+function optionsObject(value, what) {
+  if (value === undefined || value === null) return {};
+  if (typeof value !== "object") throw invalid(`${what} must be an object`);
+  return value;
+}
+
+const engines = new WeakMap();
+
+function engineFrom(o) {
+  ensureReady();
+  return new wasm.Engine(o.host, o.fetch, o.timeoutMs, o.retries, o.userAgent, o.headers);
+}
+
+/** Connection settings, as in the generated client: host, fetch, timeoutMs, retries, userAgent, headers. */
+export class Configuration {
+  constructor(options) {
+    const o = optionsObject(options, "Configuration options");
+    const engine = engineFrom(o);
+    engines.set(this, engine);
+    this.host = engine.tokenUrl.slice(0, -"/token".length);
+    this.timeoutMs = o.timeoutMs ?? 30000;
+  }
+}
+
+/** Holds a Configuration; `new ApiClient()` uses the defaults. */
+export class ApiClient {
+  constructor(configuration) {
+    if (configuration === undefined || configuration === null) configuration = new Configuration();
+    if (!engines.has(configuration)) throw invalid("ApiClient expects a Configuration");
+    this.configuration = configuration;
+  }
+  /** Nothing to release; present for parity with the generated client. */
+  close() {}
+}
+
+function engineOf(api) {
+  return engines.get(api.apiClient.configuration);
+}
+
+function clientOf(apiClient) {
+  if (apiClient === undefined || apiClient === null) return new ApiClient();
+  if (!(apiClient instanceof ApiClient)) throw invalid("expected an ApiClient");
+  return apiClient;
+}
+
+function call(engine, grant, clientId, clientSecret, secret, grantType, redirectUri, options, withExpiry) {
+  let signal;
+  try {
+    signal = optionsObject(options, "options").signal;
+  } catch (e) {
+    return Promise.reject(e);
+  }
+  return engine.token(grant, clientId, clientSecret, secret, grantType, redirectUri, signal, withExpiry);
+}
+
+/** authorization_code and refresh_token grants (tokens on behalf of a user). */
+export class ApplicationAccessApi {
+  constructor(apiClient) {
+    this.apiClient = clientOf(apiClient);
+  }
+  /** @returns {Promise<GetAccessTokenAuthorizationCode200Response>} */
+  getAccessTokenAuthorizationCode(clientId, clientSecret, code, grantType, options) {
+    return call(engineOf(this), GRANT.authorization_code, clientId, clientSecret, code, grantType, undefined, options, false);
+  }
+  /** @returns {Promise<RefreshAccessTokenAuthorizationCode200Response>} */
+  refreshAccessTokenAuthorizationCode(clientId, clientSecret, grantType, refreshToken, options) {
+    return call(engineOf(this), GRANT.refresh_token, clientId, clientSecret, refreshToken, grantType, undefined, options, false);
+  }
+}
+
+/** client_credentials grant (tokens for the application itself). */
+export class AccessApi {
+  constructor(apiClient) {
+    this.apiClient = clientOf(apiClient);
+  }
+  /** @returns {Promise<GetAccessToken200Response>} */
+  getAccessToken(clientId, clientSecret, grantType, options) {
+    return call(engineOf(this), GRANT.client_credentials, clientId, clientSecret, undefined, grantType, undefined, options, false);
+  }
+}
+
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+
+function text(value, name, { optional = false } = {}) {
+  if (optional && (value === undefined || value === null)) return undefined;
+  if (typeof value !== "string" || value === "") throw invalid(`${name} must be a non-empty string`);
+  if (LONE_SURROGATE.test(value)) throw invalid(`${name} contains unpaired UTF-16 surrogates`);
+  return value;
+}
+
+function base64url(bytes) {
+  let s = "";
+  for (const b of bytes) s += String.fromCharCode(b);
+  return btoa(s).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
+}
+
+/** A fresh URL-safe random state (256 bits from crypto.getRandomValues). */
+export function randomState() {
+  if (!webcrypto || typeof webcrypto.getRandomValues !== "function") {
+    throw invalid("no crypto.getRandomValues in this runtime: pass an explicit state");
+  }
+  return base64url(webcrypto.getRandomValues(new Uint8Array(32)));
+}
+
+function searchParamsOf(input) {
+  if (typeof URL === "function" && input instanceof URL) return input.searchParams;
+  if (typeof URLSearchParams === "function" && input instanceof URLSearchParams) return input;
+  if (typeof input === "string") return new URL(input, "http://callback.invalid/").searchParams;
+  if (input && typeof input === "object" && typeof input.url === "string") return new URL(input.url, "http://callback.invalid/").searchParams;
+  throw invalid("the callback must be a URL, a URL string, URLSearchParams or a Request");
+}
+
+/**
+ * Reads the authorization callback (`?code=…&state=…` or `?error=…`). Checks `state` against
+ * the one you stored when you built the authorization URL; returns `{ code, state }`.
+ */
+export function parseCallback(input, expectedState) {
+  const params = searchParamsOf(input);
+  text(expectedState, "expectedState");
+  const state = params.get("state");
+  if (state !== expectedState) {
+    throw new ApiException("invalid_argument", "the callback's state does not match the expected state (possible CSRF): start the sign-in again", { error: "state_mismatch" });
+  }
+  const error = params.get("error");
+  if (error) {
+    const errorDescription = params.get("error_description") ?? undefined;
+    throw new ApiException("oauth", `the authorization was refused: "${error}"${errorDescription ? `: ${errorDescription}` : ""}`, { error, errorDescription });
+  }
+  const code = params.get("code");
+  if (!code) throw new ApiException("invalid_argument", "the callback has no code", { error: "missing_code" });
+  return { code, state };
+}
+
+const inspect = Symbol.for("nodejs.util.inspect.custom");
+
+/** The ergonomic client: one object per Avito application (client id and secret). */
+export class AvitoAuth {
+  #clientSecret;
+  #engine;
+  #authorizeUrl;
+  constructor(options) {
+    const o = optionsObject(options, "AvitoAuth options");
+    ensureReady();
+    const clientId = text(o.clientId, "clientId");
+    this.#clientSecret = text(o.clientSecret, "clientSecret");
+    this.#engine = engineFrom(o);
+    this.#authorizeUrl = o.authorizeUrl === undefined || o.authorizeUrl === null
+      ? DEFAULT_AUTHORIZE_URL
+      : wasm.normalizeBaseUrl(o.authorizeUrl, "authorizeUrl");
+    Object.defineProperty(this, "clientId", { value: clientId, enumerable: true });
+  }
+  /** `{host}` without `/token`. */
+  get host() {
+    return this.#engine.tokenUrl.slice(0, -"/token".length);
+  }
+  /** Builds the Avito consent URL. Keep the returned `state` (e.g. in a cookie) for the callback. */
+  authorizationUrl(options) {
+    const o = optionsObject(options, "authorizationUrl options");
+    let scope = o.scope;
+    if (Array.isArray(scope)) {
+      if (scope.length === 0) throw invalid("scope must name at least one scope");
+      scope = scope.map((s, i) => text(s, `scope[${i}]`)).join(",");
+    }
+    scope = text(scope, "scope");
+    const state = o.state === undefined || o.state === null ? randomState() : text(o.state, "state");
+    const redirectUri = text(o.redirectUri, "redirectUri", { optional: true });
+    return { url: wasm.authorizationUrl(this.#authorizeUrl, this.clientId, scope, state, redirectUri), state };
+  }
+  /** See the exported `parseCallback`. */
+  parseCallback(input, expectedState) {
+    return parseCallback(input, expectedState);
+  }
+  /** authorization_code grant → TokenSet (store its refresh_token). */
+  exchangeCode(code, options) {
+    let redirectUri;
+    try {
+      redirectUri = optionsObject(options, "options").redirectUri;
+    } catch (e) {
+      return Promise.reject(e);
+    }
+    return call(this.#engine, GRANT.authorization_code, this.clientId, this.#clientSecret, code, undefined, redirectUri, options, true);
+  }
+  /** refresh_token grant → TokenSet with a NEW refresh_token; the old one is spent. */
+  refresh(refreshToken, options) {
+    return call(this.#engine, GRANT.refresh_token, this.clientId, this.#clientSecret, refreshToken, undefined, undefined, options, true);
+  }
+  /** client_credentials grant → TokenSet. */
+  clientCredentials(options) {
+    return call(this.#engine, GRANT.client_credentials, this.clientId, this.#clientSecret, undefined, undefined, undefined, options, true);
+  }
+  toJSON() {
+    return { clientId: this.clientId, clientSecret: "[redacted]", host: this.host };
+  }
+  [inspect]() {
+    return `AvitoAuth { clientId: ${JSON.stringify(this.clientId)}, clientSecret: '[redacted]', host: ${JSON.stringify(this.host)} }`;
+  }
+}

@@ -1,0 +1,236 @@
+/**
+ * avito-auth — a client for Avito's authorization API (`POST {host}/token`), compiled from Rust
+ * to WebAssembly. The same API in every runtime entry (Node CJS/ESM, Workers, Deno, Bun, browsers).
+ */
+
+/** What went wrong, as `ApiException.kind`. */
+export type ApiExceptionKind =
+  /** The body carries an RFC 6749 `error` (status not 429/5xx), including HTTP 200 with an error body. */
+  | "oauth"
+  /** Any other non-2xx: 429, 5xx (even with an `error`), Avito `{"error":{"code","message"}}` bodies, HTML. */
+  | "http"
+  /** A 2xx that is not a JSON object with a non-empty string `access_token` and well-typed fields, or over 1 MiB. */
+  | "invalid_response"
+  /** The connection failed or was reset. */
+  | "network"
+  /** No complete response within `timeoutMs` (per attempt; default 30 000 ms). */
+  | "timeout"
+  /** The caller's `AbortSignal` fired. */
+  | "aborted"
+  /** A bad argument or configuration, refused before any request is sent. */
+  | "invalid_argument";
+
+/**
+ * The one error type. A real `Error` subclass. Never contains a secret value (client secret,
+ * code, refresh or access token) in `message`, `body`, `String(err)`, `JSON.stringify(err)` or
+ * `util.inspect(err)`.
+ */
+export class ApiException extends Error {
+  constructor(kind: ApiExceptionKind, message?: string, fields?: Partial<Pick<ApiException, "status" | "error" | "errorDescription" | "retryable" | "retryAfterMs" | "body">>);
+  readonly name: "ApiException";
+  readonly kind: ApiExceptionKind;
+  /** HTTP status, when there was a response. */
+  readonly status?: number;
+  /**
+   * The OAuth error code when the body has one (`"invalid_grant"`, …). For `network` errors the
+   * platform's error code when known (`"ECONNREFUSED"`); for callbacks `"state_mismatch"` /
+   * `"missing_code"`.
+   */
+  readonly error?: string;
+  /** `error_description`, or Avito's `error.message`. */
+  readonly errorDescription?: string;
+  /** Whether repeating the same request is safe and may succeed (never for a spent code/refresh token). */
+  readonly retryable: boolean;
+  /** From the `Retry-After` response header, when present. */
+  readonly retryAfterMs?: number;
+  /** The response text, truncated to 2 KiB, with secret values replaced by `[redacted]`. */
+  readonly body?: string;
+  /** `true` for an OAuth `invalid_grant`: the code or refresh token is dead — the user must sign in again. */
+  readonly signInRequired: boolean;
+  toJSON(): Record<string, unknown>;
+}
+
+/** Retry settings. Defaults: 3 attempts, 250 ms base delay, 10 000 ms max delay. */
+export interface RetryOptions {
+  /** Total attempts including the first (1–10). */
+  maxAttempts?: number;
+  baseDelayMs?: number;
+  /** Upper bound of one delay; a `Retry-After` longer than this ends the retries. */
+  maxDelayMs?: number;
+}
+
+export type FetchLike = (input: string, init: RequestInit) => Promise<Response>;
+
+export interface ConfigurationOptions {
+  /** Absolute https URL (http only for localhost/127.0.0.0/8/[::1]); default `https://api.avito.ru`. */
+  host?: string;
+  /** Used instead of the global `fetch` (proxies, Workers service bindings, tests). */
+  fetch?: FetchLike;
+  /** Per-attempt timeout in ms; default 30 000. */
+  timeoutMs?: number;
+  /** `false` disables retries. */
+  retries?: RetryOptions | false;
+  /** Sent as `User-Agent` (where the runtime allows it). */
+  userAgent?: string;
+  /** Extra request headers; `Content-Type` and `Accept` are always ours. */
+  headers?: Record<string, string> | Iterable<[string, string]>;
+}
+
+/** Per-call options. */
+export interface CallOptions {
+  signal?: AbortSignal;
+}
+
+/** Result of the authorization_code grant (wire names). */
+export interface GetAccessTokenAuthorizationCode200Response {
+  access_token: string;
+  /** Seconds (Avito: 86400). A numeric string from the server is converted. */
+  expires_in?: number;
+  token_type?: string;
+  refresh_token?: string;
+  /** Comma-joined scopes. */
+  scope?: string;
+}
+/** Result of the refresh_token grant; `refresh_token` is NEW — store it, the old one is spent. */
+export interface RefreshAccessTokenAuthorizationCode200Response extends GetAccessTokenAuthorizationCode200Response {}
+/** Result of the client_credentials grant. */
+export interface GetAccessToken200Response {
+  access_token: string;
+  expires_in?: number;
+  token_type?: string;
+}
+
+/** A token response plus `expires_at` (Unix ms, computed when the response arrived). */
+export interface TokenSet extends GetAccessTokenAuthorizationCode200Response {
+  expires_at?: number;
+}
+
+export class Configuration {
+  /** @throws {ApiException} `invalid_argument` for a bad host, fetch, timeoutMs, retries, userAgent or headers. */
+  constructor(options?: ConfigurationOptions);
+  /** The normalised host (no trailing slash). */
+  readonly host: string;
+  readonly timeoutMs: number;
+}
+
+export class ApiClient {
+  constructor(configuration?: Configuration);
+  readonly configuration: Configuration;
+  close(): void;
+}
+
+/** authorization_code and refresh_token grants, parameter order as in the generated client. */
+export class ApplicationAccessApi {
+  constructor(apiClient?: ApiClient);
+  readonly apiClient: ApiClient;
+  /** `grantType` defaults to `"authorization_code"`; any other value rejects with `invalid_argument`. */
+  getAccessTokenAuthorizationCode(clientId: string, clientSecret: string, code: string, grantType?: "authorization_code", options?: CallOptions): Promise<GetAccessTokenAuthorizationCode200Response>;
+  /** `grantType` (undefined → `"refresh_token"`) comes before `refreshToken`, as in the generated client. */
+  refreshAccessTokenAuthorizationCode(clientId: string, clientSecret: string, grantType: "refresh_token" | undefined, refreshToken: string, options?: CallOptions): Promise<RefreshAccessTokenAuthorizationCode200Response>;
+}
+
+/** client_credentials grant. */
+export class AccessApi {
+  constructor(apiClient?: ApiClient);
+  readonly apiClient: ApiClient;
+  getAccessToken(clientId: string, clientSecret: string, grantType?: "client_credentials", options?: CallOptions): Promise<GetAccessToken200Response>;
+}
+
+export interface AvitoAuthOptions extends ConfigurationOptions {
+  clientId: string;
+  /** Kept private: not reachable through `JSON.stringify(auth)` or `util.inspect(auth)`. */
+  clientSecret: string;
+  /** The consent page; default `https://avito.ru/oauth`. */
+  authorizeUrl?: string;
+}
+
+export interface AuthorizationUrlOptions {
+  /** `["messenger:read", "items:info"]` or `"messenger:read,items:info"`. */
+  scope: string[] | string;
+  /** Default: 256 random bits from `crypto.getRandomValues`, base64url. */
+  state?: string;
+  redirectUri?: string;
+}
+
+export interface CallbackResult {
+  code: string;
+  state: string;
+}
+
+export type CallbackInput = string | URL | URLSearchParams | { url: string };
+
+export class AvitoAuth {
+  /** @throws {ApiException} `invalid_argument` */
+  constructor(options: AvitoAuthOptions);
+  readonly clientId: string;
+  readonly host: string;
+  /** `{ url, state }`: send the user to `url`, keep `state` for the callback. */
+  authorizationUrl(options: AuthorizationUrlOptions): { url: string; state: string };
+  /** See {@link parseCallback}. */
+  parseCallback(input: CallbackInput, expectedState: string): CallbackResult;
+  /** authorization_code grant. `redirectUri` is sent as `redirect_uri` when given. */
+  exchangeCode(code: string, options?: CallOptions & { redirectUri?: string }): Promise<TokenSet>;
+  /** refresh_token grant: the result's `refresh_token` replaces the one you passed. */
+  refresh(refreshToken: string, options?: CallOptions): Promise<TokenSet>;
+  clientCredentials(options?: CallOptions): Promise<TokenSet>;
+  toJSON(): { clientId: string; clientSecret: "[redacted]"; host: string };
+}
+
+/**
+ * Reads an authorization callback. Throws `ApiException` `invalid_argument` with
+ * `error: "state_mismatch"` when `state` differs, `kind: "oauth"` when the callback carries
+ * `?error=…` (e.g. `access_denied`), `error: "missing_code"` when there is no code.
+ */
+export function parseCallback(input: CallbackInput, expectedState: string): CallbackResult;
+
+/** 256 random bits, base64url (43 characters). */
+export function randomState(): string;
+
+/**
+ * Storage shared by TokenManagers (see README "Keeping tokens fresh"). All methods async.
+ */
+export interface TokenStore {
+  /** The current TokenSet, or undefined. */
+  get(): Promise<TokenSet | undefined>;
+  /** Writes `next` only if the stored set is still `expected` (compared by access_token); returns whether it wrote. */
+  compareAndSet(expected: TokenSet | undefined, next: TokenSet): Promise<boolean>;
+  /** Tries to take the renewal lease for `ttlMs`; returns a lease id, or undefined when another renewer holds it. */
+  acquireLease(ttlMs: number): Promise<string | undefined>;
+  releaseLease(leaseId: string): Promise<void>;
+}
+
+export class MemoryTokenStore implements TokenStore {
+  constructor(initial?: TokenSet);
+  get(): Promise<TokenSet | undefined>;
+  compareAndSet(expected: TokenSet | undefined, next: TokenSet): Promise<boolean>;
+  acquireLease(ttlMs: number): Promise<string | undefined>;
+  releaseLease(leaseId: string): Promise<void>;
+}
+
+export interface TokenManagerOptions {
+  auth: AvitoAuth;
+  /** `"client_credentials"` for application tokens; omit and pass `tokens` for a user's tokens. */
+  grant?: "client_credentials" | "refresh_token";
+  /** A user's TokenSet (must hold a refresh_token) for the refresh_token flow. */
+  tokens?: TokenSet;
+  /** Renew this long before `expires_at`; default 60 000. */
+  refreshSkewMs?: number;
+  /** Default: a MemoryTokenStore. */
+  store?: TokenStore;
+  /** Lease length for cross-process renewals; default 10 000 ms. */
+  leaseMs?: number;
+  /** Called after every successful renewal: persist the TokenSet (its refresh_token is new). */
+  onTokens?: (tokens: TokenSet) => void | Promise<void>;
+}
+
+export class TokenManager {
+  constructor(options: TokenManagerOptions);
+  /** A valid access token; concurrent callers share one renewal. */
+  getAccessToken(options?: CallOptions): Promise<string>;
+  /** `"Bearer …"`. */
+  authorizationHeader(options?: CallOptions): Promise<string>;
+  /** Forces a renewal on next use. */
+  invalidate(): void;
+  /** `fetch` with `Authorization`; on 401/403 renews once and retries once when the body can be replayed. */
+  fetch(input: RequestInfo | URL, init?: RequestInit): Promise<Response>;
+}

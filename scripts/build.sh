@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Builds the npm package into pkg/ (wasm-pack output + pkg-template/), and packs it to
+# target/avito-auth.tgz. Usage: scripts/build.sh
+set -euo pipefail
+cd "$(dirname "$0")/.."
+. scripts/setup.sh
+
+wasm-pack --log-level warn build --release --target web --out-dir target/wasm-pack --out-name avito_auth --no-typescript --no-pack >&2
+
+rm -rf pkg && mkdir pkg
+cp target/wasm-pack/avito_auth_bg.wasm target/wasm-pack/avito_auth.js pkg/
+cp pkg-template/api.js pkg-template/node.mjs pkg-template/workerd.js pkg-template/browser.js pkg-template/init.js \
+   pkg-template/index.d.ts pkg-template/init.d.ts pkg-template/README.md pkg-template/LICENSE pkg/
+cp pkg-template/index.d.ts pkg/index.d.cts
+# CommonJS entry: the same glue and API, bundled into one CJS file (the .wasm stays shared).
+cp pkg-template/cjs-entry.js pkg/cjs-entry.js
+esbuild pkg/cjs-entry.js --bundle --platform=node --format=cjs --target=node18 --log-level=error \
+  --log-override:empty-import-meta=silent --outfile=pkg/node.cjs
+rm pkg/cjs-entry.js
+VERSION="$(awk -F'"' '/^version = /{print $2; exit}' Cargo.toml)"
+node -e '
+  const fs = require("fs"); const p = JSON.parse(fs.readFileSync("pkg-template/package.json", "utf8"));
+  p.version = process.argv[1]; fs.writeFileSync("pkg/package.json", JSON.stringify(p, null, 2) + "\n");
+' "$VERSION"
+(cd pkg && npm pack --silent --pack-destination ../target >/dev/null)
+mv "target/avito-auth-$VERSION.tgz" target/avito-auth.tgz
+echo "built pkg/ and target/avito-auth.tgz ($(wc -c < pkg/avito_auth_bg.wasm) bytes of wasm)" >&2

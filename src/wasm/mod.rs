@@ -1,0 +1,63 @@
+//! The wasm boundary: JS values in, `fetch` out, plain JS objects or `ApiException`s back.
+
+mod engine;
+mod js;
+
+use crate::core::{url, Failure, Kind};
+use js_sys::{Array, Function};
+use std::cell::RefCell;
+use wasm_bindgen::prelude::*;
+
+thread_local! {
+    static ERROR_FACTORY: RefCell<Option<Function>> = const { RefCell::new(None) };
+}
+
+/// Registers the JS function that turns failure fields into an `ApiException`.
+#[wasm_bindgen(js_name = setErrorFactory)]
+pub fn set_error_factory(factory: Function) {
+    ERROR_FACTORY.with(|f| *f.borrow_mut() = Some(factory));
+}
+
+fn opt_str(v: &Option<String>) -> JsValue {
+    v.as_deref().map_or(JsValue::UNDEFINED, JsValue::from_str)
+}
+
+/// `factory(kind, detail, status, error, errorDescription, retryable, retryAfterMs, body)`.
+pub(crate) fn to_js_error(f: &Failure, retryable: bool) -> JsValue {
+    let args = Array::of5(
+        &JsValue::from_str(f.kind.as_str()),
+        &JsValue::from_str(&f.detail),
+        &f.status.map_or(JsValue::UNDEFINED, |s| JsValue::from_f64(s as f64)),
+        &opt_str(&f.error),
+        &opt_str(&f.error_description),
+    );
+    args.push(&JsValue::from_bool(retryable));
+    args.push(&f.retry_after_ms.map_or(JsValue::UNDEFINED, |ms| JsValue::from_f64(ms as f64)));
+    args.push(&opt_str(&f.body));
+    let made = ERROR_FACTORY.with(|factory| factory.borrow().as_ref().map(|fun| fun.apply(&JsValue::NULL, &args)));
+    match made {
+        Some(Ok(err)) => err,
+        _ => js_sys::Error::new(&f.detail).into(),
+    }
+}
+
+pub(crate) fn invalid(detail: &str) -> JsValue {
+    to_js_error(&Failure::new(Kind::InvalidArgument, detail), false)
+}
+
+/// Validates a base URL (the `host` or the authorization page); returns it normalised.
+#[wasm_bindgen(js_name = normalizeBaseUrl)]
+pub fn normalize_base_url(value: JsValue, name: &str) -> Result<String, JsValue> {
+    let s = value.as_string().ok_or_else(|| invalid(&crate::core::concat_str(&[name, " ", url::BAD_URL])))?;
+    url::normalize_base(&s).map_err(|why| invalid(&crate::core::concat_str(&[name, " ", why])))
+}
+
+/// `base?response_type=code&client_id=…&scope=…&state=…[&redirect_uri=…]`.
+#[wasm_bindgen(js_name = authorizationUrl)]
+pub fn authorization_url(base: &str, client_id: &str, scope: &str, state: &str, redirect_uri: Option<String>) -> String {
+    let mut pairs = vec![("response_type", "code"), ("client_id", client_id), ("scope", scope), ("state", state)];
+    if let Some(uri) = redirect_uri.as_deref() {
+        pairs.push(("redirect_uri", uri));
+    }
+    crate::core::concat_str(&[base, "?", &crate::core::form::encode_query(&pairs)])
+}

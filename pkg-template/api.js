@@ -259,3 +259,181 @@ export class AvitoAuth {
     return `AvitoAuth { clientId: ${JSON.stringify(this.clientId)}, clientSecret: '[redacted]', host: ${JSON.stringify(this.host)} }`;
   }
 }
+
+// ---------------------------------------------------------------------------------------------
+// Token lifecycle
+
+const sameTokens = (a, b) => (a?.access_token ?? null) === (b?.access_token ?? null) && (a?.refresh_token ?? null) === (b?.refresh_token ?? null);
+const delay = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** The default store: one process. Implements the TokenStore protocol (get, CAS, lease). */
+export class MemoryTokenStore {
+  #tokens;
+  #lease = null;
+  constructor(initial) {
+    this.#tokens = initial;
+  }
+  async get() {
+    return this.#tokens;
+  }
+  async compareAndSet(expected, next) {
+    if (!sameTokens(this.#tokens, expected)) return false;
+    this.#tokens = next;
+    return true;
+  }
+  async acquireLease(ttlMs) {
+    const now = Date.now();
+    if (this.#lease && this.#lease.until > now) return undefined;
+    const id = randomState();
+    this.#lease = { id, until: now + ttlMs };
+    return id;
+  }
+  async releaseLease(id) {
+    if (this.#lease?.id === id) this.#lease = null;
+  }
+}
+
+function checkStore(store) {
+  for (const m of ["get", "compareAndSet", "acquireLease", "releaseLease"]) {
+    if (typeof store?.[m] !== "function") throw invalid(`store must implement ${m}()`);
+  }
+  return store;
+}
+
+/**
+ * Keeps a valid access token: renews ahead of expiry, one renewal at a time (in this process
+ * through a shared promise, across processes through the store's lease), and hands every
+ * rotated TokenSet to the store and to `onTokens`.
+ */
+export class TokenManager {
+  #auth;
+  #grant;
+  #skew;
+  #store;
+  #leaseMs;
+  #onTokens;
+  #fetch;
+  #seed;
+  #current;
+  #inflight = null;
+  #invalid = null;
+  constructor(options) {
+    const o = optionsObject(options, "TokenManager options");
+    if (!(o.auth instanceof AvitoAuth)) throw invalid("TokenManager needs auth: an AvitoAuth");
+    this.#auth = o.auth;
+    if (o.tokens !== undefined && o.tokens !== null) {
+      if (typeof o.tokens !== "object" || typeof o.tokens.refresh_token !== "string" || !o.tokens.refresh_token) {
+        throw invalid("tokens must be a TokenSet with a refresh_token");
+      }
+      if (o.grant !== undefined && o.grant !== "refresh_token") throw invalid('with tokens, grant must be "refresh_token" (or omitted)');
+      this.#grant = "refresh_token";
+      this.#seed = o.tokens;
+    } else if (o.grant === undefined || o.grant === "client_credentials") {
+      this.#grant = "client_credentials";
+    } else if (o.grant === "refresh_token") {
+      if (o.store === undefined) throw invalid('grant "refresh_token" needs tokens (or a store that holds them)');
+      this.#grant = "refresh_token";
+    } else {
+      throw invalid('grant must be "client_credentials" or "refresh_token"');
+    }
+    const skew = o.refreshSkewMs ?? 60_000;
+    if (typeof skew !== "number" || !(skew >= 0) || !Number.isFinite(skew)) throw invalid("refreshSkewMs must be a non-negative number");
+    this.#skew = skew;
+    const leaseMs = o.leaseMs ?? 10_000;
+    if (typeof leaseMs !== "number" || !(leaseMs > 0) || !Number.isFinite(leaseMs)) throw invalid("leaseMs must be a positive number");
+    this.#leaseMs = leaseMs;
+    this.#store = o.store === undefined ? new MemoryTokenStore(this.#seed) : checkStore(o.store);
+    if (o.onTokens !== undefined && typeof o.onTokens !== "function") throw invalid("onTokens must be a function");
+    this.#onTokens = o.onTokens;
+    if (o.fetch !== undefined && typeof o.fetch !== "function") throw invalid("fetch must be a function");
+    this.#fetch = o.fetch;
+  }
+
+  #fresh(ts) {
+    return !!ts && typeof ts.access_token === "string" && ts.access_token !== this.#invalid
+      && (typeof ts.expires_at !== "number" || ts.expires_at - this.#skew > Date.now());
+  }
+
+  async getAccessToken(options) {
+    if (this.#fresh(this.#current)) return this.#current.access_token;
+    if (!this.#inflight) {
+      this.#inflight = this.#renew(optionsObject(options, "options").signal).finally(() => { this.#inflight = null; });
+    }
+    return (await this.#inflight).access_token;
+  }
+
+  async authorizationHeader(options) {
+    return `Bearer ${await this.getAccessToken(options)}`;
+  }
+
+  /** Forces a renewal on next use (e.g. after the API refused the token). */
+  invalidate() {
+    if (this.#current) this.#invalid = this.#current.access_token;
+  }
+
+  async #read() {
+    let stored = await this.#store.get();
+    if (stored === undefined && this.#seed) {
+      await this.#store.compareAndSet(undefined, this.#seed);
+      stored = await this.#store.get();
+    }
+    return stored;
+  }
+
+  async #renew(signal) {
+    const waitUntil = Date.now() + this.#leaseMs * 2;
+    for (;;) {
+      const stored = await this.#read();
+      if (this.#fresh(stored)) return (this.#current = stored); // someone else renewed already
+      const lease = await this.#store.acquireLease(this.#leaseMs);
+      if (lease !== undefined) {
+        try {
+          const base = await this.#read(); // re-read under the lease
+          if (this.#fresh(base)) return (this.#current = base);
+          let next;
+          if (this.#grant === "client_credentials") {
+            next = await this.#auth.clientCredentials({ signal });
+          } else {
+            if (!base?.refresh_token) throw new ApiException("invalid_argument", "no refresh token is stored: sign in again", { error: "invalid_grant" });
+            next = await this.#auth.refresh(base.refresh_token, { signal });
+            if (!next.refresh_token) next = { ...next, refresh_token: base.refresh_token };
+          }
+          if (!(await this.#store.compareAndSet(base, next))) {
+            // The store moved on without us (our lease had expired): trust what it holds.
+            const now = await this.#store.get();
+            if (this.#fresh(now)) return (this.#current = now);
+          }
+          this.#current = next;
+          this.#invalid = null;
+          if (this.#onTokens) await this.#onTokens(next);
+          return next;
+        } finally {
+          await this.#store.releaseLease(lease);
+        }
+      }
+      if (Date.now() > waitUntil) throw new ApiException("timeout", "another process holds the token renewal lease and did not finish in time");
+      await delay(Math.min(100, this.#leaseMs / 4));
+    }
+  }
+
+  /** `fetch` with `Authorization: Bearer …`; on 401/403 renews once and retries once when the body can be replayed. */
+  async fetch(input, init) {
+    const f = this.#fetch ?? globalThis.fetch;
+    const isRequest = typeof Request === "function" && input instanceof Request;
+    const body = init?.body;
+    const streamBody = typeof ReadableStream === "function" && body instanceof ReadableStream;
+    const replayable = !streamBody && !(isRequest && body === undefined && input.body !== null && input.bodyUsed);
+    const spare = isRequest && replayable ? input.clone() : undefined;
+    const send = async (target) => {
+      const token = await this.getAccessToken({ signal: init?.signal ?? (isRequest ? input.signal : undefined) });
+      const headers = new Headers(init?.headers ?? (isRequest ? input.headers : undefined));
+      headers.set("authorization", `Bearer ${token}`);
+      return [await f(target, { ...init, headers }), token];
+    };
+    const [res, used] = await send(input);
+    if ((res.status !== 401 && res.status !== 403) || !replayable) return res;
+    if (this.#current?.access_token === used) this.#invalid = used;
+    await res.body?.cancel?.().catch(() => {});
+    return (await send(spare ?? input))[0];
+  }
+}

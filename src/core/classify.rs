@@ -8,7 +8,7 @@
 //!   `access_token` and well-typed optional fields, or a body over 1 MiB.
 
 use super::json::{self, Value};
-use super::redact::{redact, truncate, BODY_LIMIT};
+use super::redact::{redact, redact_fields, truncate, BODY_LIMIT};
 use super::{Failure, Kind, Token};
 
 pub const MAX_BODY: usize = 1 << 20;
@@ -33,7 +33,7 @@ pub fn classify(status: u16, body: &str, secrets: &[&str]) -> Result<Token, Fail
             }
         }
     }
-    let clean = |s: &str| redact(s, &all_secrets);
+    let clean = |s: &str| redact_fields(&redact(s, &all_secrets), &SECRET_FIELDS);
 
     let (oauth_error, description) = match &parsed {
         Some(v) => error_fields(v),
@@ -204,6 +204,8 @@ mod tests {
         let f = err(401, &body);
         assert!(!f.body.unwrap().contains("SEKRET"));
         // A secret straddling the truncation point is removed before truncating.
+        let f = err(200, r#"{"access_token":"NEVER_SENT_TOKEN"#);
+        assert!(!f.body.unwrap().contains("NEVER_SENT"));
         let pad = "z".repeat(BODY_LIMIT - 3);
         let f = err(400, &format!("{pad}SEKRET"));
         assert!(!f.body.unwrap().contains("SEK"));

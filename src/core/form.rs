@@ -2,14 +2,14 @@
 //!
 //! Everything except the RFC 3986 unreserved set (`A-Z a-z 0-9 - . _ ~`) is percent-encoded
 //! from its UTF-8 bytes, so any Unicode, `&`, `=`, `+` and spaces survive a round trip through
-//! any conforming decoder. The query encoder also keeps `,` literal, because Avito documents
-//! comma-joined scopes as `scope=a,b`.
+//! any conforming decoder. The query encoder also keeps `,` and `:` literal (both are legal in a
+//! query), because Avito documents scopes as `scope=messenger:read,items:info`.
 
 const HEX: &[u8; 16] = b"0123456789ABCDEF";
 
-fn push_encoded(out: &mut String, value: &str, keep_comma: bool) {
+fn push_encoded(out: &mut String, value: &str, query: bool) {
     for &b in value.as_bytes() {
-        let keep = b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') || (keep_comma && b == b',');
+        let keep = b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') || (query && (b == b',' || b == b':'));
         if keep {
             out.push(b as char);
         } else {
@@ -20,15 +20,15 @@ fn push_encoded(out: &mut String, value: &str, keep_comma: bool) {
     }
 }
 
-fn encode_pairs(pairs: &[(&str, &str)], keep_comma: bool) -> String {
+fn encode_pairs(pairs: &[(&str, &str)], query: bool) -> String {
     let mut out = String::with_capacity(pairs.iter().map(|(k, v)| k.len() + v.len() * 3 + 2).sum());
     for (i, (k, v)) in pairs.iter().enumerate() {
         if i > 0 {
             out.push('&');
         }
-        push_encoded(&mut out, k, keep_comma);
+        push_encoded(&mut out, k, query);
         out.push('=');
-        push_encoded(&mut out, v, keep_comma);
+        push_encoded(&mut out, v, query);
     }
     out
 }
@@ -38,7 +38,7 @@ pub fn encode_form(pairs: &[(&str, &str)]) -> String {
     encode_pairs(pairs, false)
 }
 
-/// `k1=v1&k2=v2` for a URL query; `,` stays literal.
+/// `k1=v1&k2=v2` for a URL query; `,` and `:` stay literal.
 pub fn encode_query(pairs: &[(&str, &str)]) -> String {
     encode_pairs(pairs, true)
 }
@@ -92,6 +92,8 @@ mod tests {
         assert_eq!(encode_form(&[("a", "%")]), "a=%25");
         assert_eq!(encode_form(&[("a", "a,b")]), "a=a%2Cb");
         assert_eq!(encode_query(&[("scope", "a,b")]), "scope=a,b");
+        assert_eq!(encode_query(&[("scope", "messenger:read,items:info")]), "scope=messenger:read,items:info");
+        assert_eq!(encode_form(&[("a", "x:y")]), "a=x%3Ay");
     }
 
     #[test]

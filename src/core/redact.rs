@@ -20,6 +20,55 @@ pub fn redact(text: &str, secrets: &[&str]) -> String {
     out
 }
 
+/// Replaces the value of every secret-named field, even in text that is not valid JSON
+/// (a truncated body, an HTML page echoing a form): `"name" : "value…"` up to the closing quote
+/// or the end of the text, and `name=value` up to `&`, whitespace, a quote or `<`.
+pub fn redact_fields(text: &str, names: &[&str]) -> String {
+    let mut out = text.to_owned();
+    for name in names {
+        let quoted = super::concat_str(&["\"", name, "\""]);
+        let mut from = 0;
+        while let Some(rel) = out.get(from..).and_then(|s| s.find(quoted.as_str())) {
+            let key_end = from + rel + quoted.len();
+            let bytes = out.as_bytes();
+            let mut i = key_end;
+            while matches!(bytes.get(i), Some(b' ' | b'\t' | b'\n' | b'\r')) { i += 1; }
+            if bytes.get(i) != Some(&b':') { from = key_end; continue; }
+            i += 1;
+            while matches!(bytes.get(i), Some(b' ' | b'\t' | b'\n' | b'\r')) { i += 1; }
+            if bytes.get(i) != Some(&b'"') { from = key_end; continue; }
+            let start = i + 1;
+            let mut j = start;
+            while let Some(&b) = bytes.get(j) {
+                if b == b'"' { break; }
+                j += if b == b'\\' { 2 } else { 1 };
+            }
+            let end = j.min(out.len());
+            out.replace_range(start..end, REDACTED);
+            from = start + REDACTED.len();
+        }
+        let assign = super::concat_str(&[name, "="]);
+        let mut from = 0;
+        while let Some(rel) = out.get(from..).and_then(|s| s.find(assign.as_str())) {
+            let start = from + rel + assign.len();
+            let bytes = out.as_bytes();
+            let boundary_ok = from + rel == 0 || !bytes[from + rel - 1].is_ascii_alphanumeric() && bytes[from + rel - 1] != b'_';
+            let mut j = start;
+            while let Some(&b) = bytes.get(j) {
+                if matches!(b, b'&' | b' ' | b'\t' | b'\n' | b'\r' | b'"' | b'\'' | b'<') { break; }
+                j += 1;
+            }
+            if boundary_ok && j > start {
+                out.replace_range(start..j, REDACTED);
+                from = start + REDACTED.len();
+            } else {
+                from = start;
+            }
+        }
+    }
+    out
+}
+
 fn json_escaped(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for c in s.chars() {
@@ -59,6 +108,16 @@ mod tests {
         let text = "raw p@ss w/\"rd enc p%40ss%20w%2F%22rd json p@ss w/\\\"rd esc p@ss w\\/\\\"rd";
         let out = redact(text, &[s, ""]);
         assert_eq!(out, "raw [redacted] enc [redacted] json [redacted] esc [redacted]");
+    }
+
+    #[test]
+    fn redacts_secret_fields_in_broken_text() {
+        let names = ["access_token", "code"];
+        assert_eq!(redact_fields(r#"{"access_token":"abc"#, &names), r#"{"access_token":"[redacted]"#);
+        assert_eq!(redact_fields(r#"{"access_token" : "a\"b", "x":1}"#, &names), r#"{"access_token" : "[redacted]", "x":1}"#);
+        assert_eq!(redact_fields("<p>code=XYZ&state=1 barcode=no</p>", &names), "<p>code=[redacted]&state=1 barcode=no</p>");
+        assert_eq!(redact_fields(r#""code": 5, "access_token":"é€""#, &names), r#""code": 5, "access_token":"[redacted]""#);
+        assert_eq!(redact_fields("access_token=", &names), "access_token=");
     }
 
     #[test]

@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Runs every test: the native Rust core, then the packed npm tarball in real runtimes.
+# Installs what it needs (idempotent). Usage: scripts/test.sh
+set -euo pipefail
+cd "$(dirname "$0")/.."
+. scripts/setup.sh
+
+echo "== cargo test (native core)"
+cargo test --quiet 2>&1
+
+echo "== build and pack"
+bash scripts/build.sh
+
+echo "== install the tarball into a scratch project"
+SCRATCH=tests/.scratch/node
+rm -rf "$SCRATCH" && mkdir -p "$SCRATCH"
+echo '{ "name": "scratch-node", "private": true }' > "$SCRATCH/package.json"
+(cd "$SCRATCH" && npm install --no-audit --no-fund --loglevel=error ../../../target/avito-auth.tgz >/dev/null)
+echo 'export * from "avito-auth";' > "$SCRATCH/esm.mjs"
+echo 'module.exports = require("avito-auth");' > "$SCRATCH/cjs.cjs"
+
+echo "== node $(node --version): contract tests"
+node --test tests/node/*.test.mjs

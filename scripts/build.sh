@@ -12,11 +12,15 @@ cp target/wasm-pack/avito_auth_bg.wasm target/wasm-pack/avito_auth.js pkg/
 cp pkg-template/api.js pkg-template/node.mjs pkg-template/workerd.js pkg-template/browser.js pkg-template/init.js \
    pkg-template/index.d.ts pkg-template/init.d.ts pkg-template/README.md pkg-template/LICENSE pkg/
 cp pkg-template/index.d.ts pkg/index.d.cts
+sed 's#"\./index\.js"#"./index.cjs"#' pkg-template/init.d.ts > pkg/init.d.cts
 # CommonJS entry: the same glue and API, bundled into one CJS file (the .wasm stays shared).
 cp pkg-template/cjs-entry.js pkg/cjs-entry.js
 esbuild pkg/cjs-entry.js --bundle --platform=node --format=cjs --target=node18 --log-level=error \
   --log-override:empty-import-meta=silent --outfile=pkg/node.cjs
 rm pkg/cjs-entry.js
+# require("avito-auth/init"): the explicit-init entry as CommonJS (pass the module or bytes).
+esbuild pkg/init.js --bundle --platform=neutral --format=cjs --target=es2020 --log-level=error \
+  --log-override:empty-import-meta=silent --outfile=pkg/init.cjs
 VERSION="$(awk -F'"' '/^version = /{print $2; exit}' Cargo.toml)"
 node -e '
   const fs = require("fs"); const p = JSON.parse(fs.readFileSync("pkg-template/package.json", "utf8"));

@@ -2,7 +2,7 @@
 # Fast when everything is present: only version checks run.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-export PATH="$HOME/.cargo/bin:$ROOT/node_modules/.bin:$PATH"
+export PATH="$ROOT/.tools/bin:$HOME/.cargo/bin:$PATH"
 say() { printf '[setup] %s\n' "$*" >&2; }
 
 # The CLI must match the wasm-bindgen crate pinned in Cargo.lock exactly.
@@ -25,3 +25,7 @@ if [ ! -f "$STAMP" ] || [ "$(cat "$STAMP")" != "$LOCK_SUM" ]; then
   say "installing node dev dependencies"; (cd "$ROOT" && npm ci --no-audit --no-fund --loglevel=error >&2)
   echo "$LOCK_SUM" > "$STAMP"
 fi
+# Only these tools go on PATH (node_modules/.bin also holds the node@18/22 test binaries, which
+# must not shadow the system node). binaryen 132 from npm: Debian's wasm-opt breaks the module.
+mkdir -p "$ROOT/.tools/bin"
+for tool in wasm-opt esbuild; do ln -sf "$ROOT/node_modules/.bin/$tool" "$ROOT/.tools/bin/$tool"; done

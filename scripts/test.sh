@@ -5,6 +5,11 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/setup.sh
 
+if [ ! -x /usr/bin/chromium ]; then
+  echo "[setup] installing Debian's chromium for the browser tests" >&2
+  (apt-get update -qq && apt-get install -y -qq chromium) >/dev/null
+fi
+
 echo "== cargo test (native core)"
 cargo test --quiet 2>&1
 
@@ -19,5 +24,5 @@ echo '{ "name": "scratch-node", "private": true }' > "$SCRATCH/package.json"
 echo 'export * from "avito-auth";' > "$SCRATCH/esm.mjs"
 echo 'module.exports = require("avito-auth");' > "$SCRATCH/cjs.cjs"
 
-echo "== node $(node --version): contract tests"
-node --test tests/node/*.test.mjs
+echo "== node --test: contract (ESM+CJS), package checks, runtimes (Node 18/20/22, Deno, Bun, workerd, Chromium)"
+node --test --test-concurrency=1 tests/node/*.test.mjs tests/runtimes/*.test.mjs

@@ -9,9 +9,11 @@
 import http from "node:http";
 import { randomBytes } from "node:crypto";
 
+// Browsers in the tests call the mock from another origin.
+const CORS = { "access-control-allow-origin": "*", "access-control-expose-headers": "retry-after", "access-control-allow-headers": "*" };
 const json = (res, status, obj, headers = {}) => {
   const body = JSON.stringify(obj);
-  res.writeHead(status, { "content-type": "application/json", "content-length": Buffer.byteLength(body), ...headers });
+  res.writeHead(status, { ...CORS, "content-type": "application/json", "content-length": Buffer.byteLength(body), ...headers });
   res.end(body);
 };
 const token = (prefix) => `${prefix}_${randomBytes(18).toString("base64url")}`;
@@ -44,7 +46,7 @@ export async function startMockAvito({ port = 0, clients = { "demo-client": "dem
       if (step.hang) return; // never answer
       if (step.reset) return req.socket.destroy();
       const body = step.json !== undefined ? JSON.stringify(step.json) : step.body ?? "";
-      res.writeHead(step.status ?? 200, { "content-type": step.json !== undefined ? "application/json" : "text/html", ...step.headers });
+      res.writeHead(step.status ?? 200, { ...CORS, "content-type": step.json !== undefined ? "application/json" : "text/html", ...step.headers });
       if (step.resetMidBody) { res.write(body.slice(0, 5)); return setTimeout(() => req.socket.destroy(), 20); }
       return res.end(body);
     }
@@ -110,11 +112,14 @@ export async function startMockAvito({ port = 0, clients = { "demo-client": "dem
     req.on("end", () => {
       const raw = Buffer.concat(chunks).toString("utf8");
       if (log) console.error(`[mock-avito] ${req.method} ${url.pathname}`);
+      if (req.method === "OPTIONS") { res.writeHead(204, { ...CORS, "access-control-allow-methods": "GET, POST" }); return res.end(); }
       if (url.pathname === "/token") return void handleToken(req, res, raw);
       if (url.pathname === "/oauth" || url.pathname === "/oauth/decide") return consentPage(url, res);
       if (url.pathname.startsWith("/core/") || url.pathname.startsWith("/api/")) return api(req, res);
       if (url.pathname === "/__requests") return json(res, 200, state.requests);
       if (url.pathname === "/__counts") return json(res, 200, counts);
+      if (url.pathname === "/__code") return json(res, 200, { code: mock.grantCode(url.searchParams.get("client_id") ?? undefined, url.searchParams.get("scope") ?? undefined) });
+      if (url.pathname === "/__refresh") return json(res, 200, { refresh_token: mock.grantRefresh(url.searchParams.get("client_id") ?? undefined) });
       if (url.pathname === "/__script") { state.script.push(...JSON.parse(raw || "[]")); return json(res, 200, { queued: state.script.length }); }
       if (url.pathname === "/__reset") { mock.reset(); return json(res, 200, {}); }
       if (url.pathname === "/__expire") { for (const v of state.access.values()) v.expiresAt = 0; return json(res, 200, {}); }

@@ -1,0 +1,62 @@
+// The packed tarball as a package: strict TypeScript over every export, publint --strict,
+// @arethetypeswrong/cli, and the shape of what is shipped.
+import { it, before } from "node:test";
+import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
+import { copyFileSync, readFileSync, readdirSync } from "node:fs";
+import path from "node:path";
+import { ROOT, SCRATCH } from "../support/load.mjs";
+
+const TGZ = path.join(ROOT, "target/avito-auth.tgz");
+const bin = (name) => path.join(ROOT, "node_modules/.bin", name);
+const sh = (cmd, args, cwd = ROOT) => {
+  try {
+    return { code: 0, out: execFileSync(cmd, args, { cwd, encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] }) };
+  } catch (e) {
+    return { code: e.status ?? -1, out: `${e.stdout ?? ""}${e.stderr ?? ""}` };
+  }
+};
+
+before(() => {
+  for (const f of ["examples.mts", "examples.cts", "tsconfig.json"]) copyFileSync(path.join(ROOT, "tests/types", f), path.join(SCRATCH, f));
+});
+
+it("TypeScript (strict) compiles examples that use every export, in ESM and CJS", () => {
+  const r = sh(process.execPath, [path.join(ROOT, "node_modules/typescript/bin/tsc"), "-p", "tsconfig.json"], SCRATCH);
+  assert.equal(r.code, 0, r.out);
+});
+
+it("TypeScript rejects misuse (the types are not `any`)", () => {
+  const bad = path.join(SCRATCH, "bad.mts");
+  const tsc = path.join(ROOT, "node_modules/typescript/bin/tsc");
+  const common = ["--strict", "--noEmit", "--module", "nodenext", "--moduleResolution", "nodenext", "--target", "es2022", "--lib", "es2022,dom", "--types", ""];
+  for (const src of [
+    'import { AccessApi } from "avito-auth"; new AccessApi().getAccessToken(1, "s");',
+    'import { AvitoAuth } from "avito-auth"; new AvitoAuth({ clientId: "a" });',
+    'import { ApiException } from "avito-auth"; const k: "x" = new ApiException("http").kind;',
+  ]) {
+    copyFileSync(path.join(ROOT, "tests/types/tsconfig.json"), path.join(SCRATCH, "tsconfig.json"));
+    execFileSync("bash", ["-c", `cat > ${bad} <<'X'\n${src}\nX`]);
+    assert.notEqual(sh(process.execPath, [tsc, ...common, bad], SCRATCH).code, 0, src);
+  }
+});
+
+it("publint --strict is clean", () => {
+  const r = sh(bin("publint"), ["--strict", TGZ]);
+  assert.equal(r.code, 0, r.out);
+  assert.doesNotMatch(r.out, /warning|error|suggestion/i, r.out);
+});
+
+it("@arethetypeswrong/cli finds no problem", () => {
+  const r = sh(bin("attw"), [TGZ, "--format", "ascii", "--profile", "node16", "--exclude-entrypoints", "./avito_auth_bg.wasm", "--exclude-entrypoints", "./package.json"]);
+  assert.equal(r.code, 0, r.out);
+});
+
+it("ships one .wasm, one d.ts per module system, no source maps or Rust files", () => {
+  const files = readdirSync(path.join(SCRATCH, "node_modules/avito-auth")).sort();
+  assert.deepEqual(files.filter((f) => f.endsWith(".wasm")), ["avito_auth_bg.wasm"]);
+  for (const f of ["index.d.ts", "index.d.cts", "node.mjs", "node.cjs", "workerd.js", "browser.js", "init.js", "LICENSE", "README.md"]) assert.ok(files.includes(f), f);
+  assert.ok(!files.some((f) => /\.(rs|map|toml)$/.test(f)), files.join());
+  const pkg = JSON.parse(readFileSync(path.join(SCRATCH, "node_modules/avito-auth/package.json"), "utf8"));
+  for (const cond of ["workerd", "edge-light", "deno", "bun", "node", "browser", "default"]) assert.ok(pkg.exports["."][cond], cond);
+});

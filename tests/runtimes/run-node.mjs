@@ -1,0 +1,16 @@
+// Runs the scenarios in this process (Node, Deno or Bun): `run-node.mjs <esm|cjs|bare> <mockUrl> <deadUrl> [scratchDir]`.
+// esm/cjs load the scratch project's esm.mjs / cjs.cjs; bare imports "avito-auth" from the cwd.
+import { runScenarios } from "./scenarios.mjs";
+
+const [mode, mockUrl, deadUrl, scratch] = (globalThis.Deno ? Deno.args : process.argv.slice(2));
+let lib;
+if (mode === "bare") {
+  lib = await import("avito-auth");
+} else if (mode === "esm") {
+  lib = await import(new URL(`file://${scratch}/esm.mjs`).href);
+} else {
+  const { createRequire } = await import("node:module");
+  lib = createRequire(`${scratch}/package.json`)("./cjs.cjs");
+}
+const results = await runScenarios(lib, { mockUrl, deadUrl });
+console.log("RESULTS " + JSON.stringify(results));

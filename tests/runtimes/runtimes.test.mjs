@@ -1,0 +1,147 @@
+// The same scenarios (scenarios.mjs) in every runtime, against the packed tarball installed in
+// tests/.scratch/node. A runtime that cannot start fails its test with the reason; none is skipped.
+import { describe, it, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import { copyFileSync, existsSync, readFileSync, writeFileSync, mkdirSync } from "node:fs";
+import http from "node:http";
+import path from "node:path";
+import { startMockAvito } from "../support/mock-avito.mjs";
+import { ROOT, SCRATCH, closedPort } from "../support/load.mjs";
+
+const BIN = path.join(ROOT, "node_modules");
+const here = path.join(ROOT, "tests/runtimes");
+
+function run(cmd, args, opts = {}) {
+  return new Promise((resolve) => {
+    if (!existsSync(cmd)) return resolve({ code: -1, out: "", err: `${cmd} is missing: run scripts/test.sh (it installs the runtimes)` });
+    const p = spawn(cmd, args, { cwd: SCRATCH, env: { ...process.env, NO_COLOR: "1" }, ...opts });
+    let out = "", err = "";
+    p.stdout.on("data", (d) => (out += d));
+    p.stderr.on("data", (d) => (err += d));
+    const timer = setTimeout(() => p.kill("SIGKILL"), 120_000);
+    p.on("error", (e) => { clearTimeout(timer); resolve({ code: -1, out, err: String(e) }); });
+    p.on("close", (code) => { clearTimeout(timer); resolve({ code, out, err }); });
+  });
+}
+
+function assertAllPassed(label, { code, out, err }) {
+  const line = out.split("\n").find((l) => l.startsWith("RESULTS "));
+  assert.ok(line, `${label} did not report results (exit ${code}).\nstdout: ${out.slice(-2000)}\nstderr: ${err.slice(-3000)}`);
+  const results = JSON.parse(line.slice(8));
+  const failed = results.filter((r) => !r.ok);
+  assert.equal(results.length >= 8, true, `${label}: only ${results.length} scenarios ran`);
+  assert.deepEqual(failed, [], `${label}: ${failed.map((f) => `${f.name}: ${f.error}`).join("\n")}`);
+}
+
+let mock, deadUrl;
+before(async () => {
+  mock = await startMockAvito();
+  deadUrl = `http://127.0.0.1:${await closedPort()}`;
+  for (const f of ["scenarios.mjs", "run-node.mjs"]) copyFileSync(path.join(here, f), path.join(SCRATCH, f));
+  writeFileSync(path.join(SCRATCH, "deno.json"), JSON.stringify({ nodeModulesDir: "manual" }));
+});
+after(() => mock.close());
+
+const nodes = {
+  "Node 18": path.join(BIN, "node18/bin/node"),
+  "Node 20": "/usr/bin/node",
+  "Node 22": path.join(BIN, "node22/bin/node"),
+};
+
+describe("Node.js", () => {
+  for (const [label, bin] of Object.entries(nodes)) {
+    for (const mode of ["esm", "cjs"]) {
+      it(`${label} ${mode === "esm" ? "import" : "require"}`, async () => {
+        const version = await run(bin, ["--version"]);
+        assert.equal(version.code, 0, `${label} cannot start: ${version.err}`);
+        assert.match(version.out, new RegExp(`^v${label.split(" ")[1]}\\.`), `${bin} is ${version.out}`);
+        assertAllPassed(`${label} ${mode}`, await run(bin, [path.join(SCRATCH, "run-node.mjs"), mode, mock.url, deadUrl, SCRATCH]));
+      });
+    }
+  }
+});
+
+describe("Deno and Bun", () => {
+  it("Deno (deno export condition)", async () => {
+    const deno = path.join(BIN, "@deno/linux-x64-glibc/deno");
+    assertAllPassed("Deno", await run(deno, ["run", "--allow-net", "--allow-read", "--allow-env", "run-node.mjs", "bare", mock.url, deadUrl]));
+  });
+  it("Bun (bun export condition)", async () => {
+    const bun = path.join(BIN, "bun/bin/bun.exe");
+    assertAllPassed("Bun", await run(bun, ["run-node.mjs", "bare", mock.url, deadUrl]));
+  });
+});
+
+describe("Cloudflare workerd (Miniflare)", () => {
+  it("a module Worker bundled with wrangler's conditions", async () => {
+    const outdir = path.join(SCRATCH, "worker-dist");
+    mkdirSync(outdir, { recursive: true });
+    writeFileSync(path.join(SCRATCH, "worker.mjs"), `
+      import * as lib from "avito-auth";
+      import { runScenarios } from "./scenarios.mjs";
+      export default {
+        async fetch(request) {
+          const u = new URL(request.url);
+          const results = await runScenarios(lib, { mockUrl: u.searchParams.get("mock"), deadUrl: u.searchParams.get("dead") });
+          return new Response("RESULTS " + JSON.stringify(results));
+        },
+      };`);
+    // What wrangler does: esbuild with the workerd/worker/browser conditions, .wasm kept as a module.
+    const esbuild = await import(path.join(BIN, "esbuild/lib/main.js"));
+    await esbuild.build({
+      entryPoints: [path.join(SCRATCH, "worker.mjs")], bundle: true, format: "esm", outdir, platform: "neutral",
+      conditions: ["workerd", "worker", "browser"], mainFields: ["module", "main"], loader: { ".wasm": "copy" }, logLevel: "error",
+    });
+    const { Miniflare } = await import(path.join(BIN, "miniflare/dist/src/index.js"));
+    const mf = new Miniflare({
+      modules: true, scriptPath: path.join(outdir, "worker.js"), compatibilityDate: "2025-09-01",
+      modulesRules: [{ type: "ESModule", include: ["**/*.js"] }, { type: "CompiledWasm", include: ["**/*.wasm"] }],
+    });
+    try {
+      const res = await mf.dispatchFetch(`http://worker/?mock=${encodeURIComponent(mock.url)}&dead=${encodeURIComponent(deadUrl)}`);
+      assertAllPassed("workerd", { code: res.status, out: await res.text(), err: "" });
+    } finally {
+      await mf.dispose();
+    }
+  });
+});
+
+describe("Chromium", () => {
+  it("a page imports the browser entry", async () => {
+    const page = `<!doctype html><script type="importmap">{"imports":{"avito-auth":"/node_modules/avito-auth/browser.js"}}</script>
+      <script type="module">
+        import * as lib from "avito-auth";
+        import { runScenarios } from "/scenarios.mjs";
+        const q = new URLSearchParams(location.search);
+        window.__results = await runScenarios(lib, { mockUrl: q.get("mock"), deadUrl: q.get("dead") });
+      </script>`;
+    const types = { ".js": "text/javascript", ".mjs": "text/javascript", ".wasm": "application/wasm", ".html": "text/html" };
+    const server = http.createServer((req, res) => {
+      const p = new URL(req.url, "http://x").pathname;
+      if (p === "/") { res.writeHead(200, { "content-type": "text/html" }); return res.end(page); }
+      const file = path.join(SCRATCH, path.normalize(p));
+      if (!file.startsWith(SCRATCH) || !existsSync(file)) { res.writeHead(404); return res.end(); }
+      res.writeHead(200, { "content-type": types[path.extname(file)] ?? "application/octet-stream" });
+      res.end(readFileSync(file));
+    });
+    await new Promise((r) => server.listen(0, "127.0.0.1", r));
+    const { chromium } = await import(path.join(BIN, "playwright-core/index.mjs"));
+    const browser = await chromium.launch({
+      executablePath: "/usr/bin/chromium",
+      args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+    }).catch((e) => assert.fail(`Chromium cannot start (apt-get install chromium): ${e.message}`));
+    try {
+      const p = await browser.newPage();
+      const errors = [];
+      p.on("pageerror", (e) => errors.push(String(e)));
+      await p.goto(`http://127.0.0.1:${server.address().port}/?mock=${encodeURIComponent(mock.url)}&dead=${encodeURIComponent(deadUrl)}`);
+      await p.waitForFunction(() => window.__results, null, { timeout: 60_000 }).catch(() => assert.fail(`no results; page errors: ${errors.join("\n")}`));
+      const results = await p.evaluate(() => window.__results);
+      assertAllPassed("Chromium", { code: 0, out: "RESULTS " + JSON.stringify(results), err: errors.join("\n") });
+    } finally {
+      await browser.close();
+      server.close();
+    }
+  });
+});

@@ -1,0 +1,110 @@
+// The scenario set every runtime runs against the mock Avito (web-standard APIs only, so the
+// same file runs in Node, Deno, Bun, workerd and Chromium). `lib` is what the runtime got from
+// `avito-auth`; `env` = { mockUrl, deadUrl } (deadUrl: 127.0.0.1 with nothing listening).
+const ID = "demo-client";
+const SECRET = "demo-secret";
+
+async function admin(env, path, body) {
+  const res = await fetch(`${env.mockUrl}${path}`, body === undefined ? {} : { method: "POST", body: JSON.stringify(body) });
+  return res.json();
+}
+
+function check(cond, what) {
+  if (!cond) throw new Error(`check failed: ${what}`);
+}
+
+async function expectError(lib, promise, kind, secrets = []) {
+  try {
+    await promise;
+  } catch (e) {
+    check(e instanceof lib.ApiException, `ApiException, got ${e && e.name}: ${e && e.message}`);
+    check(e instanceof Error, "instanceof Error");
+    check(e.kind === kind, `kind ${kind}, got ${e.kind}: ${e.message}`);
+    const text = `${e.message}\n${String(e)}\n${JSON.stringify(e)}\n${e.body ?? ""}`;
+    for (const s of secrets) check(!text.includes(s), "no secret in the error");
+    return e;
+  }
+  throw new Error(`expected an ApiException ${kind}, got success`);
+}
+
+export const scenarios = {
+  async "exports"(lib) {
+    for (const n of ["Configuration", "ApiClient", "ApplicationAccessApi", "AccessApi", "ApiException", "AvitoAuth", "TokenManager"]) {
+      check(typeof lib[n] === "function", `export ${n}`);
+    }
+  },
+  async "client_credentials"(lib, env) {
+    await admin(env, "/__reset", {});
+    const r = await new lib.AccessApi(new lib.ApiClient(new lib.Configuration({ host: env.mockUrl }))).getAccessToken(ID, SECRET);
+    check(typeof r.access_token === "string" && r.access_token.length > 0, "access_token");
+    check(r.expires_in === 86400 && r.token_type === "Bearer", "expires_in/token_type");
+    check(Object.getPrototypeOf(r) === Object.prototype && JSON.stringify(r).includes("access_token"), "plain object");
+    const [req] = await admin(env, "/__requests");
+    check(req.url === "/token" && req.method === "POST", "POST /token");
+    check(req.headers["content-type"] === "application/x-www-form-urlencoded", "content-type");
+    check(JSON.stringify(req.form) === JSON.stringify({ grant_type: "client_credentials", client_id: ID, client_secret: SECRET }), "form fields");
+  },
+  async "authorization_code"(lib, env) {
+    const { code } = await admin(env, "/__code?scope=messenger:read,items:info");
+    const auth = new lib.AvitoAuth({ clientId: ID, clientSecret: SECRET, host: env.mockUrl });
+    const ts = await auth.exchangeCode(code);
+    check(ts.refresh_token && ts.scope === "messenger:read,items:info" && ts.expires_at > Date.now(), "TokenSet");
+    const seed = await new lib.ApplicationAccessApi(new lib.ApiClient(new lib.Configuration({ host: env.mockUrl })))
+      .getAccessTokenAuthorizationCode(ID, SECRET, (await admin(env, "/__code")).code);
+    check(seed.refresh_token && !("expires_at" in seed), "seed result");
+    const { url, state } = auth.authorizationUrl({ scope: ["messenger:read", "items:info"] });
+    check(url.startsWith("https://avito.ru/oauth?response_type=code&client_id=demo-client&scope=messenger:read,items:info&state="), url);
+    check(state.length >= 22, "random state");
+  },
+  async "refresh_token rotation"(lib, env) {
+    const { refresh_token } = await admin(env, "/__refresh");
+    const app = new lib.ApplicationAccessApi(new lib.ApiClient(new lib.Configuration({ host: env.mockUrl })));
+    const next = await app.refreshAccessTokenAuthorizationCode(ID, SECRET, undefined, refresh_token);
+    check(next.refresh_token && next.refresh_token !== refresh_token, "rotated");
+    const e = await expectError(lib, app.refreshAccessTokenAuthorizationCode(ID, SECRET, undefined, refresh_token), "oauth", [refresh_token, SECRET]);
+    check(e.error === "invalid_grant" && e.status === 400, "invalid_grant");
+  },
+  async "oauth error"(lib, env) {
+    await admin(env, "/__script", [{ status: 200, json: { error: "invalid_client", error_description: "bad secret" } }]);
+    const auth = new lib.AvitoAuth({ clientId: ID, clientSecret: "s3cret-value", host: env.mockUrl });
+    const e = await expectError(lib, auth.clientCredentials(), "oauth", ["s3cret-value"]);
+    check(e.error === "invalid_client" && e.status === 200, "error fields");
+    await admin(env, "/__script", [{ status: 503, body: "<html>down</html>" }]);
+    await expectError(lib, new lib.AvitoAuth({ clientId: ID, clientSecret: SECRET, host: env.mockUrl, retries: false }).clientCredentials(), "http");
+  },
+  async "network error"(lib, env) {
+    const auth = new lib.AvitoAuth({ clientId: ID, clientSecret: "s3cret-value", host: env.deadUrl, retries: false });
+    await expectError(lib, auth.exchangeCode("c0de-value"), "network", ["s3cret-value", "c0de-value"]);
+  },
+  async "timeout"(lib, env) {
+    await admin(env, "/__script", [{ hang: true }]);
+    const auth = new lib.AvitoAuth({ clientId: ID, clientSecret: SECRET, host: env.mockUrl, timeoutMs: 200, retries: false });
+    await expectError(lib, auth.clientCredentials(), "timeout");
+    await admin(env, "/__reset", {});
+    check((await auth.clientCredentials()).access_token, "works after the timeout");
+  },
+  async "invalid argument and abort"(lib, env) {
+    let threw;
+    try { new lib.Configuration({ host: "http://example.com" }); } catch (e) { threw = e; }
+    check(threw instanceof lib.ApiException && threw.kind === "invalid_argument", "bad host throws");
+    const auth = new lib.AvitoAuth({ clientId: ID, clientSecret: SECRET, host: env.mockUrl });
+    await expectError(lib, auth.refresh(""), "invalid_argument");
+    const ac = new AbortController();
+    ac.abort();
+    await expectError(lib, auth.clientCredentials({ signal: ac.signal }), "aborted");
+  },
+};
+
+/** Runs every scenario; never throws. */
+export async function runScenarios(lib, env) {
+  const results = [];
+  for (const [name, fn] of Object.entries(scenarios)) {
+    try {
+      await fn(lib, env);
+      results.push({ name, ok: true });
+    } catch (e) {
+      results.push({ name, ok: false, error: String(e && e.stack || e) });
+    }
+  }
+  return results;
+}

@@ -1,0 +1,61 @@
+// Compiled with `tsc --strict` against the packed package (ESM resolution); uses every export.
+import {
+  AccessApi, ApiClient, ApiException, ApplicationAccessApi, AvitoAuth, Configuration, MemoryTokenStore, TokenManager,
+  parseCallback, randomState,
+  type ApiExceptionKind, type GetAccessToken200Response, type GetAccessTokenAuthorizationCode200Response,
+  type RefreshAccessTokenAuthorizationCode200Response, type TokenSet, type TokenStore,
+} from "avito-auth";
+import { init, initSync } from "avito-auth/init";
+
+const config = new Configuration({ host: "https://api.avito.ru", timeoutMs: 10_000, retries: { maxAttempts: 2 }, userAgent: "x/1", headers: { "x-a": "b" }, fetch: globalThis.fetch });
+const client = new ApiClient(config);
+const app = new ApplicationAccessApi(client);
+const access = new AccessApi();
+
+async function seed(): Promise<void> {
+  const a: GetAccessTokenAuthorizationCode200Response = await app.getAccessTokenAuthorizationCode("id", "secret", "code");
+  const r: RefreshAccessTokenAuthorizationCode200Response = await app.refreshAccessTokenAuthorizationCode("id", "secret", undefined, a.refresh_token ?? "");
+  const c: GetAccessToken200Response = await access.getAccessToken("id", "secret", "client_credentials", { signal: AbortSignal.timeout(1000) });
+  const n: number | undefined = c.expires_in;
+  void r; void n;
+}
+
+async function ergonomic(): Promise<string> {
+  const auth = new AvitoAuth({ clientId: "id", clientSecret: "secret", authorizeUrl: "https://avito.ru/oauth" });
+  const { url, state }: { url: string; state: string } = auth.authorizationUrl({ scope: ["messenger:read"], redirectUri: "https://x/cb" });
+  const { code } = auth.parseCallback(`https://x/cb?code=c&state=${state}`, state);
+  const again = parseCallback(new URL(url), state);
+  const ts: TokenSet = await auth.exchangeCode(code, { redirectUri: "https://x/cb" });
+  const next = await auth.refresh(ts.refresh_token!, {});
+  await auth.clientCredentials({ signal: new AbortController().signal });
+  const at: number | undefined = next.expires_at;
+  void again; void at; void randomState();
+  return auth.clientId + auth.host;
+}
+
+function errors(e: unknown): string {
+  if (e instanceof ApiException) {
+    const k: ApiExceptionKind = e.kind;
+    const fields = [e.status, e.error, e.errorDescription, e.retryable, e.retryAfterMs, e.body, e.signInRequired];
+    return k + fields.join() + (e instanceof Error ? e.message : "");
+  }
+  return new ApiException("http", "x", { status: 500 }).toJSON().kind as string;
+}
+
+async function lifecycle(auth: AvitoAuth): Promise<Response> {
+  const store: TokenStore = new MemoryTokenStore();
+  const tm = new TokenManager({ auth, grant: "client_credentials", refreshSkewMs: 60_000, store, onTokens: (t: TokenSet) => void t.access_token });
+  const user = new TokenManager({ auth, tokens: { access_token: "a", refresh_token: "r", expires_at: 0 } });
+  const token: string = await tm.getAccessToken();
+  const header: string = await user.authorizationHeader();
+  tm.invalidate();
+  void token; void header;
+  return tm.fetch("https://api.avito.ru/core/v1/accounts/self", { method: "GET" });
+}
+
+async function explicitInit(bytes: Uint8Array): Promise<void> {
+  await init();
+  initSync(bytes);
+}
+
+export { seed, ergonomic, errors, lifecycle, explicitInit };

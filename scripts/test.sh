@@ -24,5 +24,7 @@ echo '{ "name": "scratch-node", "private": true }' > "$SCRATCH/package.json"
 echo 'export * from "avito-auth";' > "$SCRATCH/esm.mjs"
 echo 'module.exports = require("avito-auth");' > "$SCRATCH/cjs.cjs"
 
-echo "== node --test: contract (ESM+CJS), package checks, runtimes (Node 18/20/22, Deno, Bun, workerd, Chromium)"
-node --test --test-concurrency=1 tests/node/*.test.mjs tests/runtimes/*.test.mjs
+(cd www && npm install --no-audit --no-fund --loglevel=error >/dev/null)
+
+echo "== node --test: contract (ESM+CJS), package checks, runtimes (Node 18/20/22, Deno, Bun, workerd, Chromium), www demo"
+node --test --test-concurrency=1 tests/node/*.test.mjs tests/runtimes/*.test.mjs tests/www/*.test.mjs

@@ -39,7 +39,8 @@ export async function startMockAvito({ port = 0, clients = { "demo-client": "dem
     const form = Object.fromEntries(new URLSearchParams(raw));
     state.requests.push({ method: req.method, url: req.url, headers: req.headers, form, raw, at: Date.now() });
     counts.token++;
-    if (form.grant_type in counts) counts[form.grant_type === "authorization_code" ? "code" : form.grant_type === "refresh_token" ? "refresh" : "client_credentials"]++;
+    const counter = { authorization_code: "code", refresh_token: "refresh", client_credentials: "client_credentials" }[form.grant_type];
+    if (counter) counts[counter]++;
     if (state.script.length) {
       const step = state.script.shift();
       if (step.delayMs) await new Promise((r) => setTimeout(r, step.delayMs));

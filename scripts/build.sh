@@ -10,7 +10,9 @@ wasm-pack --log-level warn build --release --target web --out-dir target/wasm-pa
 rm -rf pkg && mkdir pkg
 cp target/wasm-pack/avito_auth_bg.wasm target/wasm-pack/avito_auth.js pkg/
 cp pkg-template/api.js pkg-template/node.mjs pkg-template/workerd.js pkg-template/browser.js pkg-template/init.js \
-   pkg-template/index.d.ts pkg-template/init.d.ts pkg-template/README.md pkg-template/LICENSE pkg/
+   pkg-template/index.d.ts pkg-template/init.d.ts pkg-template/README.md pkg-template/LICENSE \
+   pkg-template/durable-object.js pkg-template/durable-object.d.ts pkg-template/redis.js pkg-template/redis.d.ts pkg/
+sed 's#"\./index\.js"#"./index.cjs"#' pkg-template/redis.d.ts > pkg/redis.d.cts
 cp pkg-template/index.d.ts pkg/index.d.cts
 sed 's#"\./index\.js"#"./index.cjs"#' pkg-template/init.d.ts > pkg/init.d.cts
 # CommonJS entry: the same glue and API, bundled into one CJS file (the .wasm stays shared).
@@ -18,6 +20,9 @@ cp pkg-template/cjs-entry.js pkg/cjs-entry.js
 esbuild pkg/cjs-entry.js --bundle --platform=node --format=cjs --target=node18 --log-level=error \
   --log-override:empty-import-meta=silent --outfile=pkg/node.cjs
 rm pkg/cjs-entry.js
+sed 's#"\./index\.js"#"./index.cjs"#' pkg-template/durable-object.d.ts > pkg/durable-object.d.cts
+esbuild pkg/redis.js --platform=node --format=cjs --target=node18 --log-level=error --outfile=pkg/redis.cjs
+esbuild pkg/durable-object.js --platform=neutral --format=cjs --target=es2022 --log-level=error --outfile=pkg/durable-object.cjs
 # require("avito-auth/init"): the explicit-init entry as CommonJS (pass the module or bytes).
 esbuild pkg/init.js --bundle --platform=neutral --format=cjs --target=es2020 --log-level=error \
   --log-override:empty-import-meta=silent --outfile=pkg/init.cjs

@@ -5,9 +5,12 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/setup.sh
 
-if [ ! -x /usr/bin/chromium ]; then
-  echo "[setup] installing Debian's chromium for the browser tests" >&2
-  (apt-get update -qq && apt-get install -y -qq chromium) >/dev/null
+MISSING=""
+[ -x /usr/bin/chromium ] || MISSING="$MISSING chromium"
+[ -x /usr/bin/redis-server ] || MISSING="$MISSING redis-server"
+if [ -n "$MISSING" ]; then
+  echo "[setup] installing Debian's$MISSING for the browser and fleet tests" >&2
+  (apt-get update -qq && apt-get install -y -qq $MISSING) >/dev/null
 fi
 
 echo "== cargo test (native core)"
@@ -23,8 +26,9 @@ echo '{ "name": "scratch-node", "private": true }' > "$SCRATCH/package.json"
 (cd "$SCRATCH" && npm install --no-audit --no-fund --loglevel=error ../../../target/avito-auth.tgz >/dev/null)
 echo 'export * from "avito-auth";' > "$SCRATCH/esm.mjs"
 echo 'module.exports = require("avito-auth");' > "$SCRATCH/cjs.cjs"
+echo 'export * from "avito-auth/redis";' > "$SCRATCH/redis.mjs"
 
 (cd www && npm install --no-audit --no-fund --loglevel=error >/dev/null)
 
-echo "== node --test: contract (ESM+CJS), package checks, runtimes (Node 18/20/22, Deno, Bun, workerd, Chromium), www demo"
-node --test --test-concurrency=1 tests/node/*.test.mjs tests/runtimes/*.test.mjs tests/www/*.test.mjs
+echo "== node --test: contract (ESM+CJS), package checks, runtimes (Node 18/20/22, Deno, Bun, workerd, Chromium), www demo, fleets (Durable Object, Redis)"
+node --test --test-concurrency=1 tests/node/*.test.mjs tests/runtimes/*.test.mjs tests/www/*.test.mjs tests/fleet/*.test.mjs

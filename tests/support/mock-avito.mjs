@@ -51,6 +51,7 @@ export async function startMockAvito({ port = 0, clients = { "demo-client": "dem
       if (step.resetMidBody) { res.write(body.slice(0, 5)); return setTimeout(() => req.socket.destroy(), 20); }
       return res.end(body);
     }
+    if (mock.tokenDelayMs) await new Promise((r) => setTimeout(r, mock.tokenDelayMs));
     if (req.method !== "POST") return json(res, 405, { error: "invalid_request" });
     if (!String(req.headers["content-type"]).startsWith("application/x-www-form-urlencoded")) return json(res, 400, { error: "invalid_request", error_description: "form body expected" });
     if (!form.client_id || clients[form.client_id] !== form.client_secret) return json(res, 401, { error: "invalid_client", error_description: "unknown client or wrong secret" });
@@ -133,6 +134,8 @@ export async function startMockAvito({ port = 0, clients = { "demo-client": "dem
   const mock = {
     url,
     defaultRedirect: `${url}/callback`,
+    /** Delay before answering a (non-scripted) /token request, so concurrent renewals overlap. */
+    tokenDelayMs: 0,
     state,
     counts,
     get requests() { return state.requests; },
@@ -150,6 +153,7 @@ export async function startMockAvito({ port = 0, clients = { "demo-client": "dem
       return rt;
     },
     reset() {
+      mock.tokenDelayMs = 0;
       state.requests.length = 0; state.script.length = 0;
       state.codes.clear(); state.refresh.clear(); state.access.clear();
       for (const k of Object.keys(counts)) counts[k] = 0;

@@ -1,0 +1,73 @@
+// Token storage for Cloudflare Workers: one Durable Object per Avito account serialises token
+// renewals for every isolate. Export `AvitoTokensDurableObject` from your Worker, bind it
+// (wrangler: [[durable_objects.bindings]] name = "AVITO_TOKENS", class_name = "AvitoTokensDurableObject"),
+// and give each TokenManager a `DurableObjectTokenStore` over the account's stub.
+// This module does not load the wasm.
+
+const same = (a, b) => (a?.access_token ?? null) === (b?.access_token ?? null) && (a?.refresh_token ?? null) === (b?.refresh_token ?? null);
+
+/** The Durable Object: holds the TokenSet in durable storage and the renewal lease in memory. */
+export class AvitoTokensDurableObject {
+  constructor(state) {
+    this.storage = state.storage;
+    this.lease = null;
+  }
+  async fetch(request) {
+    const { op, expected, next, ttlMs, leaseId } = await request.json();
+    let result;
+    switch (op) {
+      case "get":
+        result = (await this.storage.get("tokens")) ?? null;
+        break;
+      case "cas": {
+        // Durable Object storage operations in one request are atomic with respect to others.
+        const current = (await this.storage.get("tokens")) ?? null;
+        result = same(current, expected ?? null);
+        if (result) await this.storage.put("tokens", next);
+        break;
+      }
+      case "acquire": {
+        const now = Date.now();
+        if (this.lease && this.lease.until > now) result = null;
+        else {
+          this.lease = { id: crypto.randomUUID(), until: now + ttlMs };
+          result = this.lease.id;
+        }
+        break;
+      }
+      case "release":
+        if (this.lease?.id === leaseId) this.lease = null;
+        result = true;
+        break;
+      default:
+        return new Response("unknown op", { status: 400 });
+    }
+    return Response.json({ result });
+  }
+}
+
+/** A TokenStore backed by an AvitoTokensDurableObject stub. */
+export class DurableObjectTokenStore {
+  #stub;
+  constructor(stub) {
+    if (!stub || typeof stub.fetch !== "function") throw new TypeError("DurableObjectTokenStore needs a Durable Object stub");
+    this.#stub = stub;
+  }
+  async #call(body) {
+    const res = await this.#stub.fetch("https://avito-tokens.internal/", { method: "POST", body: JSON.stringify(body) });
+    if (!res.ok) throw new Error(`token Durable Object answered ${res.status}`);
+    return (await res.json()).result;
+  }
+  async get() {
+    return (await this.#call({ op: "get" })) ?? undefined;
+  }
+  async compareAndSet(expected, next) {
+    return this.#call({ op: "cas", expected: expected ?? null, next });
+  }
+  async acquireLease(ttlMs) {
+    return (await this.#call({ op: "acquire", ttlMs })) ?? undefined;
+  }
+  async releaseLease(leaseId) {
+    await this.#call({ op: "release", leaseId });
+  }
+}

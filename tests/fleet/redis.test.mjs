@@ -1,0 +1,77 @@
+// Renewal across Node processes through Redis (a real redis-server on 127.0.0.1).
+import { it, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import { existsSync } from "node:fs";
+import path from "node:path";
+import { ROOT, SCRATCH, closedPort } from "../support/load.mjs";
+import { startMockAvito } from "../support/mock-avito.mjs";
+
+const RENEWER = path.join(ROOT, "tests/fleet/redis-renewer.mjs");
+let redis, redisUrl, mock, client;
+
+before(async () => {
+  assert.ok(existsSync("/usr/bin/redis-server"), "redis-server is missing: scripts/test.sh installs Debian's redis-server");
+  const port = await closedPort();
+  redis = spawn("/usr/bin/redis-server", ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"], { stdio: "ignore" });
+  redisUrl = `redis://127.0.0.1:${port}`;
+  const { createClient } = await import("redis");
+  for (let i = 0; i < 50 && !client; i++) {
+    try { client = await createClient({ url: redisUrl }).on("error", () => {}).connect(); } catch { await new Promise((r) => setTimeout(r, 100)); }
+  }
+  assert.ok(client, "redis-server did not start");
+  mock = await startMockAvito();
+});
+after(async () => { await client?.quit(); redis?.kill(); await mock?.close(); });
+
+function renewer(startAt, leaseMs) {
+  const p = spawn(process.execPath, [RENEWER, SCRATCH, redisUrl, mock.url, String(startAt), String(leaseMs)], { cwd: ROOT });
+  let out = "";
+  p.stdout.on("data", (d) => (out += d));
+  p.stderr.on("data", (d) => (out += d));
+  p.done = new Promise((resolve) => p.on("close", () => resolve(out)));
+  return p;
+}
+const tokenOf = (out) => (/^TOKEN (.+)$/m.exec(out) ?? [])[1] ?? `no token: ${out}`;
+const seed = async () => {
+  const ts = { access_token: "expired", refresh_token: mock.grantRefresh(), token_type: "Bearer", expires_in: 86400, expires_at: Date.now() - 1 };
+  await client.set("avito:tokens:acct-1", JSON.stringify(ts));
+  await client.del("avito:tokens:acct-1:lease");
+  return ts;
+};
+
+it("6 processes renewing at once: one refresh, all end with the same token", async () => {
+  mock.reset();
+  mock.tokenDelayMs = 300;
+  const ts = await seed();
+  const startAt = Date.now() + 1500;
+  const outs = await Promise.all(Array.from({ length: 6 }, () => renewer(startAt, 5000).done));
+  const tokens = outs.map(tokenOf);
+  assert.equal(new Set(tokens).size, 1, tokens.join("\n"));
+  assert.match(tokens[0], /^at_/);
+  assert.equal(mock.counts.refresh, 1);
+  const stored = JSON.parse(await client.get("avito:tokens:acct-1"));
+  assert.equal(stored.access_token, tokens[0]);
+  assert.notEqual(stored.refresh_token, ts.refresh_token);
+});
+
+it("a renewer that dies mid-lease blocks the others no longer than the lease", async () => {
+  mock.reset();
+  await seed();
+  const leaseMs = 1500;
+  mock.script({ hang: true }); // the first refresh never gets an answer…
+  const doomed = renewer(0, leaseMs);
+  for (let i = 0; i < 100 && mock.requests.length === 0; i++) await new Promise((r) => setTimeout(r, 50));
+  assert.equal(mock.requests.length, 1, "the doomed renewer sent its refresh");
+  doomed.kill("SIGKILL"); // …and its process dies holding the lease
+  await doomed.done;
+  assert.ok(await client.get("avito:tokens:acct-1:lease"), "the dead renewer's lease is still there");
+  const t0 = Date.now();
+  const outs = await Promise.all(Array.from({ length: 3 }, () => renewer(0, leaseMs).done));
+  const elapsed = Date.now() - t0;
+  const tokens = outs.map(tokenOf);
+  assert.equal(new Set(tokens).size, 1, tokens.join("\n"));
+  assert.match(tokens[0], /^at_/);
+  assert.equal(mock.counts.refresh, 2, "the hung request and one successful renewal");
+  assert.ok(elapsed < leaseMs + 4000, `took ${elapsed} ms`);
+});

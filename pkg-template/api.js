@@ -69,20 +69,23 @@ function optionsObject(value, what) {
 }
 
 const engines = new WeakMap();
+const MAX_BODY = 1 << 20;
 
+/** A validated configuration (in wasm) plus what every request reuses, read once. */
 function engineFrom(o) {
   ensureReady();
-  return new wasm.Engine(o.host, o.fetch, o.timeoutMs, o.retries, o.userAgent, o.headers);
+  const engine = new wasm.Engine(o.host, o.fetch, o.timeoutMs, o.retries, o.userAgent, o.headers);
+  return { engine, url: engine.tokenUrl, headers: engine.headers, fetch: engine.fetch, timeoutMs: engine.timeoutMs };
 }
 
-/** Connection settings, as in the generated client: host, fetch, timeoutMs, retries, userAgent, headers. */
+/** Configuration settings, as in the generated client: host, fetch, timeoutMs, retries, userAgent, headers. */
 export class Configuration {
   constructor(options) {
     const o = optionsObject(options, "Configuration options");
-    const engine = engineFrom(o);
-    engines.set(this, engine);
-    this.host = engine.tokenUrl.slice(0, -"/token".length);
-    this.timeoutMs = o.timeoutMs ?? 30000;
+    const t = engineFrom(o);
+    engines.set(this, t);
+    this.host = t.url.slice(0, -"/token".length);
+    this.timeoutMs = t.timeoutMs;
   }
 }
 
@@ -107,14 +110,72 @@ function clientOf(apiClient) {
   return apiClient;
 }
 
-function call(engine, grant, clientId, clientSecret, secret, grantType, redirectUri, options, withExpiry) {
-  let signal;
-  try {
-    signal = optionsObject(options, "options").signal;
-  } catch (e) {
-    return Promise.reject(e);
+function sleep(ms, signal) {
+  return new Promise((resolve) => {
+    const done = () => { clearTimeout(timer); signal?.removeEventListener("abort", done); resolve(); };
+    const timer = setTimeout(done, ms);
+    signal?.addEventListener("abort", done);
+  });
+}
+
+
+/**
+ * One token request: the awaits (fetch, body, timers) happen here; every decision — validation,
+ * the form body, what a response or a rejection means, whether and when to retry — is made by
+ * the wasm engine between them.
+ */
+async function request(t, grant, clientId, clientSecret, secret, grantType, redirectUri, options, withExpiry) {
+  const { engine, url, headers, timeoutMs } = t;
+  const signal = optionsObject(options, "options").signal;
+  if (signal !== undefined && signal !== null && (typeof signal !== "object" || typeof signal.addEventListener !== "function")) {
+    throw invalid("signal must be an AbortSignal");
   }
-  return engine.token(grant, clientId, clientSecret, secret, grantType, redirectUri, signal, withExpiry);
+  const body = engine.body(grant, clientId, clientSecret, secret, grantType, redirectUri);
+  const custom = t.fetch;
+  const fetchImpl = custom ?? globalThis.fetch;
+  if (typeof fetchImpl !== "function") throw invalid("no global fetch in this runtime: pass Configuration({ fetch })");
+  for (let attempt = 1; ; attempt++) {
+    if (signal?.aborted) throw engine.rejection(grant, undefined, true, false, true, clientSecret, secret);
+    const controller = new AbortController();
+    // The platform's fetch honours the signal; a caller's fetch might not, so its awaits also
+    // race a promise that the abort rejects directly.
+    let stop;
+    const racer = custom && new Promise((_, reject) => (stop = reject));
+    racer?.catch(() => {});
+    const race = (p) => (racer ? Promise.race([p, racer]) : p);
+    const abort = () => { controller.abort(); stop?.(controller.signal.reason); };
+    const timer = setTimeout(abort, timeoutMs);
+    signal?.addEventListener("abort", abort);
+    let outcome, responded = false;
+    try {
+      const init = { method: "POST", headers, body, signal: controller.signal, redirect: "manual" };
+      const res = await race(fetchImpl(url, init));
+      responded = true;
+      if (res === null || typeof res !== "object" || typeof res.text !== "function") {
+        outcome = engine.response(grant, undefined, undefined, undefined, false, withExpiry, clientSecret, secret);
+      } else {
+        let retryAfter, length;
+        try {
+          retryAfter = res.headers.get("retry-after");
+          length = res.headers.get("content-length");
+        } catch { /* not a Headers: no metadata */ }
+        let text, tooLarge = Number(length) > MAX_BODY;
+        if (tooLarge) res.body?.cancel?.().catch(() => {});
+        else text = await race(res.text());
+        outcome = engine.response(grant, res.status, text, retryAfter, tooLarge, withExpiry, clientSecret, secret);
+      }
+    } catch (e) {
+      outcome = engine.rejection(grant, e, signal?.aborted === true, controller.signal.aborted, !responded, clientSecret, secret);
+    } finally {
+      clearTimeout(timer);
+      signal?.removeEventListener("abort", abort);
+    }
+    if (!(outcome instanceof ApiException)) return outcome;
+    if (outcome.kind === "aborted") throw outcome;
+    const delay = engine.retryDelay(attempt, outcome.retryable, outcome.retryAfterMs);
+    if (delay < 0) throw outcome;
+    await sleep(delay, signal);
+  }
 }
 
 /** authorization_code and refresh_token grants (tokens on behalf of a user). */
@@ -124,11 +185,11 @@ export class ApplicationAccessApi {
   }
   /** @returns {Promise<GetAccessTokenAuthorizationCode200Response>} */
   getAccessTokenAuthorizationCode(clientId, clientSecret, code, grantType, options) {
-    return call(engineOf(this), GRANT.authorization_code, clientId, clientSecret, code, grantType, undefined, options, false);
+    return request(engineOf(this), GRANT.authorization_code, clientId, clientSecret, code, grantType, undefined, options, false);
   }
   /** @returns {Promise<RefreshAccessTokenAuthorizationCode200Response>} */
   refreshAccessTokenAuthorizationCode(clientId, clientSecret, grantType, refreshToken, options) {
-    return call(engineOf(this), GRANT.refresh_token, clientId, clientSecret, refreshToken, grantType, undefined, options, false);
+    return request(engineOf(this), GRANT.refresh_token, clientId, clientSecret, refreshToken, grantType, undefined, options, false);
   }
 }
 
@@ -139,7 +200,7 @@ export class AccessApi {
   }
   /** @returns {Promise<GetAccessToken200Response>} */
   getAccessToken(clientId, clientSecret, grantType, options) {
-    return call(engineOf(this), GRANT.client_credentials, clientId, clientSecret, undefined, grantType, undefined, options, false);
+    return request(engineOf(this), GRANT.client_credentials, clientId, clientSecret, undefined, grantType, undefined, options, false);
   }
 }
 
@@ -215,7 +276,7 @@ export class AvitoAuth {
   }
   /** `{host}` without `/token`. */
   get host() {
-    return this.#engine.tokenUrl.slice(0, -"/token".length);
+    return this.#engine.url.slice(0, -"/token".length);
   }
   /** Builds the Avito consent URL. Keep the returned `state` (e.g. in a cookie) for the callback. */
   authorizationUrl(options) {
@@ -235,22 +296,17 @@ export class AvitoAuth {
     return parseCallback(input, expectedState);
   }
   /** authorization_code grant → TokenSet (store its refresh_token). */
-  exchangeCode(code, options) {
-    let redirectUri;
-    try {
-      redirectUri = optionsObject(options, "options").redirectUri;
-    } catch (e) {
-      return Promise.reject(e);
-    }
-    return call(this.#engine, GRANT.authorization_code, this.clientId, this.#clientSecret, code, undefined, redirectUri, options, true);
+  async exchangeCode(code, options) {
+    const { redirectUri } = optionsObject(options, "options");
+    return request(this.#engine, GRANT.authorization_code, this.clientId, this.#clientSecret, code, undefined, redirectUri, options, true);
   }
   /** refresh_token grant → TokenSet with a NEW refresh_token; the old one is spent. */
   refresh(refreshToken, options) {
-    return call(this.#engine, GRANT.refresh_token, this.clientId, this.#clientSecret, refreshToken, undefined, undefined, options, true);
+    return request(this.#engine, GRANT.refresh_token, this.clientId, this.#clientSecret, refreshToken, undefined, undefined, options, true);
   }
   /** client_credentials grant → TokenSet. */
   clientCredentials(options) {
-    return call(this.#engine, GRANT.client_credentials, this.clientId, this.#clientSecret, undefined, undefined, undefined, options, true);
+    return request(this.#engine, GRANT.client_credentials, this.clientId, this.#clientSecret, undefined, undefined, undefined, options, true);
   }
   toJSON() {
     return { clientId: this.clientId, clientSecret: "[redacted]", host: this.host };

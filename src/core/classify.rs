@@ -20,65 +20,58 @@ pub fn is_success(status: u16) -> bool {
     (200..300).contains(&status)
 }
 
-/// `secrets`: the secret values sent with the request (client secret, code, refresh token).
-pub fn classify(status: u16, body: &str, secrets: &[&str]) -> Result<Token, Failure> {
+/// Classifies a response. A failure is returned raw: call [`Failure::redacted`] with the secret
+/// values that were sent before it leaves the crate (the success path never pays for it).
+pub fn classify(status: u16, body: &str) -> Result<Token, Failure> {
     let too_big = body.len() > MAX_BODY;
     let parsed = if too_big { None } else { json::parse(body) };
-
-    let mut all_secrets: Vec<&str> = secrets.to_vec();
-    if let Some(Value::Obj(fields)) = &parsed {
-        for (k, v) in fields {
-            if let (true, Some(s)) = (SECRET_FIELDS.contains(&k.as_str()), v.as_str()) {
-                all_secrets.push(s);
-            }
-        }
-    }
-    let clean = |s: &str| redact_fields(&redact(s, &all_secrets), &SECRET_FIELDS);
-
     let (oauth_error, description) = match &parsed {
         Some(v) => error_fields(v),
         None => (None, None),
     };
+    let fail = |kind: Kind, detail: &str, error: Option<&str>, description: Option<&str>| Failure {
+        kind,
+        detail: detail.to_owned(),
+        status: Some(status),
+        error: error.map(str::to_owned),
+        error_description: description.map(str::to_owned),
+        retry_after_ms: None,
+        // Kept longer than BODY_LIMIT until redaction, so a secret cut in half by the final
+        // truncation cannot survive.
+        body: Some(truncate(body, BODY_LIMIT * 4)),
+        not_sent: false,
+    };
 
     if is_success(status) {
         if too_big {
-            return Err(failure(Kind::InvalidResponse, "response body is larger than 1 MiB", status, None, None, body, &clean));
+            return Err(fail(Kind::InvalidResponse, "response body is larger than 1 MiB", None, None));
         }
         if oauth_error.is_some() {
-            return Err(failure(Kind::OAuth, "the token endpoint returned an error", status, oauth_error, description, body, &clean));
+            return Err(fail(Kind::OAuth, "the token endpoint returned an error", oauth_error, description));
         }
         return match &parsed {
-            None if body.trim().is_empty() => Err(failure(Kind::InvalidResponse, "response body is empty", status, None, None, body, &clean)),
-            None => Err(failure(Kind::InvalidResponse, "response body is not JSON", status, None, None, body, &clean)),
-            Some(v @ Value::Obj(_)) => token(v).map_err(|why| failure(Kind::InvalidResponse, &why, status, None, description, body, &clean)),
-            Some(_) => Err(failure(Kind::InvalidResponse, "response body is not a JSON object", status, None, None, body, &clean)),
+            None if body.trim().is_empty() => Err(fail(Kind::InvalidResponse, "response body is empty", None, None)),
+            None => Err(fail(Kind::InvalidResponse, "response body is not JSON", None, None)),
+            Some(v @ Value::Obj(_)) => token(v).map_err(|why| fail(Kind::InvalidResponse, &why, None, description)),
+            Some(_) => Err(fail(Kind::InvalidResponse, "response body is not a JSON object", None, None)),
         };
     }
     let kind = if status == 429 || status >= 500 || oauth_error.is_none() { Kind::Http } else { Kind::OAuth };
     let detail = if kind == Kind::OAuth { "the token endpoint returned an error" } else { "the token endpoint answered with an HTTP error" };
-    Err(failure(kind, detail, status, oauth_error, description, body, &clean))
+    Err(fail(kind, detail, oauth_error, description))
 }
 
-fn failure(
-    kind: Kind,
-    detail: &str,
-    status: u16,
-    error: Option<&str>,
-    description: Option<&str>,
-    body: &str,
-    clean: &dyn Fn(&str) -> String,
-) -> Failure {
-    // Redact before truncating: a secret cut in half by truncation would otherwise survive.
-    let head = truncate(body, BODY_LIMIT * 4);
-    Failure {
-        kind,
-        detail: detail.to_owned(),
-        status: Some(status),
-        error: error.map(clean),
-        error_description: description.map(clean),
-        retry_after_ms: None,
-        body: Some(truncate(&clean(&head), BODY_LIMIT)),
-        not_sent: false,
+impl Failure {
+    /// Removes every secret from the fields that came from the server: the values sent
+    /// (`secrets`), and the value of any secret-named field in the text (`access_token`,
+    /// `refresh_token`, `id_token`, `client_secret`, `code`), JSON or not. Then bounds `body`.
+    pub fn redacted(mut self, secrets: &[&str]) -> Failure {
+        let clean = |s: &str| redact_fields(&redact(s, secrets), &SECRET_FIELDS);
+        self.error = self.error.as_deref().map(clean);
+        self.error_description = self.error_description.as_deref().map(clean);
+        self.body = self.body.as_deref().map(|b| truncate(&clean(b), BODY_LIMIT));
+        self.detail = clean(&self.detail);
+        self
     }
 }
 
@@ -124,21 +117,21 @@ mod tests {
     use super::*;
 
     fn err(status: u16, body: &str) -> Failure {
-        classify(status, body, &["SEKRET"]).unwrap_err()
+        classify(status, body).unwrap_err().redacted(&["SEKRET"])
     }
 
     #[test]
     fn success_shapes() {
-        let t = classify(200, r#"{"access_token":"AT","expires_in":86400,"token_type":"Bearer"}"#, &[]).unwrap();
+        let t = classify(200, r#"{"access_token":"AT","expires_in":86400,"token_type":"Bearer"}"#).unwrap();
         assert_eq!(t.access_token, "AT");
         assert_eq!(t.expires_in, Some(86400));
         assert_eq!(t.token_type.as_deref(), Some("Bearer"));
         assert_eq!(t.refresh_token, None);
-        let t = classify(200, r#"{"access_token":"AT","expires_in":"86400","token_type":"Bearer","refresh_token":"RT","scope":"messenger:read,items:info","extra":{"x":[1]}}"#, &[]).unwrap();
+        let t = classify(200, r#"{"access_token":"AT","expires_in":"86400","token_type":"Bearer","refresh_token":"RT","scope":"messenger:read,items:info","extra":{"x":[1]}}"#).unwrap();
         assert_eq!(t.expires_in, Some(86400));
         assert_eq!(t.refresh_token.as_deref(), Some("RT"));
         assert_eq!(t.scope.as_deref(), Some("messenger:read,items:info"));
-        let t = classify(201, r#"{"access_token":"AT","scope":null}"#, &[]).unwrap();
+        let t = classify(201, r#"{"access_token":"AT","scope":null}"#).unwrap();
         assert_eq!((t.expires_in, t.scope), (None, None));
     }
 

@@ -5,6 +5,7 @@ pub mod form;
 pub mod json;
 pub mod redact;
 pub mod retry;
+pub mod transport;
 pub mod url;
 
 /// The three grants of `POST /token`.

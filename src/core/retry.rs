@@ -36,17 +36,18 @@ pub fn retryable(grant: Grant, f: &Failure) -> bool {
 }
 
 /// The delay before the next attempt, or `None` to give up. `attempt` is the 1-based number of
-/// the attempt that just failed; `random` is uniform in `[0, 1)`. The delay is exponential with
-/// "equal jitter" (half fixed, half random), and never shorter than `Retry-After`; a
-/// `Retry-After` beyond `max_delay_ms` ends the retries (the caller sees `retryAfterMs`).
-pub fn next_delay(policy: &RetryPolicy, grant: Grant, attempt: u32, f: &Failure, random: f64) -> Option<u64> {
-    if attempt >= policy.max_attempts || !retryable(grant, f) {
+/// the attempt that just failed; `retryable` is [`retryable`]'s verdict on its failure;
+/// `random` is uniform in `[0, 1)`. The delay is exponential with "equal jitter" (half fixed,
+/// half random), and never shorter than `Retry-After`; a `Retry-After` beyond `max_delay_ms`
+/// ends the retries (the caller sees `retryAfterMs`).
+pub fn next_delay(policy: &RetryPolicy, attempt: u32, retryable: bool, retry_after_ms: Option<u64>, random: f64) -> Option<u64> {
+    if attempt >= policy.max_attempts || !retryable {
         return None;
     }
     let exp = policy.base_delay_ms.saturating_mul(1u64 << (attempt.saturating_sub(1)).min(30)).min(policy.max_delay_ms);
     let random = if random.is_finite() { random.clamp(0.0, 1.0) } else { 0.5 };
     let jittered = exp / 2 + ((exp - exp / 2) as f64 * random) as u64;
-    match f.retry_after_ms {
+    match retry_after_ms {
         Some(ra) if ra > policy.max_delay_ms => None,
         Some(ra) => Some(jittered.max(ra)),
         None => Some(jittered),
@@ -106,25 +107,22 @@ mod tests {
     #[test]
     fn backoff_grows_with_jitter_and_stops() {
         let p = RetryPolicy { max_attempts: 4, base_delay_ms: 100, max_delay_ms: 250 };
-        let g = Grant::ClientCredentials;
-        assert_eq!(next_delay(&p, g, 1, &http(500), 0.0), Some(50));
-        assert_eq!(next_delay(&p, g, 1, &http(500), 0.999), Some(99));
-        assert_eq!(next_delay(&p, g, 2, &http(500), 0.0), Some(100));
-        assert_eq!(next_delay(&p, g, 3, &http(500), 1.0), Some(250)); // capped
-        assert_eq!(next_delay(&p, g, 4, &http(500), 0.5), None); // attempts used up
-        assert_eq!(next_delay(&p, Grant::RefreshToken, 1, &http(500), 0.5), None);
-        assert_eq!(next_delay(&RetryPolicy::OFF, g, 1, &http(503), 0.5), None);
-        assert_eq!(next_delay(&p, g, 1, &http(500), f64::NAN), Some(75));
+        assert_eq!(next_delay(&p, 1, true, None, 0.0), Some(50));
+        assert_eq!(next_delay(&p, 1, true, None, 0.999), Some(99));
+        assert_eq!(next_delay(&p, 2, true, None, 0.0), Some(100));
+        assert_eq!(next_delay(&p, 3, true, None, 1.0), Some(250)); // capped
+        assert_eq!(next_delay(&p, 4, true, None, 0.5), None); // attempts used up
+        assert_eq!(next_delay(&p, 1, retryable(Grant::RefreshToken, &http(500)), None, 0.5), None);
+        assert_eq!(next_delay(&RetryPolicy::OFF, 1, true, None, 0.5), None);
+        assert_eq!(next_delay(&p, 1, true, None, f64::NAN), Some(75));
     }
 
     #[test]
     fn retry_after_is_honoured() {
         let p = RetryPolicy::default();
-        let mut f = http(429);
-        f.retry_after_ms = Some(2000);
-        assert_eq!(next_delay(&p, Grant::RefreshToken, 1, &f, 0.0), Some(2000));
-        f.retry_after_ms = Some(60_000);
-        assert_eq!(next_delay(&p, Grant::RefreshToken, 1, &f, 0.0), None);
+        let ok = retryable(Grant::RefreshToken, &http(429));
+        assert_eq!(next_delay(&p, 1, ok, Some(2000), 0.0), Some(2000));
+        assert_eq!(next_delay(&p, 1, ok, Some(60_000), 0.0), None);
         assert_eq!(retry_after_seconds(" 3 "), Some(3000));
         assert_eq!(retry_after_seconds("Wed, 21 Oct 2015 07:28:00 GMT"), None);
         assert_eq!(retry_after_seconds("-1"), None);

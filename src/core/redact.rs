@@ -11,13 +11,46 @@ pub const BODY_LIMIT: usize = 2048;
 pub fn redact(text: &str, secrets: &[&str]) -> String {
     let mut out = text.to_owned();
     for s in secrets.iter().filter(|s| !s.is_empty()) {
-        for form in [s.to_string(), encoded_forms(s), json_escaped(s), json_escaped(s).replace('/', "\\/")] {
-            if !form.is_empty() && out.contains(form.as_str()) {
-                out = out.replace(form.as_str(), REDACTED);
+        let escaped = json_escaped(s);
+        let slash_escaped = replace_all(&escaped, "/", "\\/");
+        for form in [*s, encoded_forms(s).as_str(), escaped.as_str(), slash_escaped.as_str()] {
+            if find(&out, form, 0).is_some() {
+                out = replace_all(&out, form, REDACTED);
             }
         }
     }
     out
+}
+
+/// The first index of `needle` in `hay` at or after `from` (a plain byte search: small code).
+/// For valid UTF-8 on both sides a match always starts and ends on character boundaries.
+pub fn find(hay: &str, needle: &str, from: usize) -> Option<usize> {
+    let (h, n) = (hay.as_bytes(), needle.as_bytes());
+    if n.is_empty() || h.len() < n.len() {
+        return None;
+    }
+    (from..=h.len() - n.len()).find(|&i| h.get(i..i + n.len()) == Some(n))
+}
+
+/// `hay` with every `needle` replaced by `with`.
+pub fn replace_all(hay: &str, needle: &str, with: &str) -> String {
+    let mut out = String::with_capacity(hay.len());
+    let mut at = 0;
+    while let Some(i) = find(hay, needle, at) {
+        out.push_str(hay.get(at..i).unwrap_or(""));
+        out.push_str(with);
+        at = i + needle.len();
+    }
+    out.push_str(hay.get(at..).unwrap_or(""));
+    out
+}
+
+/// `text` with `start..end` replaced by `with` (unchanged if the range is not on boundaries).
+fn splice(text: &str, start: usize, end: usize, with: &str) -> String {
+    match (text.get(..start), text.get(end..)) {
+        (Some(a), Some(b)) => super::concat_str(&[a, with, b]),
+        _ => text.to_owned(),
+    }
 }
 
 /// Replaces the value of every secret-named field, even in text that is not valid JSON
@@ -28,8 +61,8 @@ pub fn redact_fields(text: &str, names: &[&str]) -> String {
     for name in names {
         let quoted = super::concat_str(&["\"", name, "\""]);
         let mut from = 0;
-        while let Some(rel) = out.get(from..).and_then(|s| s.find(quoted.as_str())) {
-            let key_end = from + rel + quoted.len();
+        while let Some(at) = find(&out, &quoted, from) {
+            let key_end = at + quoted.len();
             let bytes = out.as_bytes();
             let mut i = key_end;
             while matches!(bytes.get(i), Some(b' ' | b'\t' | b'\n' | b'\r')) { i += 1; }
@@ -44,22 +77,23 @@ pub fn redact_fields(text: &str, names: &[&str]) -> String {
                 j += if b == b'\\' { 2 } else { 1 };
             }
             let end = j.min(out.len());
-            out.replace_range(start..end, REDACTED);
+            out = splice(&out, start, end, REDACTED);
             from = start + REDACTED.len();
         }
         let assign = super::concat_str(&[name, "="]);
         let mut from = 0;
-        while let Some(rel) = out.get(from..).and_then(|s| s.find(assign.as_str())) {
-            let start = from + rel + assign.len();
+        while let Some(at) = find(&out, &assign, from) {
+            let start = at + assign.len();
             let bytes = out.as_bytes();
-            let boundary_ok = from + rel == 0 || !bytes[from + rel - 1].is_ascii_alphanumeric() && bytes[from + rel - 1] != b'_';
+            let before = if at == 0 { None } else { bytes.get(at - 1).copied() };
+            let boundary_ok = before.map_or(true, |b| !b.is_ascii_alphanumeric() && b != b'_');
             let mut j = start;
             while let Some(&b) = bytes.get(j) {
                 if matches!(b, b'&' | b' ' | b'\t' | b'\n' | b'\r' | b'"' | b'\'' | b'<') { break; }
                 j += 1;
             }
             if boundary_ok && j > start {
-                out.replace_range(start..j, REDACTED);
+                out = splice(&out, start, j, REDACTED);
                 from = start + REDACTED.len();
             } else {
                 from = start;
@@ -93,9 +127,7 @@ pub fn truncate(text: &str, limit: usize) -> String {
     while !text.is_char_boundary(end) {
         end -= 1;
     }
-    let mut out = text[..end].to_owned();
-    out.push_str("…[truncated]");
-    out
+    super::concat_str(&[text.get(..end).unwrap_or(""), "…[truncated]"])
 }
 
 #[cfg(test)]
@@ -118,6 +150,16 @@ mod tests {
         assert_eq!(redact_fields("<p>code=XYZ&state=1 barcode=no</p>", &names), "<p>code=[redacted]&state=1 barcode=no</p>");
         assert_eq!(redact_fields(r#""code": 5, "access_token":"é€""#, &names), r#""code": 5, "access_token":"[redacted]""#);
         assert_eq!(redact_fields("access_token=", &names), "access_token=");
+    }
+
+    #[test]
+    fn byte_search() {
+        assert_eq!(find("abcabc", "bc", 0), Some(1));
+        assert_eq!(find("abcabc", "bc", 2), Some(4));
+        assert_eq!(find("abc", "abcd", 0), None);
+        assert_eq!(find("abc", "", 0), None);
+        assert_eq!(replace_all("a-b-c", "-", "+="), "a+=b+=c");
+        assert_eq!(replace_all("ééé", "é", "e"), "eee");
     }
 
     #[test]

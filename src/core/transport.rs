@@ -28,7 +28,7 @@ pub fn classify_rejection(r: &Rejection) -> Failure {
         push_u64(&mut ms, r.timeout_ms);
         return Failure::new(Kind::Timeout, concat_str(&["no response within ", &ms, " ms"]));
     }
-    let refused = |s: &str| NOT_SENT.iter().any(|c| s.contains(c));
+    let refused = |s: &str| NOT_SENT.iter().any(|c| super::redact::find(s, c, 0).is_some());
     let message = super::redact::truncate(r.message, 300);
     let mut f = Failure::new(Kind::Network, concat_str(&["network error: ", if message.is_empty() { "fetch failed" } else { &message }]));
     f.not_sent = r.before_response && (r.code.map_or(false, refused) || refused(r.message));
@@ -41,13 +41,15 @@ pub fn push_u64(out: &mut String, mut n: u64) {
     let mut i = buf.len();
     loop {
         i -= 1;
-        buf[i] = b'0' + (n % 10) as u8;
+        if let Some(d) = buf.get_mut(i) {
+            *d = b'0' + (n % 10) as u8;
+        }
         n /= 10;
         if n == 0 || i == 0 {
             break;
         }
     }
-    out.push_str(core::str::from_utf8(&buf[i..]).unwrap_or("0"));
+    out.push_str(buf.get(i..).and_then(|b| core::str::from_utf8(b).ok()).unwrap_or("0"));
 }
 
 #[cfg(test)]

@@ -11,19 +11,17 @@ pub const BAD_URL: &str = "must be an absolute https:// URL (http:// only for lo
 pub fn normalize_base(input: &str) -> Result<String, &'static str> {
     let lower_prefix = |p: &str| input.len() >= p.len() && input.get(..p.len()).map_or(false, |s| s.eq_ignore_ascii_case(p));
     let (https, rest) = if lower_prefix("https://") {
-        (true, &input[8..])
+        (true, input.get(8..).unwrap_or(""))
     } else if lower_prefix("http://") {
-        (false, &input[7..])
+        (false, input.get(7..).unwrap_or(""))
     } else {
         return Err(BAD_URL);
     };
     if input.bytes().any(|b| b <= b' ' || b == 0x7f || b == b'\\' || b == b'?' || b == b'#' || b >= 0x80) {
         return Err(BAD_URL);
     }
-    let (authority, path) = match rest.find('/') {
-        Some(i) => (&rest[..i], &rest[i..]),
-        None => (rest, ""),
-    };
+    let slash = rest.bytes().position(|b| b == b'/').unwrap_or(rest.len());
+    let (authority, path) = (rest.get(..slash).unwrap_or(""), rest.get(slash..).unwrap_or(""));
     if authority.is_empty() || authority.contains('@') {
         return Err(BAD_URL);
     }
@@ -42,18 +40,18 @@ pub fn normalize_base(input: &str) -> Result<String, &'static str> {
 
 /// The host part of `host[:port]` / `[v6][:port]`, with a syntactically valid port.
 fn host_of(authority: &str) -> Option<&str> {
-    let (host, port) = if let Some(stripped) = authority.strip_prefix('[') {
-        let end = stripped.find(']')?;
-        let after = &stripped[end + 1..];
+    let (host, port) = if authority.starts_with('[') {
+        let end = authority.bytes().position(|b| b == b']')?;
+        let after = authority.get(end + 1..)?;
         let port = match after.strip_prefix(':') {
             Some(p) => Some(p),
             None if after.is_empty() => None,
             None => return None,
         };
-        (&authority[..end + 2], port)
+        (authority.get(..end + 1)?, port)
     } else {
-        match authority.rfind(':') {
-            Some(i) => (&authority[..i], Some(&authority[i + 1..])),
+        match authority.bytes().rposition(|b| b == b':') {
+            Some(i) => (authority.get(..i)?, Some(authority.get(i + 1..)?)),
             None => (authority, None),
         }
     };

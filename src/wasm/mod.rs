@@ -1,5 +1,6 @@
 //! The wasm boundary: JS values in, `fetch` out, plain JS objects or `ApiException`s back.
 
+mod alloc;
 mod engine;
 mod js;
 

@@ -13,7 +13,7 @@ const before = snapshot();
 const mid = [];
 for (let i = 0; i < calls; i++) {
   await call();
-  if ((i + 1) % (calls / 4) === 0) mid.push(snapshot());
+  if ((i + 1) % (calls / 4) === 0 && i + 1 < calls) mid.push(snapshot());
 }
 const after = snapshot();
 console.log(JSON.stringify({ calls, before, after, mid }));

@@ -14,7 +14,7 @@ let webcrypto = globalThis.crypto;
 /** Called by the runtime entry once the wasm instance exists. @internal */
 export function ready(cryptoImpl) {
   if (cryptoImpl) webcrypto = cryptoImpl;
-  wasm.setErrorFactory(makeException);
+  wasm.setFactories(makeException, makeToken);
   initialized = true;
 }
 
@@ -58,6 +58,17 @@ function makeException(kind, detail, status, error, errorDescription, retryable,
   return new ApiException(kind, message, { status, error, errorDescription, retryable, retryAfterMs, body });
 }
 
+/** The plain result object, built from the fields the engine validated (wire names, fixed order). */
+function makeToken(access_token, expires_in, token_type, refresh_token, scope, expires_at) {
+  const t = { access_token };
+  if (expires_in >= 0) t.expires_in = expires_in;
+  if (token_type !== undefined) t.token_type = token_type;
+  if (refresh_token !== undefined) t.refresh_token = refresh_token;
+  if (scope !== undefined) t.scope = scope;
+  if (expires_at >= 0) t.expires_at = expires_at;
+  return t;
+}
+
 function invalid(message) {
   return new ApiException("invalid_argument", message);
 }
@@ -75,7 +86,7 @@ const MAX_BODY = 1 << 20;
 function engineFrom(o) {
   ensureReady();
   const engine = new wasm.Engine(o.host, o.fetch, o.timeoutMs, o.retries, o.userAgent, o.headers);
-  return { engine, url: engine.tokenUrl, headers: engine.headers, fetch: engine.fetch, timeoutMs: engine.timeoutMs };
+  return { engine, url: engine.tokenUrl, headers: engine.headers, fetch: engine.fetch, timeoutMs: engine.timeoutMs, last: null };
 }
 
 /** Configuration settings, as in the generated client: host, fetch, timeoutMs, retries, userAgent, headers. */
@@ -110,6 +121,8 @@ function clientOf(apiClient) {
   return apiClient;
 }
 
+const str = (v) => (typeof v === "string" ? v : undefined);
+
 function sleep(ms, signal) {
   return new Promise((resolve) => {
     const done = () => { clearTimeout(timer); signal?.removeEventListener("abort", done); resolve(); };
@@ -130,7 +143,24 @@ async function request(t, grant, clientId, clientSecret, secret, grantType, redi
   if (signal !== undefined && signal !== null && (typeof signal !== "object" || typeof signal.addEventListener !== "function")) {
     throw invalid("signal must be an AbortSignal");
   }
-  const body = engine.body(grant, clientId, clientSecret, secret, grantType, redirectUri);
+  wellFormed(clientId, "clientId");
+  wellFormed(clientSecret, "clientSecret");
+  wellFormed(secret, grant === GRANT.refresh_token ? "refreshToken" : "code");
+  wellFormed(redirectUri, "redirectUri");
+  // Strings cross as strings; anything else as "absent" (required → invalid_argument) or, where
+  // absence is allowed, as "" (present but not a non-empty string → invalid_argument).
+  const gt = grantType === undefined || grantType === null ? undefined : typeof grantType === "string" ? grantType : "";
+  const ru = redirectUri === undefined || redirectUri === null ? undefined : typeof redirectUri === "string" ? redirectUri : "";
+  // The body is a pure function of the arguments: repeated calls (a TokenManager renewing with
+  // the same credentials) reuse the last one instead of crossing into wasm again.
+  const last = t.last;
+  let body;
+  if (last && last.grant === grant && last.id === clientId && last.cs === clientSecret && last.secret === secret && last.gt === gt && last.ru === ru) {
+    body = last.body;
+  } else {
+    body = engine.body(grant, str(clientId), str(clientSecret), str(secret), gt, ru);
+    t.last = { grant, id: clientId, cs: clientSecret, secret, gt, ru, body };
+  }
   const custom = t.fetch;
   const fetchImpl = custom ?? globalThis.fetch;
   if (typeof fetchImpl !== "function") throw invalid("no global fetch in this runtime: pass Configuration({ fetch })");
@@ -151,18 +181,19 @@ async function request(t, grant, clientId, clientSecret, secret, grantType, redi
       const init = { method: "POST", headers, body, signal: controller.signal, redirect: "manual" };
       const res = await race(fetchImpl(url, init));
       responded = true;
-      if (res === null || typeof res !== "object" || typeof res.text !== "function") {
-        outcome = engine.response(grant, undefined, undefined, undefined, false, withExpiry, clientSecret, secret);
+      if (res === null || typeof res !== "object" || typeof res.text !== "function" || typeof res.status !== "number") {
+        outcome = engine.response(grant, NaN, undefined, undefined, false, withExpiry, clientSecret, secret);
       } else {
+        const status = res.status;
         let retryAfter, length;
         try {
-          retryAfter = res.headers.get("retry-after");
           length = res.headers.get("content-length");
+          if (status < 200 || status > 299) retryAfter = res.headers.get("retry-after");
         } catch { /* not a Headers: no metadata */ }
         let text, tooLarge = Number(length) > MAX_BODY;
         if (tooLarge) res.body?.cancel?.().catch(() => {});
         else text = await race(res.text());
-        outcome = engine.response(grant, res.status, text, retryAfter, tooLarge, withExpiry, clientSecret, secret);
+        outcome = engine.response(grant, status, str(text), str(retryAfter), tooLarge, withExpiry, clientSecret, secret);
       }
     } catch (e) {
       outcome = engine.rejection(grant, e, signal?.aborted === true, controller.signal.aborted, !responded, clientSecret, secret);
@@ -205,11 +236,19 @@ export class AccessApi {
 }
 
 const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+const isWellFormed = typeof String.prototype.isWellFormed === "function"
+  ? (s) => s.isWellFormed()
+  : (s) => !LONE_SURROGATE.test(s);
+
+/** Refuses strings with unpaired UTF-16 surrogates: encoding them would silently change them. */
+function wellFormed(value, name) {
+  if (typeof value === "string" && !isWellFormed(value)) throw invalid(`${name} contains unpaired UTF-16 surrogates`);
+}
 
 function text(value, name, { optional = false } = {}) {
   if (optional && (value === undefined || value === null)) return undefined;
   if (typeof value !== "string" || value === "") throw invalid(`${name} must be a non-empty string`);
-  if (LONE_SURROGATE.test(value)) throw invalid(`${name} contains unpaired UTF-16 surrogates`);
+  wellFormed(value, name);
   return value;
 }
 

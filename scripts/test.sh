@@ -20,13 +20,7 @@ echo "== build and pack"
 bash scripts/build.sh
 
 echo "== install the tarball into a scratch project"
-SCRATCH=tests/.scratch/node
-rm -rf "$SCRATCH" && mkdir -p "$SCRATCH"
-echo '{ "name": "scratch-node", "private": true }' > "$SCRATCH/package.json"
-(cd "$SCRATCH" && npm install --no-audit --no-fund --loglevel=error ../../../target/avito-auth.tgz >/dev/null)
-echo 'export * from "avito-auth";' > "$SCRATCH/esm.mjs"
-echo 'module.exports = require("avito-auth");' > "$SCRATCH/cjs.cjs"
-echo 'export * from "avito-auth/redis";' > "$SCRATCH/redis.mjs"
+bash scripts/install-scratch.sh tests/.scratch/node
 
 (cd www && npm install --no-audit --no-fund --loglevel=error >/dev/null)
 

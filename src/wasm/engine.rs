@@ -8,7 +8,7 @@ use crate::core::classify::{classify, is_success};
 use crate::core::retry::{next_delay, retry_after_seconds, retryable, RetryPolicy};
 use crate::core::transport::{classify_rejection, Rejection};
 use crate::core::{check_grant_type, concat_str, require_arg, token_body, Failure, Grant, Kind, Token};
-use js_sys::{Array, JsString, Object, Reflect};
+use js_sys::{Array, Object, Reflect};
 use wasm_bindgen::prelude::*;
 
 const DEFAULT_TIMEOUT_MS: f64 = 30_000.0;
@@ -24,15 +24,6 @@ pub struct Engine {
     headers: JsValue,
 }
 
-/// A JS string argument as Rust text: `None` when absent or not a string; an error when it holds
-/// unpaired surrogates (they cannot be sent without silently changing the value).
-fn js_text(name: &str, v: &JsValue) -> Result<Option<String>, Failure> {
-    match v.dyn_ref::<JsString>() {
-        Some(s) if !s.is_valid_utf16() => Err(Failure::invalid_argument(concat_str(&[name, " contains unpaired UTF-16 surrogates"]))),
-        Some(_) => Ok(v.as_string()),
-        None => Ok(None),
-    }
-}
 
 fn absent(v: &JsValue) -> bool {
     v.is_undefined() || v.is_null()
@@ -164,37 +155,44 @@ impl Engine {
     }
 
     /// Validates a call and returns its form body. `grant`: 0 authorization_code,
-    /// 1 refresh_token, 2 client_credentials. Throws `invalid_argument`.
-    pub fn body(&self, grant: u32, client_id: JsValue, client_secret: JsValue, grant_secret: JsValue, grant_type: JsValue, redirect_uri: JsValue) -> Result<String, JsValue> {
+    /// 1 refresh_token, 2 client_credentials. String arguments arrive as `undefined` when the
+    /// caller passed something else (the JS side maps them, and refuses unpaired surrogates:
+    /// `isWellFormed` is one native call there, a check from here would cross per character);
+    /// `grant_type`: undefined for the method's own grant, "" for a non-string.
+    /// Throws `invalid_argument`.
+    #[allow(clippy::too_many_arguments)]
+    pub fn body(&self, grant: u32, client_id: Option<String>, client_secret: Option<String>, grant_secret: Option<String>, grant_type: Option<String>, redirect_uri: Option<String>) -> Result<String, JsValue> {
         let run = || -> Result<String, Failure> {
             let grant = grant_of(grant)?;
-            let client_id = require_arg("clientId", js_text("clientId", &client_id)?)?;
-            let client_secret = require_arg("clientSecret", js_text("clientSecret", &client_secret)?)?;
+            let client_id = require_arg("clientId", client_id)?;
+            let client_secret = require_arg("clientSecret", client_secret)?;
             let grant_secret = match grant {
-                Grant::AuthorizationCode => Some(require_arg("code", js_text("code", &grant_secret)?)?),
-                Grant::RefreshToken => Some(require_arg("refreshToken", js_text("refreshToken", &grant_secret)?)?),
+                Grant::AuthorizationCode => Some(require_arg("code", grant_secret)?),
+                Grant::RefreshToken => Some(require_arg("refreshToken", grant_secret)?),
                 Grant::ClientCredentials => None,
             };
-            if !absent(&grant_type) {
-                check_grant_type(grant, Some(grant_type.as_string().as_deref().unwrap_or("")))?;
-            }
-            let redirect_uri = if absent(&redirect_uri) { None } else { Some(require_arg("redirectUri", js_text("redirectUri", &redirect_uri)?)?) };
+            check_grant_type(grant, grant_type.as_deref())?;
+            let redirect_uri = match redirect_uri {
+                None => None,
+                some => Some(require_arg("redirectUri", some)?),
+            };
             Ok(token_body(grant, &client_id, &client_secret, grant_secret.as_deref(), redirect_uri.as_deref()))
         };
         run().map_err(|f| to_js_error(&f, false))
     }
 
     /// Classifies a response: the token as a plain object (with `expires_at` when
-    /// `with_expiry`), or an `ApiException` — returned, not thrown. `text` is the body (not a
-    /// string when it was not read); `too_large`: the declared length was over 1 MiB.
+    /// `with_expiry`), or an `ApiException` — returned, not thrown. `status` is NaN when the
+    /// fetch did not resolve to a Response; `text` is the body (undefined when it was not read
+    /// or not a string); `too_large`: the declared length was over 1 MiB.
     #[allow(clippy::too_many_arguments)]
-    pub fn response(&self, grant: u32, status: JsValue, text: JsValue, retry_after: JsValue, too_large: bool, with_expiry: bool, secret_a: JsValue, secret_b: JsValue) -> JsValue {
+    pub fn response(&self, grant: u32, status: f64, text: Option<String>, retry_after: Option<String>, too_large: bool, with_expiry: bool, secret_a: JsValue, secret_b: JsValue) -> JsValue {
         let grant = match grant_of(grant) {
             Ok(g) => g,
             Err(f) => return to_js_error(&f, false),
         };
-        let status = match status.as_f64() {
-            Some(s) if (0.0..=999.0).contains(&s) && s.fract() == 0.0 => s as u16,
+        let status = match status {
+            s if (0.0..=999.0).contains(&s) && s.fract() == 0.0 => s as u16,
             _ => return to_js_error(&Failure::new(Kind::InvalidResponse, "fetch did not resolve to a Response"), false),
         };
         let outcome = if too_large && is_success(status) {
@@ -202,12 +200,12 @@ impl Engine {
             f.status = Some(status);
             Err(f)
         } else {
-            classify(status, &text.as_string().unwrap_or_default())
+            classify(status, text.as_deref().unwrap_or(""))
         };
         match outcome {
             Ok(t) => token_to_js(&t, with_expiry),
             Err(mut f) => {
-                f.retry_after_ms = retry_after.as_string().as_deref().and_then(retry_after_ms);
+                f.retry_after_ms = retry_after.as_deref().and_then(retry_after_ms);
                 finish(grant, f, &secret_a, &secret_b)
             }
         }
@@ -256,21 +254,10 @@ fn retry_after_ms(value: &str) -> Option<u64> {
 }
 
 fn token_to_js(t: &Token, with_expiry: bool) -> JsValue {
-    let o = Object::new();
-    super::js::with_keys(|k| {
-        set(&o, &k.access_token, &JsValue::from_str(&t.access_token));
-        if let Some(e) = t.expires_in {
-            set(&o, &k.expires_in, &JsValue::from_f64(e as f64));
-        }
-        for (key, v) in [(&k.token_type, &t.token_type), (&k.refresh_token, &t.refresh_token), (&k.scope, &t.scope)] {
-            if let Some(s) = v {
-                set(&o, key, &JsValue::from_str(s));
-            }
-        }
-        if let (true, Some(e)) = (with_expiry, t.expires_in) {
-            set(&o, &k.expires_at, &JsValue::from_f64(js_sys::Date::now() + e as f64 * 1000.0));
-        }
-    });
-    o.into()
+    let expires_in = t.expires_in.map_or(-1.0, |e| e as f64);
+    let expires_at = match (with_expiry, t.expires_in) {
+        (true, Some(e)) => js_sys::Date::now() + e as f64 * 1000.0,
+        _ => -1.0,
+    };
+    super::make_token(&t.access_token, expires_in, t.token_type.as_deref(), t.refresh_token.as_deref(), t.scope.as_deref(), expires_at)
 }
-

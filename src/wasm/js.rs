@@ -10,30 +10,6 @@ extern "C" {
     fn reflect_set(target: &JsValue, key: &JsValue, value: &JsValue) -> bool;
 }
 
-pub struct Keys {
-    pub access_token: JsValue,
-    pub expires_in: JsValue,
-    pub token_type: JsValue,
-    pub refresh_token: JsValue,
-    pub scope: JsValue,
-    pub expires_at: JsValue,
-}
-
-thread_local! {
-    static KEYS: Keys = Keys {
-        access_token: JsValue::from_str("access_token"),
-        expires_in: JsValue::from_str("expires_in"),
-        token_type: JsValue::from_str("token_type"),
-        refresh_token: JsValue::from_str("refresh_token"),
-        scope: JsValue::from_str("scope"),
-        expires_at: JsValue::from_str("expires_at"),
-    };
-}
-
-pub fn with_keys<R>(f: impl FnOnce(&Keys) -> R) -> R {
-    KEYS.with(f)
-}
-
 /// `target[key]` for any value (undefined for non-objects, getters that throw, proxies).
 pub fn get(target: &JsValue, key: &JsValue) -> JsValue {
     if target.is_object() || target.is_function() {

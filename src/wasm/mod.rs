@@ -9,14 +9,33 @@ use js_sys::{Array, Function};
 use std::cell::RefCell;
 use wasm_bindgen::prelude::*;
 
-thread_local! {
-    static ERROR_FACTORY: RefCell<Option<Function>> = const { RefCell::new(None) };
+#[wasm_bindgen]
+extern "C" {
+    /// `(access_token, expires_in | -1, token_type?, refresh_token?, scope?, expires_at | -1) => TokenSet`,
+    /// called through `Function.prototype.call` with typed arguments: one crossing per result.
+    pub type TokenFactory;
+    #[wasm_bindgen(method, js_name = call)]
+    fn make(this: &TokenFactory, ctx: &JsValue, access_token: &str, expires_in: f64, token_type: Option<&str>, refresh_token: Option<&str>, scope: Option<&str>, expires_at: f64) -> JsValue;
 }
 
-/// Registers the JS function that turns failure fields into an `ApiException`.
-#[wasm_bindgen(js_name = setErrorFactory)]
-pub fn set_error_factory(factory: Function) {
-    ERROR_FACTORY.with(|f| *f.borrow_mut() = Some(factory));
+thread_local! {
+    static ERROR_FACTORY: RefCell<Option<Function>> = const { RefCell::new(None) };
+    static TOKEN_FACTORY: RefCell<Option<TokenFactory>> = const { RefCell::new(None) };
+}
+
+/// Registers the JS functions that build an `ApiException` from failure fields and a plain
+/// token object from its fields.
+#[wasm_bindgen(js_name = setFactories)]
+pub fn set_factories(error: Function, token: Function) {
+    ERROR_FACTORY.with(|f| *f.borrow_mut() = Some(error));
+    TOKEN_FACTORY.with(|f| *f.borrow_mut() = Some(token.unchecked_into()));
+}
+
+pub(crate) fn make_token(access_token: &str, expires_in: f64, token_type: Option<&str>, refresh_token: Option<&str>, scope: Option<&str>, expires_at: f64) -> JsValue {
+    TOKEN_FACTORY.with(|f| match f.borrow().as_ref() {
+        Some(make) => make.make(&JsValue::UNDEFINED, access_token, expires_in, token_type, refresh_token, scope, expires_at),
+        None => JsValue::UNDEFINED,
+    })
 }
 
 fn opt_str(v: &Option<String>) -> JsValue {

@@ -16,6 +16,26 @@ export function handWritten(fetchImpl, tokenUrl) {
   };
 }
 
+/** The floor plus what any careful client adds: a 30 s timeout that really cancels (AbortController). */
+export function handWrittenWithTimeout(fetchImpl, tokenUrl) {
+  return async () => {
+    const controller = new AbortController();
+    const timer = setTimeout(() => controller.abort(), 30_000);
+    try {
+      const res = await fetchImpl(tokenUrl, {
+        method: "POST",
+        headers: { "content-type": "application/x-www-form-urlencoded", accept: "application/json" },
+        body: new URLSearchParams({ grant_type: "client_credentials", client_id: ID, client_secret: SECRET }),
+        signal: controller.signal,
+      });
+      if (!res.ok) throw new Error(`HTTP ${res.status}`);
+      return await res.json();
+    } finally {
+      clearTimeout(timer);
+    }
+  };
+}
+
 /** avito-auth (defaults: 30 s timeout per attempt, retries on). */
 export function avitoAuth(lib, fetchImpl, host) {
   const auth = new lib.AvitoAuth({ clientId: ID, clientSecret: SECRET, host, fetch: fetchImpl });

@@ -6,8 +6,8 @@ import { mkdirSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { ROOT, SCRATCH } from "../support/load.mjs";
 import { startMockAvito } from "../support/mock-avito.mjs";
+import { bundleWithWrangler, startWorker } from "../support/worker.mjs";
 
-const BIN = path.join(ROOT, "node_modules");
 
 it("workerd + Durable Object: 60 concurrent requests, exactly one refresh, everyone gets the new token", async () => {
   const mock = await startMockAvito();
@@ -32,15 +32,8 @@ it("workerd + Durable Object: 60 concurrent requests, exactly one refresh, every
         return new Response(await tm.getAccessToken());
       },
     };`);
-  const esbuild = await import(path.join(BIN, "esbuild/lib/main.js"));
-  await esbuild.build({
-    entryPoints: [path.join(SCRATCH, "do-worker.mjs")], bundle: true, format: "esm", outdir: dir, platform: "neutral",
-    conditions: ["workerd", "worker", "browser"], mainFields: ["module", "main"], loader: { ".wasm": "copy" }, logLevel: "error",
-  });
-  const { Miniflare } = await import(path.join(BIN, "miniflare/dist/src/index.js"));
-  const mf = new Miniflare({
-    modules: true, scriptPath: path.join(dir, "do-worker.js"), compatibilityDate: "2025-09-01",
-    modulesRules: [{ type: "ESModule", include: ["**/*.js"] }, { type: "CompiledWasm", include: ["**/*.wasm"] }],
+  const script = await bundleWithWrangler(path.join(SCRATCH, "do-worker.mjs"), dir);
+  const mf = await startWorker(script, {
     durableObjects: { AVITO_TOKENS: "AvitoTokensDurableObject" },
     bindings: { AVITO_CLIENT_ID: "demo-client", AVITO_CLIENT_SECRET: "demo-secret", AVITO_HOST: mock.url },
   });

@@ -3,11 +3,12 @@
 import { describe, it, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
-import { copyFileSync, existsSync, readFileSync, writeFileSync, mkdirSync } from "node:fs";
-import http from "node:http";
+import { copyFileSync, existsSync, writeFileSync, mkdirSync } from "node:fs";
 import path from "node:path";
 import { startMockAvito } from "../support/mock-avito.mjs";
 import { ROOT, SCRATCH, closedPort } from "../support/load.mjs";
+import { bundleWithWrangler, startWorker } from "../support/worker.mjs";
+import { launchChromium, serveDir, pageResults } from "../support/browser.mjs";
 
 const BIN = path.join(ROOT, "node_modules");
 const here = path.join(ROOT, "tests/runtimes");
@@ -74,7 +75,7 @@ describe("Deno and Bun", () => {
 });
 
 describe("Cloudflare workerd (Miniflare)", () => {
-  it("a module Worker bundled with wrangler's conditions", async () => {
+  it("a module Worker bundled by wrangler", async () => {
     const outdir = path.join(SCRATCH, "worker-dist");
     mkdirSync(outdir, { recursive: true });
     writeFileSync(path.join(SCRATCH, "worker.mjs"), `
@@ -87,17 +88,8 @@ describe("Cloudflare workerd (Miniflare)", () => {
           return new Response("RESULTS " + JSON.stringify(results));
         },
       };`);
-    // What wrangler does: esbuild with the workerd/worker/browser conditions, .wasm kept as a module.
-    const esbuild = await import(path.join(BIN, "esbuild/lib/main.js"));
-    await esbuild.build({
-      entryPoints: [path.join(SCRATCH, "worker.mjs")], bundle: true, format: "esm", outdir, platform: "neutral",
-      conditions: ["workerd", "worker", "browser"], mainFields: ["module", "main"], loader: { ".wasm": "copy" }, logLevel: "error",
-    });
-    const { Miniflare } = await import(path.join(BIN, "miniflare/dist/src/index.js"));
-    const mf = new Miniflare({
-      modules: true, scriptPath: path.join(outdir, "worker.js"), compatibilityDate: "2025-09-01",
-      modulesRules: [{ type: "ESModule", include: ["**/*.js"] }, { type: "CompiledWasm", include: ["**/*.wasm"] }],
-    });
+    const script = await bundleWithWrangler(path.join(SCRATCH, "worker.mjs"), outdir);
+    const mf = await startWorker(script);
     try {
       const res = await mf.dispatchFetch(`http://worker/?mock=${encodeURIComponent(mock.url)}&dead=${encodeURIComponent(deadUrl)}`);
       assertAllPassed("workerd", { code: res.status, out: await res.text(), err: "" });
@@ -108,7 +100,7 @@ describe("Cloudflare workerd (Miniflare)", () => {
 });
 
 describe("Chromium", () => {
-  it("a page imports the browser entry", async () => {
+  it("a page imports the browser entry (import map, no bundler)", async () => {
     const page = `<!doctype html><script type="importmap">{"imports":{"avito-auth":"/node_modules/avito-auth/browser.js"}}</script>
       <script type="module">
         import * as lib from "avito-auth";
@@ -116,32 +108,14 @@ describe("Chromium", () => {
         const q = new URLSearchParams(location.search);
         window.__results = await runScenarios(lib, { mockUrl: q.get("mock"), deadUrl: q.get("dead") });
       </script>`;
-    const types = { ".js": "text/javascript", ".mjs": "text/javascript", ".wasm": "application/wasm", ".html": "text/html" };
-    const server = http.createServer((req, res) => {
-      const p = new URL(req.url, "http://x").pathname;
-      if (p === "/") { res.writeHead(200, { "content-type": "text/html" }); return res.end(page); }
-      const file = path.join(SCRATCH, path.normalize(p));
-      if (!file.startsWith(SCRATCH) || !existsSync(file)) { res.writeHead(404); return res.end(); }
-      res.writeHead(200, { "content-type": types[path.extname(file)] ?? "application/octet-stream" });
-      res.end(readFileSync(file));
-    });
-    await new Promise((r) => server.listen(0, "127.0.0.1", r));
-    const { chromium } = await import(path.join(BIN, "playwright-core/index.mjs"));
-    const browser = await chromium.launch({
-      executablePath: "/usr/bin/chromium",
-      args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
-    }).catch((e) => assert.fail(`Chromium cannot start (apt-get install chromium): ${e.message}`));
+    const site = await serveDir(SCRATCH, { "/": page });
+    const browser = await launchChromium();
     try {
-      const p = await browser.newPage();
-      const errors = [];
-      p.on("pageerror", (e) => errors.push(String(e)));
-      await p.goto(`http://127.0.0.1:${server.address().port}/?mock=${encodeURIComponent(mock.url)}&dead=${encodeURIComponent(deadUrl)}`);
-      await p.waitForFunction(() => window.__results, null, { timeout: 60_000 }).catch(() => assert.fail(`no results; page errors: ${errors.join("\n")}`));
-      const results = await p.evaluate(() => window.__results);
+      const { results, errors } = await pageResults(browser, `${site.url}/?mock=${encodeURIComponent(mock.url)}&dead=${encodeURIComponent(deadUrl)}`);
       assertAllPassed("Chromium", { code: 0, out: "RESULTS " + JSON.stringify(results), err: errors.join("\n") });
     } finally {
       await browser.close();
-      server.close();
+      await site.close();
     }
   });
 });

@@ -6,8 +6,9 @@ import { mkdirSync } from "node:fs";
 import path from "node:path";
 import { ROOT } from "../support/load.mjs";
 import { startMockAvito } from "../support/mock-avito.mjs";
+import { bundleWithWrangler, startWorker } from "../support/worker.mjs";
+import { launchChromium } from "../support/browser.mjs";
 
-const BIN = path.join(ROOT, "node_modules");
 const OUT = path.join(ROOT, "tests/.scratch/www");
 mkdirSync(OUT, { recursive: true });
 
@@ -19,35 +20,20 @@ async function nodeBackend() {
 
 async function workerBackend() {
   const mock = await startMockAvito();
-  const esbuild = await import(path.join(BIN, "esbuild/lib/main.js"));
-  const outdir = path.join(OUT, "worker-dist");
-  await esbuild.build({
-    entryPoints: [path.join(ROOT, "www/worker.mjs")], bundle: true, format: "esm", outdir, platform: "neutral",
-    conditions: ["workerd", "worker", "browser"], mainFields: ["module", "main"], loader: { ".wasm": "copy" }, logLevel: "error",
-  });
-  const { Miniflare } = await import(path.join(BIN, "miniflare/dist/src/index.js"));
-  const mf = new Miniflare({
-    modules: true, scriptPath: path.join(outdir, "worker.js"), compatibilityDate: "2025-09-01", host: "127.0.0.1", port: 0,
-    modulesRules: [{ type: "ESModule", include: ["**/*.js"] }, { type: "CompiledWasm", include: ["**/*.wasm"] }],
+  const script = await bundleWithWrangler(path.join(ROOT, "www/worker.mjs"), path.join(OUT, "worker-dist"));
+  const mf = await startWorker(script, {
+    host: "127.0.0.1", port: 0,
     bindings: { AVITO_CLIENT_ID: "demo-client", AVITO_CLIENT_SECRET: "demo-secret", AVITO_HOST: mock.url, AVITO_AUTHORIZE_URL: `${mock.url}/oauth` },
   });
   const url = (await mf.ready).origin;
   return { url, mock, close: async () => { await mf.dispose(); await mock.close(); } };
 }
 
-async function launch() {
-  const { chromium } = await import(path.join(BIN, "playwright-core/index.mjs"));
-  return chromium.launch({
-    executablePath: "/usr/bin/chromium",
-    args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
-  }).catch((e) => assert.fail(`Chromium cannot start (apt-get install chromium): ${e.message}`));
-}
-
 describe("www demo in Chromium", () => {
   for (const [name, start] of [["Node backend", nodeBackend], ["Cloudflare Worker (workerd)", workerBackend]]) {
     it(`${name}: sign in, see masked tokens, refresh rotates the refresh token`, async () => {
       const site = await start();
-      const browser = await launch();
+      const browser = await launchChromium();
       try {
         const page = await browser.newPage({ viewport: { width: 900, height: 700 } });
         const received = [];

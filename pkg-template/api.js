@@ -80,12 +80,35 @@ function optionsObject(value, what) {
 }
 
 const engines = new WeakMap();
+
+/** `headers` (plain object, Headers, Map or pairs) as an array of pairs; the engine checks them. */
+function headerPairs(headers) {
+  if (headers === undefined || headers === null) return undefined;
+  if (typeof headers !== "object") throw invalid("headers must be an object of header names to string values");
+  const pairs = typeof headers[Symbol.iterator] === "function" ? Array.from(headers, (p) => (Array.isArray(p) ? [p[0], p[1]] : [])) : Object.entries(headers);
+  for (const [name, value] of pairs) {
+    wellFormed(name, "a header name");
+    wellFormed(value, "a header value");
+  }
+  return pairs;
+}
+
+/** What the engine needs of a rejection: its message (with its cause's) and code, bounded. */
+function errorInfo(e) {
+  const pick = (o, k) => { try { const v = o?.[k]; return typeof v === "string" ? v.slice(0, 2000) : undefined; } catch { return undefined; } };
+  let cause;
+  try { cause = e?.cause; } catch { /* a hostile getter */ }
+  const message = [pick(e, "message"), pick(cause, "message")].filter(Boolean).join(": ");
+  return [message, pick(e, "code") ?? pick(cause, "code")];
+}
 const MAX_BODY = 1 << 20;
 
 /** A validated configuration (in wasm) plus what every request reuses, read once. */
 function engineFrom(o) {
   ensureReady();
-  const engine = new wasm.Engine(o.host, o.fetch, o.timeoutMs, o.retries, o.userAgent, o.headers);
+  wellFormed(o.host, "host");
+  wellFormed(o.userAgent, "userAgent");
+  const engine = new wasm.Engine(o.host, o.fetch, o.timeoutMs, o.retries, o.userAgent, headerPairs(o.headers));
   return { engine, url: engine.tokenUrl, headers: engine.headers, fetch: engine.fetch, timeoutMs: engine.timeoutMs, last: null };
 }
 
@@ -122,6 +145,8 @@ function clientOf(apiClient) {
 }
 
 const str = (v) => (typeof v === "string" ? v : undefined);
+/** Longest argument string accepted (ids, secrets, codes, tokens, scopes, URLs). */
+const MAX_ARG = 65_536;
 
 function sleep(ms, signal) {
   return new Promise((resolve) => {
@@ -165,7 +190,7 @@ async function request(t, grant, clientId, clientSecret, secret, grantType, redi
   const fetchImpl = custom ?? globalThis.fetch;
   if (typeof fetchImpl !== "function") throw invalid("no global fetch in this runtime: pass Configuration({ fetch })");
   for (let attempt = 1; ; attempt++) {
-    if (signal?.aborted) throw engine.rejection(grant, undefined, true, false, true, clientSecret, secret);
+    if (signal?.aborted) throw engine.rejection(grant, "", undefined, true, false, true, clientSecret, secret);
     const controller = new AbortController();
     // The platform's fetch honours the signal; a caller's fetch might not, so its awaits also
     // race a promise that the abort rejects directly.
@@ -193,10 +218,15 @@ async function request(t, grant, clientId, clientSecret, secret, grantType, redi
         let text, tooLarge = Number(length) > MAX_BODY;
         if (tooLarge) res.body?.cancel?.().catch(() => {});
         else text = await race(res.text());
+        // Undeclared but huge (chunked): only its head crosses into wasm, for the error body.
+        if (typeof text === "string" && text.length > MAX_BODY) {
+          tooLarge = true;
+          text = text.slice(0, 16_384);
+        }
         outcome = engine.response(grant, status, str(text), str(retryAfter), tooLarge, withExpiry, clientSecret, secret);
       }
     } catch (e) {
-      outcome = engine.rejection(grant, e, signal?.aborted === true, controller.signal.aborted, !responded, clientSecret, secret);
+      outcome = engine.rejection(grant, ...errorInfo(e), signal?.aborted === true, controller.signal.aborted, !responded, clientSecret, secret);
     } finally {
       clearTimeout(timer);
       signal?.removeEventListener("abort", abort);
@@ -240,9 +270,14 @@ const isWellFormed = typeof String.prototype.isWellFormed === "function"
   ? (s) => s.isWellFormed()
   : (s) => !LONE_SURROGATE.test(s);
 
-/** Refuses strings with unpaired UTF-16 surrogates: encoding them would silently change them. */
+/**
+ * Refuses strings that cannot cross into wasm as they are: unpaired UTF-16 surrogates (encoding
+ * would silently change them) and absurd lengths (bounded memory, no failed allocation).
+ */
 function wellFormed(value, name) {
-  if (typeof value === "string" && !isWellFormed(value)) throw invalid(`${name} contains unpaired UTF-16 surrogates`);
+  if (typeof value !== "string") return;
+  if (value.length > MAX_ARG) throw invalid(`${name} is longer than ${MAX_ARG} characters`);
+  if (!isWellFormed(value)) throw invalid(`${name} contains unpaired UTF-16 surrogates`);
 }
 
 function text(value, name, { optional = false } = {}) {
@@ -308,6 +343,7 @@ export class AvitoAuth {
     const clientId = text(o.clientId, "clientId");
     this.#clientSecret = text(o.clientSecret, "clientSecret");
     this.#engine = engineFrom(o);
+    wellFormed(o.authorizeUrl, "authorizeUrl");
     this.#authorizeUrl = o.authorizeUrl === undefined || o.authorizeUrl === null
       ? DEFAULT_AUTHORIZE_URL
       : wasm.normalizeBaseUrl(o.authorizeUrl, "authorizeUrl");

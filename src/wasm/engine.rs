@@ -65,19 +65,13 @@ fn retry_policy(v: &JsValue) -> Result<RetryPolicy, JsValue> {
     Ok(RetryPolicy { max_attempts, base_delay_ms: base, max_delay_ms: max })
 }
 
-/// The request headers, built once: the caller's extras, then ours (which win).
+/// The request headers, built once: the caller's extras (`[name, value]` pairs, normalised by
+/// the JS side), then ours, which win.
 fn build_headers(user_agent: &JsValue, extra: &JsValue) -> Result<JsValue, JsValue> {
     let out = Object::new();
     if !absent(extra) {
-        if !extra.is_object() {
-            return Err(invalid("headers must be an object of header names to string values"));
-        }
-        // A plain object, or anything iterable as [name, value] pairs (Headers, Map, arrays).
-        let entries: Array = match js_sys::try_iter(extra) {
-            Ok(Some(it)) => it.filter_map(Result::ok).collect(),
-            _ => Object::entries(extra.unchecked_ref()),
-        };
-        for pair in entries.iter() {
+        let pairs = extra.dyn_ref::<Array>().ok_or_else(|| invalid("headers must be an object of header names to string values"))?;
+        for pair in pairs.iter() {
             let name = Reflect::get_u32(&pair, 0).ok().and_then(|n| n.as_string());
             let value = Reflect::get_u32(&pair, 1).ok().and_then(|v| v.as_string());
             match (name, value) {
@@ -211,21 +205,14 @@ impl Engine {
         }
     }
 
-    /// The `ApiException` for a rejected fetch or body read.
+    /// The `ApiException` for a rejected fetch or body read: `message` (with its cause's) and
+    /// `code` (`err.code` or `err.cause.code`) as the JS side read them.
     #[allow(clippy::too_many_arguments)]
-    pub fn rejection(&self, grant: u32, error: JsValue, caller_aborted: bool, timed_out: bool, before_response: bool, secret_a: JsValue, secret_b: JsValue) -> JsValue {
+    pub fn rejection(&self, grant: u32, message: String, code: Option<String>, caller_aborted: bool, timed_out: bool, before_response: bool, secret_a: JsValue, secret_b: JsValue) -> JsValue {
         let grant = match grant_of(grant) {
             Ok(g) => g,
             Err(f) => return to_js_error(&f, false),
         };
-        let text = |v: &JsValue, key: &str| get(v, &JsValue::from_str(key)).as_string();
-        let cause = get(&error, &JsValue::from_str("cause"));
-        let code = text(&error, "code").or_else(|| text(&cause, "code"));
-        let mut message = text(&error, "message").unwrap_or_default();
-        if let Some(m) = text(&cause, "message") {
-            message.push_str(": ");
-            message.push_str(&m);
-        }
         let f = classify_rejection(&Rejection {
             caller_aborted,
             timed_out,

@@ -169,6 +169,14 @@ for (const [system, lib] of Object.entries(mods)) {
         }
       });
 
+      it("headers may be a Headers, a Map or [name, value] pairs", async () => {
+        for (const headers of [new Headers({ "X-Trace": "h" }), new Map([["X-Trace", "m"]]), [["X-Trace", "p"]]]) {
+          mock.reset();
+          await access({ headers }).getAccessToken(ID, SECRET);
+          assert.match(mock.requests[0].headers["x-trace"], /^[hmp]$/);
+        }
+      });
+
       it("sends userAgent and extra headers; ours win for Content-Type and Accept", async () => {
         await access({ userAgent: "my-app/1.0", headers: { "X-Trace": "t1", "Content-Type": "text/plain", Accept: "text/html" } }).getAccessToken(ID, SECRET);
         const h = mock.requests[0].headers;
@@ -330,6 +338,29 @@ for (const [system, lib] of Object.entries(mods)) {
           await rejects(access({ fetch: async () => r, retries: false }).getAccessToken(ID, SECRET), r && r.status === 200 && r.text && r.headers === null ? "network" : "invalid_response");
         }
         assert.ok((await a.clientCredentials()).access_token);
+      });
+
+      it("an undeclared (chunked) body over 1 MiB is invalid_response, and the instance lives on", async () => {
+        const a = auth({ retries: false });
+        const big = JSON.stringify({ access_token: AT, pad: "y".repeat(2 * 1024 * 1024) });
+        const fetch = async () => new Response(new ReadableStream({ start(c) { c.enqueue(new TextEncoder().encode(big)); c.close(); } }), { status: 200 });
+        const err = await rejects(new lib.AvitoAuth({ clientId: ID, clientSecret: CS, host: mock.url, fetch, retries: false }).clientCredentials(), "invalid_response");
+        assertNoSecrets(err, SECRETS);
+        const huge500 = async () => new Response("<html>" + "z".repeat(3 * 1024 * 1024), { status: 500 });
+        await rejects(new lib.AvitoAuth({ clientId: ID, clientSecret: CS, host: mock.url, fetch: huge500, retries: false }).clientCredentials(), "http");
+        assert.ok((await a.clientCredentials()).access_token);
+      });
+
+      it("oversized arguments are refused before crossing into wasm", async () => {
+        const long = "k".repeat(70_000);
+        await rejects(auth().exchangeCode(long), "invalid_argument");
+        await rejects(access().getAccessToken(long, SECRET), "invalid_argument");
+        throwsKind(() => new lib.AvitoAuth({ clientId: ID, clientSecret: long }), "invalid_argument");
+        throwsKind(() => new lib.Configuration({ host: `https://${long}.example` }), "invalid_argument");
+        throwsKind(() => new lib.Configuration({ headers: { "x-big": long } }), "invalid_argument");
+        throwsKind(() => auth().authorizationUrl({ scope: [long] }), "invalid_argument");
+        assert.equal(mock.requests.length, 0);
+        assert.ok((await auth().clientCredentials()).access_token);
       });
 
       it("ApiException can be constructed and serialised by users", () => {

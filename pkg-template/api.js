@@ -37,7 +37,7 @@ export class ApiException extends Error {
     this.retryAfterMs = fields.retryAfterMs;
     this.body = fields.body;
     // An OAuth "invalid_grant": the code or refresh token is dead; the user must sign in again.
-    this.signInRequired = this.kind === "oauth" && this.error === "invalid_grant";
+    this.signInRequired = fields.signInRequired === true || (this.kind === "oauth" && this.error === "invalid_grant");
   }
   toJSON() {
     const { name, kind, message, status, error, errorDescription, retryable, retryAfterMs, body, signInRequired } = this;
@@ -525,7 +525,7 @@ export class TokenManager {
           if (this.#grant === "client_credentials") {
             next = await this.#auth.clientCredentials({ signal });
           } else {
-            if (!base?.refresh_token) throw new ApiException("invalid_argument", "no refresh token is stored: sign in again", { error: "invalid_grant" });
+            if (!base?.refresh_token) throw new ApiException("invalid_argument", "no refresh token is stored: sign in again", { error: "invalid_grant", signInRequired: true });
             next = await this.#auth.refresh(base.refresh_token, { signal });
             if (!next.refresh_token) next = { ...next, refresh_token: base.refresh_token };
           }

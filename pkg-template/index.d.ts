@@ -26,7 +26,7 @@ export type ApiExceptionKind =
  * `util.inspect(err)`.
  */
 export class ApiException extends Error {
-  constructor(kind: ApiExceptionKind, message?: string, fields?: Partial<Pick<ApiException, "status" | "error" | "errorDescription" | "retryable" | "retryAfterMs" | "body">>);
+  constructor(kind: ApiExceptionKind, message?: string, fields?: Partial<Pick<ApiException, "status" | "error" | "errorDescription" | "retryable" | "retryAfterMs" | "body" | "signInRequired">>);
   readonly name: "ApiException";
   readonly kind: ApiExceptionKind;
   /** HTTP status, when there was a response. */
@@ -45,7 +45,10 @@ export class ApiException extends Error {
   readonly retryAfterMs?: number;
   /** The response text, truncated to 2 KiB, with secret values replaced by `[redacted]`. */
   readonly body?: string;
-  /** `true` for an OAuth `invalid_grant`: the code or refresh token is dead — the user must sign in again. */
+  /**
+   * The user must sign in again: an OAuth `invalid_grant` (the code or refresh token is dead),
+   * or a TokenManager with no refresh token in its store.
+   */
   readonly signInRequired: boolean;
   toJSON(): Record<string, unknown>;
 }
@@ -221,6 +224,8 @@ export interface TokenManagerOptions {
   leaseMs?: number;
   /** Called after every successful renewal: persist the TokenSet (its refresh_token is new). */
   onTokens?: (tokens: TokenSet) => void | Promise<void>;
+  /** The fetch `tm.fetch` uses; default the global one. */
+  fetch?: (input: RequestInfo | URL, init?: RequestInit) => Promise<Response>;
 }
 
 export class TokenManager {

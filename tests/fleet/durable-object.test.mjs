@@ -2,7 +2,7 @@
 // (no shared memory), and the AvitoTokensDurableObject serialises the renewal.
 import { it } from "node:test";
 import assert from "node:assert/strict";
-import { mkdirSync, writeFileSync } from "node:fs";
+import { copyFileSync, mkdirSync } from "node:fs";
 import path from "node:path";
 import { ROOT, SCRATCH } from "../support/load.mjs";
 import { startMockAvito } from "../support/mock-avito.mjs";
@@ -14,24 +14,8 @@ it("workerd + Durable Object: 60 concurrent requests, exactly one refresh, every
   mock.tokenDelayMs = 300; // keep the renewal in flight while the other requests arrive
   const dir = path.join(SCRATCH, "do-worker");
   mkdirSync(dir, { recursive: true });
-  writeFileSync(path.join(SCRATCH, "do-worker.mjs"), `
-    import { AvitoAuth, TokenManager } from "avito-auth";
-    import { AvitoTokensDurableObject, DurableObjectTokenStore } from "avito-auth/durable-object";
-    export { AvitoTokensDurableObject };
-    export default {
-      async fetch(request, env) {
-        const store = new DurableObjectTokenStore(env.AVITO_TOKENS.get(env.AVITO_TOKENS.idFromName("account-42")));
-        const url = new URL(request.url);
-        if (url.pathname === "/seed") {
-          await store.compareAndSet(await store.get(), await request.json());
-          return new Response("seeded");
-        }
-        if (url.pathname === "/stored") return Response.json(await store.get());
-        const auth = new AvitoAuth({ clientId: env.AVITO_CLIENT_ID, clientSecret: env.AVITO_CLIENT_SECRET, host: env.AVITO_HOST });
-        const tm = new TokenManager({ auth, grant: "refresh_token", store, leaseMs: 5000 });
-        return new Response(await tm.getAccessToken());
-      },
-    };`);
+  // The shipped example Worker, with the tarball's avito-auth beside it.
+  copyFileSync(path.join(ROOT, "examples/worker-durable-object/worker.mjs"), path.join(SCRATCH, "do-worker.mjs"));
   const script = await bundleWithWrangler(path.join(SCRATCH, "do-worker.mjs"), dir);
   const mf = await startWorker(script, {
     durableObjects: { AVITO_TOKENS: "AvitoTokensDurableObject" },
@@ -39,16 +23,23 @@ it("workerd + Durable Object: 60 concurrent requests, exactly one refresh, every
   });
   try {
     const seed = { access_token: "expired", refresh_token: mock.grantRefresh(), expires_in: 86400, token_type: "Bearer", expires_at: Date.now() - 1000 };
-    assert.equal(await (await mf.dispatchFetch("http://w/seed", { method: "POST", body: JSON.stringify(seed) })).text(), "seeded");
-    const responses = await Promise.all(Array.from({ length: 60 }, () => mf.dispatchFetch("http://w/token")));
+    assert.equal(await (await mf.dispatchFetch("http://w/tokens?account=42", { method: "POST", body: JSON.stringify(seed) })).text(), "stored\n");
+    const responses = await Promise.all(Array.from({ length: 60 }, () => mf.dispatchFetch("http://w/token?account=42")));
     const tokens = await Promise.all(responses.map((r) => r.text()));
     assert.ok(responses.every((r) => r.status === 200), tokens.find((t) => !t.startsWith("at_")));
     assert.equal(new Set(tokens).size, 1, "every request got the same token");
     assert.notEqual(tokens[0], "expired");
     assert.equal(mock.counts.refresh, 1, "exactly one refresh reached the token server");
-    const stored = await (await mf.dispatchFetch("http://w/stored")).json();
-    assert.equal(stored.access_token, tokens[0]);
-    assert.notEqual(stored.refresh_token, seed.refresh_token, "the rotated refresh token is stored");
+    // The API call through tm.fetch: the token is accepted; once Avito expires it (403), one renewal and a retry.
+    const self = await mf.dispatchFetch("http://w/self?account=42");
+    assert.equal(self.status, 200);
+    await fetch(`${mock.url}/__expire`, { method: "POST" });
+    const again = await mf.dispatchFetch("http://w/self?account=42");
+    assert.equal(again.status, 200);
+    assert.equal(mock.counts.refresh, 2, "one renewal after the 403");
+    const unknown = await mf.dispatchFetch("http://w/token?account=never-signed-in");
+    assert.equal(unknown.status, 401, "an account without tokens must sign in");
+    assert.equal((await unknown.json()).error, "invalid_grant");
   } finally {
     await mf.dispose();
     await mock.close();

@@ -2,7 +2,7 @@
 import { it, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
-import { existsSync } from "node:fs";
+import { copyFileSync, existsSync, symlinkSync } from "node:fs";
 import path from "node:path";
 import { ROOT, SCRATCH, closedPort } from "../support/load.mjs";
 import { startMockAvito } from "../support/mock-avito.mjs";
@@ -11,6 +11,10 @@ const RENEWER = path.join(ROOT, "tests/fleet/redis-renewer.mjs");
 let redis, redisUrl, mock, client;
 
 before(async () => {
+  // The example imports "avito-auth" and "redis": run it from the scratch project (the tarball)
+  // with the repository's redis client resolvable beside it.
+  copyFileSync(path.join(ROOT, "examples/node-redis/renewer.mjs"), path.join(SCRATCH, "node-redis-renewer.mjs"));
+  if (!existsSync(path.join(SCRATCH, "node_modules/redis"))) symlinkSync(path.join(ROOT, "node_modules/redis"), path.join(SCRATCH, "node_modules/redis"));
   assert.ok(existsSync("/usr/bin/redis-server"), "redis-server is missing: scripts/test.sh installs Debian's redis-server");
   const port = await closedPort();
   redis = spawn("/usr/bin/redis-server", ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"], { stdio: "ignore" });

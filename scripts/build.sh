@@ -10,9 +10,16 @@ wasm-pack --log-level warn build --release --target web --out-dir target/wasm-pa
 rm -rf pkg && mkdir pkg
 cp target/wasm-pack/avito_auth_bg.wasm target/wasm-pack/avito_auth.js pkg/
 cp pkg-template/api.js pkg-template/node.mjs pkg-template/workerd.js pkg-template/browser.js pkg-template/init.js \
-   pkg-template/index.d.ts pkg-template/init.d.ts pkg-template/README.md pkg-template/LICENSE \
+   pkg-template/index.d.ts pkg-template/init.d.ts pkg-template/LICENSE \
    pkg-template/durable-object.js pkg-template/durable-object.d.ts pkg-template/redis.js pkg-template/redis.d.ts pkg/
 sed 's#"\./index\.js"#"./index.cjs"#' pkg-template/redis.d.ts > pkg/redis.d.cts
+# The package README: its head, then the user guide section of the repository README.
+node -e '
+  const fs = require("fs");
+  const readme = fs.readFileSync("README.md", "utf8");
+  const body = readme.split("<!-- package-readme:start -->")[1].split("<!-- package-readme:end -->")[0].trim();
+  fs.writeFileSync("pkg/README.md", fs.readFileSync("pkg-template/README.md", "utf8").replace("PACKAGE_README_BODY", body));
+'
 cp pkg-template/index.d.ts pkg/index.d.cts
 sed 's#"\./index\.js"#"./index.cjs"#' pkg-template/init.d.ts > pkg/init.d.cts
 # CommonJS entry: the same glue and API, bundled into one CJS file (the .wasm stays shared).

@@ -57,6 +57,8 @@ it("ships one .wasm, one d.ts per module system, no source maps or Rust files", 
   assert.deepEqual(files.filter((f) => f.endsWith(".wasm")), ["avito_auth_bg.wasm"]);
   for (const f of ["index.d.ts", "index.d.cts", "node.mjs", "node.cjs", "workerd.js", "browser.js", "init.js", "LICENSE", "README.md"]) assert.ok(files.includes(f), f);
   assert.ok(!files.some((f) => /\.(rs|map|toml)$/.test(f)), files.join());
+  const readme = readFileSync(path.join(SCRATCH, "node_modules/avito-auth/README.md"), "utf8");
+  for (const section of ["## Install and import", "## Errors", "## Keeping tokens fresh"]) assert.ok(readme.includes(section), `README lacks ${section}`);
   const pkg = JSON.parse(readFileSync(path.join(SCRATCH, "node_modules/avito-auth/package.json"), "utf8"));
   for (const cond of ["workerd", "edge-light", "deno", "bun", "node", "browser", "default"]) assert.ok(pkg.exports["."][cond], cond);
 });

@@ -1,6 +1,7 @@
-// avito-auth public API. The logic (validation, form encoding, fetch, timeouts, retries,
-// response classification, redaction) runs in the WebAssembly module; this file shapes
-// arguments and results for JavaScript. Every runtime entry (node.mjs, node.cjs, workerd.js,
+// avito-auth public API. Every decision — validation, form encoding, response classification,
+// redaction, what a failed fetch means, whether and when to retry — is made by the WebAssembly
+// engine; this file holds the public classes and the transport loop that awaits fetch, the body
+// and the timers between those decisions. Every runtime entry (node.mjs, node.cjs, workerd.js,
 // browser.js, init.js) loads the one shipped .wasm and then calls `ready()`.
 import * as wasm from "./avito_auth.js";
 
@@ -101,6 +102,7 @@ function errorInfo(e) {
   const message = [pick(e, "message"), pick(cause, "message")].filter(Boolean).join(": ");
   return [message, pick(e, "code") ?? pick(cause, "code")];
 }
+
 const MAX_BODY = 1 << 20;
 
 /** A validated configuration (in wasm) plus what every request reuses, read once. */
@@ -156,7 +158,6 @@ function sleep(ms, signal) {
   });
 }
 
-
 /**
  * One token request: the awaits (fetch, body, timers) happen here; every decision — validation,
  * the form body, what a response or a rejection means, whether and when to retry — is made by
@@ -176,15 +177,16 @@ async function request(t, grant, clientId, clientSecret, secret, grantType, redi
   // absence is allowed, as "" (present but not a non-empty string → invalid_argument).
   const gt = grantType === undefined || grantType === null ? undefined : typeof grantType === "string" ? grantType : "";
   const ru = redirectUri === undefined || redirectUri === null ? undefined : typeof redirectUri === "string" ? redirectUri : "";
-  // The body is a pure function of the arguments: repeated calls (a TokenManager renewing with
-  // the same credentials) reuse the last one instead of crossing into wasm again.
+  // A client_credentials body is a pure function of the client's id and secret: repeated calls
+  // (a TokenManager renewing) reuse it instead of crossing into wasm again. (Codes and refresh
+  // tokens are single-use: nothing to reuse, and nothing spent is kept.)
   const last = t.last;
   let body;
-  if (last && last.grant === grant && last.id === clientId && last.cs === clientSecret && last.secret === secret && last.gt === gt && last.ru === ru) {
+  if (grant === GRANT.client_credentials && last && last.id === clientId && last.cs === clientSecret && last.gt === gt) {
     body = last.body;
   } else {
     body = engine.body(grant, str(clientId), str(clientSecret), str(secret), gt, ru);
-    t.last = { grant, id: clientId, cs: clientSecret, secret, gt, ru, body };
+    if (grant === GRANT.client_credentials) t.last = { id: clientId, cs: clientSecret, gt, body };
   }
   const custom = t.fetch;
   const fetchImpl = custom ?? globalThis.fetch;
@@ -304,9 +306,13 @@ export function randomState() {
 function searchParamsOf(input) {
   if (typeof URL === "function" && input instanceof URL) return input.searchParams;
   if (typeof URLSearchParams === "function" && input instanceof URLSearchParams) return input;
-  if (typeof input === "string") return new URL(input, "http://callback.invalid/").searchParams;
-  if (input && typeof input === "object" && typeof input.url === "string") return new URL(input.url, "http://callback.invalid/").searchParams;
-  throw invalid("the callback must be a URL, a URL string, URLSearchParams or a Request");
+  const href = typeof input === "string" ? input : input && typeof input === "object" && typeof input.url === "string" ? input.url : undefined;
+  if (href === undefined) throw invalid("the callback must be a URL, a URL string, URLSearchParams or a Request");
+  try {
+    return new URL(href, "http://callback.invalid/").searchParams;
+  } catch {
+    throw invalid("the callback is not a valid URL");
+  }
 }
 
 /**

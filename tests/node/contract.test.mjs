@@ -480,6 +480,9 @@ for (const [system, lib] of Object.entries(mods)) {
         assert.equal(denied.error, "access_denied");
         assert.equal(denied.errorDescription, "no");
         assert.equal(throwsKind(() => a.parseCallback("/cb?state=S", "S"), "invalid_argument").error, "missing_code");
+        throwsKind(() => a.parseCallback("http://[bad", "S"), "invalid_argument");
+        throwsKind(() => a.parseCallback(42, "S"), "invalid_argument");
+        throwsKind(() => a.parseCallback("/cb?code=C&state=S"), "invalid_argument");
         const mismatch = throwsKind(() => a.parseCallback("/cb?code=SECRETCODE&state=x", "S"), "invalid_argument");
         assert.ok(!everyRendering(mismatch).includes("SECRETCODE"));
       });

@@ -400,6 +400,18 @@ export class AvitoAuth {
 // ---------------------------------------------------------------------------------------------
 // Token lifecycle
 
+/** `promise`, or an `aborted` ApiException as soon as `signal` fires (the promise goes on). */
+function abandonable(promise, signal) {
+  if (typeof signal.addEventListener !== "function") return Promise.reject(invalid("signal must be an AbortSignal"));
+  const aborted = () => new ApiException("aborted", "the caller's AbortSignal fired while waiting for the token");
+  if (signal.aborted) return Promise.reject(aborted());
+  return new Promise((resolve, reject) => {
+    const onAbort = () => reject(aborted());
+    signal.addEventListener("abort", onAbort);
+    promise.then(resolve, reject).finally(() => signal.removeEventListener("abort", onAbort));
+  });
+}
+
 const sameTokens = (a, b) => (a?.access_token ?? null) === (b?.access_token ?? null) && (a?.refresh_token ?? null) === (b?.refresh_token ?? null);
 const delay = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -491,12 +503,17 @@ export class TokenManager {
       && (typeof ts.expires_at !== "number" || ts.expires_at - this.#skew > Date.now());
   }
 
+  /**
+   * A valid access token. Concurrent callers share one renewal; each caller's `signal` only
+   * abandons that caller's wait (the renewal goes on for the others, and is stored).
+   */
   async getAccessToken(options) {
+    const signal = optionsObject(options, "options").signal;
     if (this.#fresh(this.#current)) return this.#current.access_token;
     if (!this.#inflight) {
-      this.#inflight = this.#renew(optionsObject(options, "options").signal).finally(() => { this.#inflight = null; });
+      this.#inflight = this.#renew().finally(() => { this.#inflight = null; });
     }
-    return (await this.#inflight).access_token;
+    return (await (signal ? abandonable(this.#inflight, signal) : this.#inflight)).access_token;
   }
 
   async authorizationHeader(options) {
@@ -517,7 +534,7 @@ export class TokenManager {
     return stored;
   }
 
-  async #renew(signal) {
+  async #renew() {
     const waitUntil = Date.now() + this.#leaseMs * 2;
     for (;;) {
       const stored = await this.#read();
@@ -529,10 +546,10 @@ export class TokenManager {
           if (this.#fresh(base)) return (this.#current = base);
           let next;
           if (this.#grant === "client_credentials") {
-            next = await this.#auth.clientCredentials({ signal });
+            next = await this.#auth.clientCredentials();
           } else {
             if (!base?.refresh_token) throw new ApiException("invalid_argument", "no refresh token is stored: sign in again", { error: "invalid_grant", signInRequired: true });
-            next = await this.#auth.refresh(base.refresh_token, { signal });
+            next = await this.#auth.refresh(base.refresh_token);
             if (!next.refresh_token) next = { ...next, refresh_token: base.refresh_token };
           }
           if (!(await this.#store.compareAndSet(base, next))) {

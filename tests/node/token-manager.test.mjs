@@ -88,6 +88,21 @@ describe("TokenManager", () => {
     assert.deepEqual(await store.get(), original);
   });
 
+  it("one caller's abort does not fail the others sharing the renewal", async () => {
+    mock.tokenDelayMs = 200;
+    const tm = new lib.TokenManager({ auth });
+    const ac = new AbortController();
+    const quitter = tm.getAccessToken({ signal: ac.signal });
+    const patient = Array.from({ length: 5 }, () => tm.getAccessToken());
+    setTimeout(() => ac.abort(), 50);
+    const err = await quitter.catch((e) => e);
+    assert.ok(err instanceof lib.ApiException && err.kind === "aborted");
+    const tokens = await Promise.all(patient);
+    assert.equal(new Set(tokens).size, 1);
+    assert.equal(mock.counts.client_credentials, 1);
+    assert.equal(await tm.getAccessToken(), tokens[0], "the renewal was kept");
+  });
+
   it("TokenManagers sharing a store renew once (lease + re-read)", async () => {
     mock.tokenDelayMs = 100;
     const store = new lib.MemoryTokenStore({ ...(await userTokens()), expires_at: 0 });

@@ -59,3 +59,21 @@ async function explicitInit(bytes: Uint8Array): Promise<void> {
 }
 
 export { seed, ergonomic, errors, lifecycle, explicitInit };
+
+// The store entries.
+import { AvitoTokensDurableObject, DurableObjectTokenStore } from "avito-auth/durable-object";
+import { RedisTokenStore } from "avito-auth/redis";
+
+interface Env { AVITO_TOKENS: { idFromName(name: string): unknown; get(id: unknown): { fetch(input: string, init?: RequestInit): Promise<Response> } } }
+export async function durable(env: Env, auth: AvitoAuth): Promise<string> {
+  const store: TokenStore = new DurableObjectTokenStore(env.AVITO_TOKENS.get(env.AVITO_TOKENS.idFromName("acct")));
+  const obj = new AvitoTokensDurableObject({ storage: { get: async () => undefined, put: async () => {} } });
+  void obj.fetch;
+  return new TokenManager({ auth, grant: "refresh_token", store, leaseMs: 5000 }).getAccessToken();
+}
+export async function redis(client: { sendCommand(args: string[]): Promise<unknown> }): Promise<TokenSet | undefined> {
+  const store = new RedisTokenStore({ client, key: "avito:tokens:acct" });
+  const lease = await store.acquireLease(1000);
+  if (lease !== undefined) await store.releaseLease(lease);
+  return store.get();
+}

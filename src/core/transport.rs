@@ -31,7 +31,7 @@ pub fn classify_rejection(r: &Rejection) -> Failure {
     let refused = |s: &str| NOT_SENT.iter().any(|c| super::redact::find(s, c, 0).is_some());
     let message = super::redact::truncate(r.message, 300);
     let mut f = Failure::new(Kind::Network, concat_str(&["network error: ", if message.is_empty() { "fetch failed" } else { &message }]));
-    f.not_sent = r.before_response && (r.code.map_or(false, refused) || refused(r.message));
+    f.not_sent = r.before_response && (r.code.is_some_and(refused) || refused(r.message));
     f.error = r.code.filter(|c| !c.is_empty() && c.len() < 40 && c.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')).map(str::to_owned);
     f
 }

@@ -9,7 +9,7 @@
 pub const BAD_URL: &str = "must be an absolute https:// URL (http:// only for localhost, 127.0.0.0/8 or [::1]) without credentials, query or fragment";
 
 pub fn normalize_base(input: &str) -> Result<String, &'static str> {
-    let lower_prefix = |p: &str| input.len() >= p.len() && input.get(..p.len()).map_or(false, |s| s.eq_ignore_ascii_case(p));
+    let lower_prefix = |p: &str| input.len() >= p.len() && input.get(..p.len()).is_some_and(|s| s.eq_ignore_ascii_case(p));
     let (https, rest) = if lower_prefix("https://") {
         (true, input.get(8..).unwrap_or(""))
     } else if lower_prefix("http://") {
@@ -78,7 +78,7 @@ pub fn is_loopback(host: &str) -> bool {
     let rest: Vec<&str> = parts.collect();
     first_is_127
         && rest.len() == 3
-        && rest.iter().all(|p| !p.is_empty() && p.len() <= 3 && p.bytes().all(|b| b.is_ascii_digit()) && p.parse::<u16>().map_or(false, |n| n <= 255))
+        && rest.iter().all(|p| !p.is_empty() && p.len() <= 3 && p.bytes().all(|b| b.is_ascii_digit()) && p.parse::<u16>().is_ok_and(|n| n <= 255))
 }
 
 #[cfg(test)]

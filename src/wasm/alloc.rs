@@ -54,7 +54,7 @@ unsafe impl GlobalAlloc for SizeClasses {
         let start = (*top + align - 1) & !(align - 1);
         let Some(new_top) = start.checked_add(block) else { return core::ptr::null_mut() };
         if new_top > *end {
-            let pages = (new_top - *end + PAGE - 1) / PAGE;
+            let pages = (new_top - *end).div_ceil(PAGE);
             if core::arch::wasm32::memory_grow(0, pages) == usize::MAX {
                 return core::ptr::null_mut();
             }

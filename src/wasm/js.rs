@@ -1,4 +1,4 @@
-//! Small helpers over `Reflect`, and cached JS strings for the keys of result objects.
+//! Small helpers over `Reflect`.
 
 use js_sys::Reflect;
 use wasm_bindgen::prelude::*;

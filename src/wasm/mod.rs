@@ -1,4 +1,5 @@
-//! The wasm boundary: JS values in, `fetch` out, plain JS objects or `ApiException`s back.
+//! The wasm boundary: JS values in; form bodies, plain token objects, `ApiException`s and retry
+//! delays out. The awaits (fetch, body, timers) are the JS side's (pkg-template/api.js).
 
 mod alloc;
 mod engine;
@@ -27,12 +28,20 @@ thread_local! {
 /// token object from its fields.
 #[wasm_bindgen(js_name = setFactories)]
 pub fn set_factories(error: Function, token: Function) {
-    ERROR_FACTORY.with(|f| *f.borrow_mut() = Some(error));
-    TOKEN_FACTORY.with(|f| *f.borrow_mut() = Some(token.unchecked_into()));
+    ERROR_FACTORY.with(|f| {
+        if let Ok(mut slot) = f.try_borrow_mut() {
+            *slot = Some(error);
+        }
+    });
+    TOKEN_FACTORY.with(|f| {
+        if let Ok(mut slot) = f.try_borrow_mut() {
+            *slot = Some(token.unchecked_into());
+        }
+    });
 }
 
 pub(crate) fn make_token(access_token: &str, expires_in: f64, token_type: Option<&str>, refresh_token: Option<&str>, scope: Option<&str>, expires_at: f64) -> JsValue {
-    TOKEN_FACTORY.with(|f| match f.borrow().as_ref() {
+    TOKEN_FACTORY.with(|f| match f.try_borrow().ok().as_ref().and_then(|slot| slot.as_ref()) {
         Some(make) => make.make(&JsValue::UNDEFINED, access_token, expires_in, token_type, refresh_token, scope, expires_at),
         None => JsValue::UNDEFINED,
     })
@@ -54,7 +63,7 @@ pub(crate) fn to_js_error(f: &Failure, retryable: bool) -> JsValue {
     args.push(&JsValue::from_bool(retryable));
     args.push(&f.retry_after_ms.map_or(JsValue::UNDEFINED, |ms| JsValue::from_f64(ms as f64)));
     args.push(&opt_str(&f.body));
-    let made = ERROR_FACTORY.with(|factory| factory.borrow().as_ref().map(|fun| fun.apply(&JsValue::NULL, &args)));
+    let made = ERROR_FACTORY.with(|factory| factory.try_borrow().ok().and_then(|slot| slot.as_ref().map(|fun| fun.apply(&JsValue::NULL, &args))));
     match made {
         Some(Ok(err)) => err,
         _ => js_sys::Error::new(&f.detail).into(),

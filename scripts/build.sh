@@ -9,7 +9,7 @@ wasm-pack --log-level warn build --release --target web --out-dir target/wasm-pa
 
 rm -rf pkg && mkdir pkg
 cp target/wasm-pack/avito_auth_bg.wasm target/wasm-pack/avito_auth.js pkg/
-cp pkg-template/api.js pkg-template/node.mjs pkg-template/workerd.js pkg-template/browser.js pkg-template/init.js \
+cp pkg-template/api.js pkg-template/node.mjs pkg-template/workerd.js pkg-template/edge-light.js pkg-template/browser.js pkg-template/init.js \
    pkg-template/index.d.ts pkg-template/init.d.ts pkg-template/LICENSE \
    pkg-template/durable-object.js pkg-template/durable-object.d.ts pkg-template/redis.js pkg-template/redis.d.ts pkg/
 sed 's#"\./index\.js"#"./index.cjs"#' pkg-template/redis.d.ts > pkg/redis.d.cts

@@ -24,5 +24,5 @@ bash scripts/install-scratch.sh tests/.scratch/node
 
 (cd www && npm install --no-audit --no-fund --loglevel=error >/dev/null)
 
-echo "== node --test: contract (ESM+CJS), package checks, runtimes (Node 18/20/22, Deno, Bun, workerd, Chromium), www demo, fleets (Durable Object, Redis)"
+echo "== node --test: contract (ESM+CJS), package checks, runtimes (Node 18/20/22/24, Deno, Bun, workerd, Chromium), www demo, fleets (Durable Object, Redis)"
 node --test --test-concurrency=1 tests/node/*.test.mjs tests/runtimes/*.test.mjs tests/www/*.test.mjs tests/fleet/*.test.mjs

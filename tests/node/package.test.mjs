@@ -55,7 +55,7 @@ it("@arethetypeswrong/cli finds no problem", () => {
 it("ships one .wasm, one d.ts per module system, no source maps or Rust files", () => {
   const files = readdirSync(path.join(SCRATCH, "node_modules/avito-auth")).sort();
   assert.deepEqual(files.filter((f) => f.endsWith(".wasm")), ["avito_auth_bg.wasm"]);
-  for (const f of ["index.d.ts", "index.d.cts", "node.mjs", "node.cjs", "workerd.js", "browser.js", "init.js", "LICENSE", "README.md"]) assert.ok(files.includes(f), f);
+  for (const f of ["index.d.ts", "index.d.cts", "node.mjs", "node.cjs", "workerd.js", "edge-light.js", "browser.js", "init.js", "LICENSE", "README.md"]) assert.ok(files.includes(f), f);
   assert.ok(!files.some((f) => /\.(rs|map|toml)$/.test(f)), files.join());
   const readme = readFileSync(path.join(SCRATCH, "node_modules/avito-auth/README.md"), "utf8");
   for (const section of ["## Install and import", "## Errors", "## Keeping tokens fresh"]) assert.ok(readme.includes(section), `README lacks ${section}`);

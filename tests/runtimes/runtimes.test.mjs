@@ -48,6 +48,7 @@ const nodes = {
   "Node 18": path.join(BIN, "node18/bin/node"),
   "Node 20": "/usr/bin/node",
   "Node 22": path.join(BIN, "node22/bin/node"),
+  "Node 24": path.join(BIN, "node24/bin/node"),
 };
 
 describe("Node.js", () => {

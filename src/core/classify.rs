@@ -99,8 +99,8 @@ fn token(v: &Value) -> Result<Token, String> {
     };
     let expires_in = match v.get("expires_in") {
         None | Some(Value::Null) => None,
-        Some(Value::Num(n)) => Some(json::whole_number(n).ok_or("expires_in is not a non-negative whole number")?),
-        Some(Value::Str(s)) => Some(json::whole_number(s.trim()).ok_or("expires_in is not a non-negative whole number")?),
+        Some(Value::Num(n)) => Some(json::whole_number(n).ok_or("expires_in is not a non-negative number of seconds")?),
+        Some(Value::Str(s)) => Some(json::whole_number(s.trim()).ok_or("expires_in is not a non-negative number of seconds")?),
         Some(_) => return Err("expires_in is not a number".into()),
     };
     Ok(Token {

@@ -32,10 +32,11 @@ impl Value {
     }
 }
 
-/// A non-negative integer written as digits (optionally with a zero fraction such as `86400.0`).
+/// A non-negative number written as digits with an optional fraction (`86400`, `3600.5`),
+/// floored to a whole number; exponents and signs are refused.
 pub fn whole_number(text: &str) -> Option<u64> {
     let int = match text.split_once('.') {
-        Some((i, frac)) if !frac.is_empty() && frac.bytes().all(|b| b == b'0') => i,
+        Some((i, frac)) if !frac.is_empty() && frac.bytes().all(|b| b.is_ascii_digit()) => i,
         Some(_) => return None,
         None => text,
     };
@@ -281,7 +282,8 @@ mod tests {
         assert_eq!(whole_number("86400"), Some(86400));
         assert_eq!(whole_number("86400.0"), Some(86400));
         assert_eq!(whole_number("0"), Some(0));
-        for bad in ["-1", "1.5", "1e3", "", "abc", " 1", "9999999999999999"] {
+        assert_eq!(whole_number("3600.5"), Some(3600));
+        for bad in ["-1", "1.", ".5", "1e3", "", "abc", " 1", "9999999999999999", "1.5e3", "1.-5"] {
             assert_eq!(whole_number(bad), None, "{bad}");
         }
     }

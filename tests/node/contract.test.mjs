@@ -203,6 +203,9 @@ for (const [system, lib] of Object.entries(mods)) {
         assert.equal(res.expires_in, 86400);
         assert.equal(typeof res.expires_in, "number");
         assert.equal(res.access_token, "AT");
+        mock.script({ json: { access_token: "AT2", expires_in: 3600.5, token_type: "Bearer" } }, { json: { access_token: "AT3", expires_in: "7200" } });
+        assert.equal((await access().getAccessToken(ID, SECRET)).expires_in, 3600);
+        assert.equal((await access().getAccessToken(ID, SECRET)).expires_in, 7200);
       });
     });
 

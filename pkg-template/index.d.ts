@@ -87,7 +87,7 @@ export interface CallOptions {
 /** Result of the authorization_code grant (wire names). */
 export interface GetAccessTokenAuthorizationCode200Response {
   access_token: string;
-  /** Seconds (Avito: 86400). A numeric string from the server is converted. */
+  /** Seconds (Avito: 86400). A numeric string from the server is converted; a fraction is floored. */
   expires_in?: number;
   token_type?: string;
   refresh_token?: string;
@@ -230,7 +230,10 @@ export interface TokenManagerOptions {
 
 export class TokenManager {
   constructor(options: TokenManagerOptions);
-  /** A valid access token; concurrent callers share one renewal. */
+  /**
+   * A valid access token. Concurrent callers share one renewal; a caller's `signal` only
+   * abandons that caller's wait (the renewal goes on and is stored for the others).
+   */
   getAccessToken(options?: CallOptions): Promise<string>;
   /** `"Bearer …"`. */
   authorizationHeader(options?: CallOptions): Promise<string>;

@@ -114,14 +114,23 @@ function engineFrom(o) {
   return { engine, url: engine.tokenUrl, headers: engine.headers, fetch: engine.fetch, timeoutMs: engine.timeoutMs, last: null };
 }
 
-/** Configuration settings, as in the generated client: host, fetch, timeoutMs, retries, userAgent, headers. */
+/**
+ * Configuration settings, as in the generated client: host, fetch, timeoutMs, retries,
+ * userAgent, headers. Validated once, read-only afterwards (make a new Configuration to change).
+ */
 export class Configuration {
   constructor(options) {
-    const o = optionsObject(options, "Configuration options");
-    const t = engineFrom(o);
-    engines.set(this, t);
-    this.host = t.url.slice(0, -"/token".length);
-    this.timeoutMs = t.timeoutMs;
+    engines.set(this, engineFrom(optionsObject(options, "Configuration options")));
+  }
+  /** The normalised host (no trailing slash). */
+  get host() {
+    return engines.get(this).url.slice(0, -"/token".length);
+  }
+  get timeoutMs() {
+    return engines.get(this).timeoutMs;
+  }
+  toJSON() {
+    return { host: this.host, timeoutMs: this.timeoutMs };
   }
 }
 

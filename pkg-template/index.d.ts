@@ -108,12 +108,14 @@ export interface TokenSet extends GetAccessTokenAuthorizationCode200Response {
   expires_at?: number;
 }
 
+/** Validated once; read-only afterwards (make a new Configuration to change a setting). */
 export class Configuration {
   /** @throws {ApiException} `invalid_argument` for a bad host, fetch, timeoutMs, retries, userAgent or headers. */
   constructor(options?: ConfigurationOptions);
   /** The normalised host (no trailing slash). */
   readonly host: string;
   readonly timeoutMs: number;
+  toJSON(): { host: string; timeoutMs: number };
 }
 
 export class ApiClient {
@@ -222,7 +224,11 @@ export interface TokenManagerOptions {
   store?: TokenStore;
   /** Lease length for cross-process renewals; default 10 000 ms. */
   leaseMs?: number;
-  /** Called after every successful renewal: persist the TokenSet (its refresh_token is new). */
+  /**
+   * Called after every successful renewal: persist the TokenSet (its refresh_token is new).
+   * Awaited; if it throws, the callers waiting for that renewal get its error (the new tokens
+   * are already in the store and are used from then on).
+   */
   onTokens?: (tokens: TokenSet) => void | Promise<void>;
   /** The fetch `tm.fetch` uses; default the global one. */
   fetch?: (input: RequestInfo | URL, init?: RequestInit) => Promise<Response>;

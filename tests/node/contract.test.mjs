@@ -118,6 +118,10 @@ for (const [system, lib] of Object.entries(mods)) {
 
       it("defaults: new ApiClient(), new ApplicationAccessApi(), host https://api.avito.ru", async () => {
         assert.equal(new lib.Configuration().host, "https://api.avito.ru");
+        const frozen = new lib.Configuration({ host: mock.url });
+        assert.throws(() => { "use strict"; frozen.host = "https://elsewhere.example"; }, TypeError);
+        assert.equal(frozen.host, mock.url);
+        assert.deepEqual(JSON.parse(JSON.stringify(frozen)), { host: mock.url, timeoutMs: 30000 });
         assert.equal(new lib.ApiClient().configuration.host, "https://api.avito.ru");
         assert.ok(new lib.ApplicationAccessApi().apiClient instanceof lib.ApiClient);
         assert.ok(new lib.AccessApi().apiClient instanceof lib.ApiClient);

@@ -46,7 +46,9 @@ export class ApiException extends Error {
   }
 }
 
-function makeException(kind, detail, status, error, errorDescription, retryable, retryAfterMs, body) {
+function makeException(kind, detail, statusOrNone, error, errorDescription, retryable, retryAfterOrNone, body) {
+  const status = statusOrNone >= 0 ? statusOrNone : undefined;
+  const retryAfterMs = retryAfterOrNone >= 0 ? retryAfterOrNone : undefined;
   let message = detail;
   if (kind === "oauth") {
     message = `${error ? `"${error}"` : "error"}${errorDescription ? `: ${errorDescription}` : ""}${status !== undefined ? ` (HTTP ${status})` : ""}`;

@@ -6,7 +6,7 @@ mod engine;
 mod js;
 
 use crate::core::{url, Failure, Kind};
-use js_sys::{Array, Function};
+use js_sys::Function;
 use std::cell::RefCell;
 use wasm_bindgen::prelude::*;
 
@@ -17,10 +17,16 @@ extern "C" {
     pub type TokenFactory;
     #[wasm_bindgen(method, js_name = call)]
     fn make(this: &TokenFactory, ctx: &JsValue, access_token: &str, expires_in: f64, token_type: Option<&str>, refresh_token: Option<&str>, scope: Option<&str>, expires_at: f64) -> JsValue;
+
+    /// `(kind, detail, status | -1, error?, errorDescription?, retryable, retryAfterMs | -1, body?) => ApiException`.
+    pub type ErrorFactory;
+    #[wasm_bindgen(method, js_name = call)]
+    #[allow(clippy::too_many_arguments)]
+    fn make(this: &ErrorFactory, ctx: &JsValue, kind: &str, detail: &str, status: f64, error: Option<&str>, description: Option<&str>, retryable: bool, retry_after_ms: f64, body: Option<&str>) -> JsValue;
 }
 
 thread_local! {
-    static ERROR_FACTORY: RefCell<Option<Function>> = const { RefCell::new(None) };
+    static ERROR_FACTORY: RefCell<Option<ErrorFactory>> = const { RefCell::new(None) };
     static TOKEN_FACTORY: RefCell<Option<TokenFactory>> = const { RefCell::new(None) };
 }
 
@@ -30,7 +36,7 @@ thread_local! {
 pub fn set_factories(error: Function, token: Function) {
     ERROR_FACTORY.with(|f| {
         if let Ok(mut slot) = f.try_borrow_mut() {
-            *slot = Some(error);
+            *slot = Some(error.unchecked_into());
         }
     });
     TOKEN_FACTORY.with(|f| {
@@ -47,27 +53,26 @@ pub(crate) fn make_token(access_token: &str, expires_in: f64, token_type: Option
     })
 }
 
-fn opt_str(v: &Option<String>) -> JsValue {
-    v.as_deref().map_or(JsValue::UNDEFINED, JsValue::from_str)
-}
-
-/// `factory(kind, detail, status, error, errorDescription, retryable, retryAfterMs, body)`.
+/// The `ApiException` for a failure (through the factory the JS side registered).
 pub(crate) fn to_js_error(f: &Failure, retryable: bool) -> JsValue {
-    let args = Array::of5(
-        &JsValue::from_str(f.kind.as_str()),
-        &JsValue::from_str(&f.detail),
-        &f.status.map_or(JsValue::UNDEFINED, |s| JsValue::from_f64(s as f64)),
-        &opt_str(&f.error),
-        &opt_str(&f.error_description),
-    );
-    args.push(&JsValue::from_bool(retryable));
-    args.push(&f.retry_after_ms.map_or(JsValue::UNDEFINED, |ms| JsValue::from_f64(ms as f64)));
-    args.push(&opt_str(&f.body));
-    let made = ERROR_FACTORY.with(|factory| factory.try_borrow().ok().and_then(|slot| slot.as_ref().map(|fun| fun.apply(&JsValue::NULL, &args))));
-    match made {
-        Some(Ok(err)) => err,
-        _ => js_sys::Error::new(&f.detail).into(),
-    }
+    let made = ERROR_FACTORY.with(|factory| {
+        factory.try_borrow().ok().and_then(|slot| {
+            slot.as_ref().map(|make| {
+                make.make(
+                    &JsValue::UNDEFINED,
+                    f.kind.as_str(),
+                    &f.detail,
+                    f.status.map_or(-1.0, |s| s as f64),
+                    f.error.as_deref(),
+                    f.error_description.as_deref(),
+                    retryable,
+                    f.retry_after_ms.map_or(-1.0, |ms| ms as f64),
+                    f.body.as_deref(),
+                )
+            })
+        })
+    });
+    made.unwrap_or_else(|| js_sys::Error::new(&f.detail).into())
 }
 
 pub(crate) fn invalid(detail: &str) -> JsValue {

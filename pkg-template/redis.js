@@ -20,8 +20,9 @@ export class RedisTokenStore {
   #send;
   #key;
   constructor({ client, key = "avito-auth:tokens" } = {}) {
-    if (client && typeof client.sendCommand === "function") this.#send = (args) => client.sendCommand(args);
-    else if (client && typeof client.call === "function") this.#send = (args) => client.call(...args);
+    // ioredis first: it has a `sendCommand` too, but one that takes a Command object.
+    if (client && typeof client.call === "function") this.#send = (args) => client.call(...args);
+    else if (client && typeof client.sendCommand === "function") this.#send = (args) => client.sendCommand(args);
     else throw new TypeError("RedisTokenStore needs a connected node-redis or ioredis client");
     if (typeof key !== "string" || !key) throw new TypeError("key must be a non-empty string");
     this.#key = key;

@@ -4,6 +4,7 @@ import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { copyFileSync, existsSync, symlinkSync } from "node:fs";
 import path from "node:path";
+import { pathToFileURL } from "node:url";
 import { ROOT, SCRATCH, closedPort } from "../support/load.mjs";
 import { startMockAvito } from "../support/mock-avito.mjs";
 
@@ -43,6 +44,38 @@ const seed = async () => {
   await client.del("avito:tokens:acct-1:lease");
   return ts;
 };
+
+it("the store protocol works with node-redis and with ioredis clients", async () => {
+  const { RedisTokenStore } = await import(pathToFileURL(path.join(SCRATCH, "redis.mjs")).href);
+  const { default: IORedis } = await import("ioredis");
+  const io = new IORedis(redisUrl, { lazyConnect: true });
+  await io.connect();
+  try {
+    for (const [name, clientOf] of [["node-redis", client], ["ioredis", io]]) {
+      const store = new RedisTokenStore({ client: clientOf, key: `proto:${name}` });
+      await client.del([`proto:${name}`, `proto:${name}:lease`]);
+      assert.equal(await store.get(), undefined, name);
+      const a = { access_token: "a1", refresh_token: "r1", expires_at: 1 };
+      const b = { access_token: "a2", refresh_token: "r2", expires_at: 2 };
+      assert.equal(await store.compareAndSet(undefined, a), true, name);
+      assert.equal(await store.compareAndSet(undefined, b), false, `${name}: CAS from a stale view`);
+      assert.deepEqual(await store.get(), a, name);
+      assert.equal(await store.compareAndSet(a, b), true, name);
+      const lease = await store.acquireLease(5000);
+      assert.ok(lease, name);
+      assert.equal(await store.acquireLease(5000), undefined, `${name}: lease is exclusive`);
+      await store.releaseLease("someone-else");
+      assert.equal(await store.acquireLease(5000), undefined, `${name}: only the holder releases`);
+      await store.releaseLease(lease);
+      const again = await store.acquireLease(50);
+      assert.ok(again, name);
+      await new Promise((r) => setTimeout(r, 120));
+      assert.ok(await store.acquireLease(5000), `${name}: an expired lease is free`);
+    }
+  } finally {
+    io.disconnect();
+  }
+});
 
 it("6 processes renewing at once: one refresh, all end with the same token", async () => {
   mock.reset();

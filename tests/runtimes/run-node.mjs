@@ -1,11 +1,15 @@
 // Runs the scenarios in this process (Node, Deno or Bun): `run-node.mjs <esm|cjs|bare> <mockUrl> <deadUrl> [scratchDir]`.
-// esm/cjs load the scratch project's esm.mjs / cjs.cjs; bare imports "avito-auth" from the cwd.
+// esm/cjs load the scratch project's esm.mjs / cjs.cjs; bare imports "avito-auth" from the cwd,
+// bare-require requires it from the cwd.
 import { runScenarios } from "./scenarios.mjs";
 
 const [mode, mockUrl, deadUrl, scratch] = (globalThis.Deno ? Deno.args : process.argv.slice(2));
 let lib;
 if (mode === "bare") {
   lib = await import("avito-auth");
+} else if (mode === "bare-require") {
+  const { createRequire } = await import("node:module");
+  lib = createRequire(`${process.cwd()}/package.json`)("avito-auth");
 } else if (mode === "esm") {
   lib = await import(new URL(`file://${scratch}/esm.mjs`).href);
 } else {

@@ -69,10 +69,12 @@ describe("Deno and Bun", () => {
     const deno = path.join(BIN, "@deno/linux-x64-glibc/deno");
     assertAllPassed("Deno", await run(deno, ["run", "--allow-net", "--allow-read", "--allow-env", "run-node.mjs", "bare", mock.url, deadUrl]));
   });
-  it("Bun (bun export condition)", async () => {
-    const bun = path.join(BIN, "bun/bin/bun.exe");
-    assertAllPassed("Bun", await run(bun, ["run-node.mjs", "bare", mock.url, deadUrl]));
-  });
+  for (const [how, mode] of [["import", "bare"], ["require", "bare-require"]]) {
+    it(`Bun ${how} (bun export condition)`, async () => {
+      const bun = path.join(BIN, "bun/bin/bun.exe");
+      assertAllPassed(`Bun ${how}`, await run(bun, ["run-node.mjs", mode, mock.url, deadUrl]));
+    });
+  }
 });
 
 describe("Cloudflare workerd (Miniflare)", () => {

@@ -7,6 +7,9 @@
 //! - `invalid_response`: a 2xx that is not a JSON object with a non-empty string
 //!   `access_token` and well-typed optional fields, or a body over 1 MiB.
 
+#[allow(unused_imports)]
+use alloc::{borrow::ToOwned, string::{String, ToString}, vec, vec::Vec};
+
 use super::json::{self, Value};
 use super::redact::{redact, redact_fields, truncate, BODY_LIMIT};
 use super::{Failure, Kind, Token};

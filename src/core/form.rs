@@ -5,6 +5,9 @@
 //! any conforming decoder. The query encoder also keeps `,` and `:` literal (both are legal in a
 //! query), because Avito documents scopes as `scope=messenger:read,items:info`.
 
+#[allow(unused_imports)]
+use alloc::{borrow::ToOwned, string::{String, ToString}, vec, vec::Vec};
+
 const HEX: &[u8; 16] = b"0123456789ABCDEF";
 
 fn push_encoded(out: &mut String, value: &str, query: bool) {

@@ -3,6 +3,9 @@
 //! Numbers are kept as their validated source text (no float parsing machinery in the wasm);
 //! nesting is limited so hostile input cannot exhaust the stack. It never panics.
 
+#[allow(unused_imports)]
+use alloc::{borrow::ToOwned, string::{String, ToString}, vec, vec::Vec};
+
 #[derive(Debug, Clone, PartialEq)]
 pub enum Value {
     Null,
@@ -47,7 +50,7 @@ pub fn whole_number(text: &str) -> Option<u64> {
 }
 
 pub fn parse(text: &str) -> Option<Value> {
-    let mut p = Parser { b: text.as_bytes(), i: 0 };
+    let mut p = Parser { s: text, b: text.as_bytes(), i: 0 };
     let v = p.value(0)?;
     p.ws();
     if p.i == p.b.len() {
@@ -58,6 +61,8 @@ pub fn parse(text: &str) -> Option<Value> {
 }
 
 struct Parser<'a> {
+    /// The source, for slicing out text (`str::get` checks boundaries; no re-validation).
+    s: &'a str,
     b: &'a [u8],
     i: usize,
 }
@@ -177,8 +182,7 @@ impl Parser<'_> {
                 return None;
             }
         }
-        let text = std::str::from_utf8(self.b.get(start..self.i)?).ok()?;
-        Some(Value::Num(text.to_owned()))
+        Some(Value::Num(self.s.get(start..self.i)?.to_owned()))
     }
     fn hex4(&mut self) -> Option<u32> {
         let mut n = 0u32;
@@ -200,8 +204,8 @@ impl Parser<'_> {
                 }
                 self.i += 1;
             }
-            // The input came from a &str and we stop only at ASCII bytes, so this slice is valid UTF-8.
-            out.push_str(std::str::from_utf8(self.b.get(start..self.i)?).ok()?);
+            // We stop only at ASCII bytes, so both ends are character boundaries.
+            out.push_str(self.s.get(start..self.i)?);
             match self.peek()? {
                 b'"' => {
                     self.i += 1;

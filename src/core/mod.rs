@@ -1,5 +1,8 @@
 //! The pure-Rust core: no JS types, unit-tested natively with `cargo test`.
 
+#[allow(unused_imports)]
+use alloc::{borrow::ToOwned, string::{String, ToString}, vec, vec::Vec};
+
 pub mod classify;
 pub mod form;
 pub mod json;

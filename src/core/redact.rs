@@ -1,5 +1,8 @@
 //! Removing secret values from anything derived from a response, and bounding its size.
 
+#[allow(unused_imports)]
+use alloc::{borrow::ToOwned, string::{String, ToString}, vec, vec::Vec};
+
 use super::form::encoded_forms;
 
 pub const REDACTED: &str = "[redacted]";

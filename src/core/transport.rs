@@ -1,6 +1,9 @@
 //! What a rejected `fetch` (or body read) means: the caller's abort, our timeout, or a network
 //! failure — and for a network failure, whether the request can have reached the server.
 
+#[allow(unused_imports)]
+use alloc::{borrow::ToOwned, string::{String, ToString}, vec, vec::Vec};
+
 use super::{concat_str, Failure, Kind};
 
 /// Error codes (Node/undici, Bun) and messages (Deno, browsers) of a connection never made.

@@ -4,6 +4,9 @@
 //! `127.0.0.0/8`, `[::1]`). No user-info, query or fragment; an optional port and base path.
 //! Trailing slashes are dropped, so `{host}/token` never has a double slash.
 
+#[allow(unused_imports)]
+use alloc::{borrow::ToOwned, string::{String, ToString}, vec, vec::Vec};
+
 /// Why a base URL was refused. The text names the rule, never the value (it might hold
 /// credentials such as `https://user:pass@…`).
 pub const BAD_URL: &str = "must be an absolute https:// URL (http:// only for localhost, 127.0.0.0/8 or [::1]) without credentials, query or fragment";

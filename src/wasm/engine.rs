@@ -8,6 +8,7 @@ use crate::core::classify::{classify, is_success};
 use crate::core::retry::{next_delay, retry_after_seconds, retryable, RetryPolicy};
 use crate::core::transport::{classify_rejection, Rejection};
 use crate::core::{check_grant_type, concat_str, require_arg, token_body, Failure, Grant, Kind, Token};
+use alloc::{borrow::ToOwned, string::String, vec::Vec};
 use js_sys::{Array, Object, Reflect};
 use wasm_bindgen::prelude::*;
 
@@ -34,7 +35,7 @@ fn number_in(v: &JsValue, name: &str, min: f64, max: f64, whole: bool) -> Result
         return Ok(None);
     }
     match v.as_f64() {
-        Some(n) if n.is_finite() && n >= min && n <= max && (!whole || n.fract() == 0.0) => Ok(Some(n)),
+        Some(n) if n.is_finite() && n >= min && n <= max && (!whole || (n as u64) as f64 == n) => Ok(Some(n)),
         _ => Err(invalid(&concat_str(&[name, " is out of range"]))),
     }
 }
@@ -186,7 +187,7 @@ impl Engine {
             Err(f) => return to_js_error(&f, false),
         };
         let status = match status {
-            s if (0.0..=999.0).contains(&s) && s.fract() == 0.0 => s as u16,
+            s if (0.0..=999.0).contains(&s) && (s as u16) as f64 == s => s as u16,
             _ => return to_js_error(&Failure::new(Kind::InvalidResponse, "fetch did not resolve to a Response"), false),
         };
         let outcome = if too_large && is_success(status) {

@@ -113,7 +113,8 @@ function engineFrom(o) {
   wellFormed(o.host, "host");
   wellFormed(o.userAgent, "userAgent");
   const engine = new wasm.Engine(o.host, o.fetch, o.timeoutMs, o.retries, o.userAgent, headerPairs(o.headers));
-  return { engine, url: engine.tokenUrl, headers: engine.headers, fetch: engine.fetch, timeoutMs: engine.timeoutMs, last: null };
+  // `fetch` was checked by the engine (a function or absent).
+  return { engine, url: engine.tokenUrl, headers: engine.headers, fetch: o.fetch ?? undefined, timeoutMs: engine.timeoutMs, last: null };
 }
 
 /**
@@ -161,6 +162,7 @@ const str = (v) => (typeof v === "string" ? v : undefined);
 /** Longest argument string accepted (ids, secrets, codes, tokens, scopes, URLs). */
 const MAX_ARG = 65_536;
 
+/** Resolves after `ms`, or as soon as `signal` (optional) aborts. */
 function sleep(ms, signal) {
   return new Promise((resolve) => {
     const done = () => { clearTimeout(timer); signal?.removeEventListener("abort", done); resolve(); };
@@ -424,7 +426,6 @@ function abandonable(promise, signal) {
 }
 
 const sameTokens = (a, b) => (a?.access_token ?? null) === (b?.access_token ?? null) && (a?.refresh_token ?? null) === (b?.refresh_token ?? null);
-const delay = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** The default store: one process. Implements the TokenStore protocol (get, CAS, lease). */
 export class MemoryTokenStore {
@@ -577,7 +578,7 @@ export class TokenManager {
         }
       }
       if (Date.now() > waitUntil) throw new ApiException("timeout", "another process holds the token renewal lease and did not finish in time");
-      await delay(Math.min(100, this.#leaseMs / 4));
+      await sleep(Math.min(100, this.#leaseMs / 4));
     }
   }
 

@@ -2,7 +2,7 @@
 // web-standard Request/Response so the same code runs as a Node backend (server.mjs) and as a
 // Cloudflare Worker (worker.mjs). The client secret and the tokens stay here: the browser only
 // gets an HttpOnly session cookie and a page with masked values.
-import { AvitoAuth, ApiException } from "avito-auth";
+import { AvitoAuth, ApiException, randomState } from "avito-auth";
 
 const SCOPE = ["messenger:read", "items:info"];
 const mask = (t) => (t ? `${t.slice(0, 5)}…${t.slice(-3)} (${t.length} chars)` : "—");
@@ -11,10 +11,6 @@ const cookies = (req) => Object.fromEntries((req.headers.get("cookie") ?? "").sp
   const i = c.indexOf("=");
   return [c.slice(0, i), decodeURIComponent(c.slice(i + 1))];
 }));
-const randomId = () => {
-  const b = crypto.getRandomValues(new Uint8Array(18));
-  return btoa(String.fromCharCode(...b)).replace(/[+/=]/g, (c) => ({ "+": "-", "/": "_", "=": "" })[c]);
-};
 
 function page(title, body) {
   return new Response(`<!doctype html><html lang="en"><meta charset="utf-8"><meta name="viewport" content="width=device-width">
@@ -83,7 +79,7 @@ export function createApp({ clientId, clientSecret, host, authorizeUrl, mode }) 
         }
         const { code } = auth.parseCallback(url, jar.oauth_state);
         const tokens = await auth.exchangeCode(code, { redirectUri });
-        const sid = randomId();
+        const sid = randomState(); // 256 random bits, URL-safe: a fine session id too
         sessions.set(sid, { tokens, refreshes: 0 });
         const headers = new Headers({ location: "/" });
         headers.append("set-cookie", `sid=${sid}; Path=/; HttpOnly; SameSite=Lax`);

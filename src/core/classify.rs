@@ -23,10 +23,12 @@ pub fn is_success(status: u16) -> bool {
     (200..300).contains(&status)
 }
 
-/// Classifies a response. A failure is returned raw: call [`Failure::redacted`] with the secret
-/// values that were sent before it leaves the crate (the success path never pays for it).
-pub fn classify(status: u16, body: &str) -> Result<Token, Failure> {
-    let too_big = body.len() > MAX_BODY;
+/// Classifies a response. `too_large`: the body was over 1 MiB and `body` holds only its head
+/// (or nothing, when its declared length already said so); a body over 1 MiB counts as too large
+/// by itself. A failure is returned raw: call [`Failure::redacted`] with the secret values that
+/// were sent before it leaves the crate (the success path never pays for it).
+pub fn classify(status: u16, body: &str, too_large: bool) -> Result<Token, Failure> {
+    let too_big = too_large || body.len() > MAX_BODY;
     let parsed = if too_big { None } else { json::parse(body) };
     let (oauth_error, description) = match &parsed {
         Some(v) => error_fields(v),
@@ -120,21 +122,21 @@ mod tests {
     use super::*;
 
     fn err(status: u16, body: &str) -> Failure {
-        classify(status, body).unwrap_err().redacted(&["SEKRET"])
+        classify(status, body, false).unwrap_err().redacted(&["SEKRET"])
     }
 
     #[test]
     fn success_shapes() {
-        let t = classify(200, r#"{"access_token":"AT","expires_in":86400,"token_type":"Bearer"}"#).unwrap();
+        let t = classify(200, r#"{"access_token":"AT","expires_in":86400,"token_type":"Bearer"}"#, false).unwrap();
         assert_eq!(t.access_token, "AT");
         assert_eq!(t.expires_in, Some(86400));
         assert_eq!(t.token_type.as_deref(), Some("Bearer"));
         assert_eq!(t.refresh_token, None);
-        let t = classify(200, r#"{"access_token":"AT","expires_in":"86400","token_type":"Bearer","refresh_token":"RT","scope":"messenger:read,items:info","extra":{"x":[1]}}"#).unwrap();
+        let t = classify(200, r#"{"access_token":"AT","expires_in":"86400","token_type":"Bearer","refresh_token":"RT","scope":"messenger:read,items:info","extra":{"x":[1]}}"#, false).unwrap();
         assert_eq!(t.expires_in, Some(86400));
         assert_eq!(t.refresh_token.as_deref(), Some("RT"));
         assert_eq!(t.scope.as_deref(), Some("messenger:read,items:info"));
-        let t = classify(201, r#"{"access_token":"AT","scope":null}"#).unwrap();
+        let t = classify(201, r#"{"access_token":"AT","scope":null}"#, false).unwrap();
         assert_eq!((t.expires_in, t.scope), (None, None));
     }
 
@@ -192,6 +194,12 @@ mod tests {
         assert_eq!(f.kind, Kind::InvalidResponse);
         assert!(f.body.unwrap().len() < BODY_LIMIT + 32);
         assert_eq!(err(500, &big).kind, Kind::Http);
+        // Declared too large: only the head (or nothing) was read.
+        let head = classify(200, r#"{"access_token":"A","pad":"xx"#, true).unwrap_err();
+        assert_eq!((head.kind, head.detail.as_str()), (Kind::InvalidResponse, "response body is larger than 1 MiB"));
+        assert_eq!(classify(200, "", true).unwrap_err().kind, Kind::InvalidResponse);
+        let e = classify(502, "<html>gateway", true).unwrap_err();
+        assert_eq!((e.kind, e.status), (Kind::Http, Some(502)));
     }
 
     #[test]

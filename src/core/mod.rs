@@ -139,6 +139,26 @@ pub fn check_grant_type(expected: Grant, given: Option<&str>) -> Result<(), Fail
     }
 }
 
+/// A caller-supplied request header: `Ok(Some(lowercase name))` to send it, `Ok(None)` when it is
+/// one of ours (`Content-Type`, `Accept`, `Content-Length` are never overridden), `Err` when the
+/// name is not an HTTP token or the value holds a line break or NUL.
+pub fn extra_header(name: &str, value: &str) -> Result<Option<String>, Failure> {
+    let name_ok = !name.is_empty() && name.bytes().all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b));
+    if !name_ok || !header_value_ok(value) {
+        return Err(Failure::invalid_argument("headers must map valid header names to string values without line breaks"));
+    }
+    let lower = name.to_ascii_lowercase();
+    Ok(match lower.as_str() {
+        "content-type" | "accept" | "content-length" => None,
+        _ => Some(lower),
+    })
+}
+
+/// A header value: no CR, LF or NUL (they would split or truncate the header).
+pub fn header_value_ok(value: &str) -> bool {
+    !value.bytes().any(|b| b == b'\r' || b == b'\n' || b == 0)
+}
+
 /// The form body of a token request.
 pub fn token_body(grant: Grant, client_id: &str, client_secret: &str, grant_secret: Option<&str>, redirect_uri: Option<&str>) -> String {
     let mut pairs: Vec<(&str, &str)> = Vec::with_capacity(5);
@@ -192,6 +212,17 @@ mod tests {
         assert!(check_grant_type(Grant::RefreshToken, Some("refresh_token")).is_ok());
         assert!(check_grant_type(Grant::RefreshToken, Some("authorization_code")).is_err());
         assert!(check_grant_type(Grant::ClientCredentials, Some("")).is_err());
+    }
+
+    #[test]
+    fn extra_headers() {
+        assert_eq!(extra_header("X-Trace", "t1").unwrap().as_deref(), Some("x-trace"));
+        assert_eq!(extra_header("Content-Type", "text/plain").unwrap(), None);
+        assert_eq!(extra_header("ACCEPT", "text/html").unwrap(), None);
+        for (n, v) in [("", "v"), ("bad name", "v"), ("x:y", "v"), ("x-a", "v\nInjected: 1"), ("x-a", "a\rb"), ("x-a", "nul\0")] {
+            assert!(extra_header(n, v).is_err(), "{n:?} {v:?}");
+        }
+        assert!(header_value_ok("my-app/1.0 (+https://x)"));
     }
 
     #[test]

@@ -4,10 +4,10 @@
 
 use super::js::{get, set};
 use super::{invalid, to_js_error};
-use crate::core::classify::{classify, is_success};
+use crate::core::classify::classify;
 use crate::core::retry::{next_delay, retry_after_seconds, retryable, RetryPolicy};
 use crate::core::transport::{classify_rejection, Rejection};
-use crate::core::{check_grant_type, concat_str, require_arg, token_body, Failure, Grant, Kind, Token};
+use crate::core::{check_grant_type, concat_str, extra_header, header_value_ok, require_arg, token_body, Failure, Grant, Kind, Token};
 use alloc::{borrow::ToOwned, string::String, vec::Vec};
 use js_sys::{Array, Object, Reflect};
 use wasm_bindgen::prelude::*;
@@ -19,12 +19,10 @@ const DEFAULT_HOST: &str = "https://api.avito.ru";
 #[wasm_bindgen]
 pub struct Engine {
     token_url: JsValue,
-    fetch: JsValue,
     timeout_ms: f64,
     policy: RetryPolicy,
     headers: JsValue,
 }
-
 
 fn absent(v: &JsValue) -> bool {
     v.is_undefined() || v.is_null()
@@ -38,14 +36,6 @@ fn number_in(v: &JsValue, name: &str, min: f64, max: f64, whole: bool) -> Result
         Some(n) if n.is_finite() && n >= min && n <= max && (!whole || (n as u64) as f64 == n) => Ok(Some(n)),
         _ => Err(invalid(&concat_str(&[name, " is out of range"]))),
     }
-}
-
-fn header_name_ok(name: &str) -> bool {
-    !name.is_empty() && name.bytes().all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
-}
-
-fn header_value_ok(value: &str) -> bool {
-    !value.bytes().any(|b| b == b'\r' || b == b'\n' || b == 0)
 }
 
 fn retry_policy(v: &JsValue) -> Result<RetryPolicy, JsValue> {
@@ -75,14 +65,13 @@ fn build_headers(user_agent: &JsValue, extra: &JsValue) -> Result<JsValue, JsVal
         for pair in pairs.iter() {
             let name = Reflect::get_u32(&pair, 0).ok().and_then(|n| n.as_string());
             let value = Reflect::get_u32(&pair, 1).ok().and_then(|v| v.as_string());
-            match (name, value) {
-                (Some(n), Some(v)) if header_name_ok(&n) && header_value_ok(&v) => {
-                    let lower = n.to_ascii_lowercase();
-                    if lower != "content-type" && lower != "accept" && lower != "content-length" {
-                        set(&out, &JsValue::from_str(&lower), &JsValue::from_str(&v));
-                    }
-                }
-                _ => return Err(invalid("headers must map valid header names to string values without line breaks")),
+            let (Some(n), Some(v)) = (name, value) else {
+                return Err(invalid("headers must map valid header names to string values without line breaks"));
+            };
+            match extra_header(&n, &v) {
+                Ok(Some(lower)) => set(&out, &JsValue::from_str(&lower), &JsValue::from_str(&v)),
+                Ok(None) => {}
+                Err(f) => return Err(to_js_error(&f, false)),
             }
         }
     }
@@ -116,6 +105,7 @@ fn finish(grant: Grant, f: Failure, secret_a: &JsValue, secret_b: &JsValue) -> J
 #[wasm_bindgen]
 impl Engine {
     /// Validates the configuration; throws an `ApiException` (`invalid_argument`) when it is bad.
+    /// `fetch` is only checked (a function or absent): the JS side keeps and calls it.
     #[wasm_bindgen(constructor)]
     pub fn new(host: JsValue, fetch: JsValue, timeout_ms: JsValue, retries: JsValue, user_agent: JsValue, headers: JsValue) -> Result<Engine, JsValue> {
         let base = if absent(&host) { DEFAULT_HOST.to_owned() } else { super::normalize_base_url(host, "host")? };
@@ -126,7 +116,7 @@ impl Engine {
         let policy = retry_policy(&retries)?;
         let headers = build_headers(&user_agent, &headers)?;
         let token_url = JsValue::from_str(&concat_str(&[&base, "/token"]));
-        Ok(Engine { token_url, fetch: if absent(&fetch) { JsValue::UNDEFINED } else { fetch }, timeout_ms, policy, headers })
+        Ok(Engine { token_url, timeout_ms, policy, headers })
     }
 
     /// The normalised `{host}/token` URL.
@@ -138,11 +128,6 @@ impl Engine {
     #[wasm_bindgen(getter)]
     pub fn headers(&self) -> JsValue {
         self.headers.clone()
-    }
-    /// The caller's fetch, or undefined for the global one.
-    #[wasm_bindgen(getter)]
-    pub fn fetch(&self) -> JsValue {
-        self.fetch.clone()
     }
     #[wasm_bindgen(getter, js_name = timeoutMs)]
     pub fn timeout_ms(&self) -> f64 {
@@ -179,7 +164,7 @@ impl Engine {
     /// Classifies a response: the token as a plain object (with `expires_at` when
     /// `with_expiry`), or an `ApiException` — returned, not thrown. `status` is NaN when the
     /// fetch did not resolve to a Response; `text` is the body (undefined when it was not read
-    /// or not a string); `too_large`: the declared length was over 1 MiB.
+    /// or not a string); `too_large`: the body was over 1 MiB and `text` is at most its head.
     #[allow(clippy::too_many_arguments)]
     pub fn response(&self, grant: u32, status: f64, text: Option<String>, retry_after: Option<String>, too_large: bool, with_expiry: bool, secret_a: JsValue, secret_b: JsValue) -> JsValue {
         let grant = match grant_of(grant) {
@@ -190,14 +175,7 @@ impl Engine {
             s if (0.0..=999.0).contains(&s) && (s as u16) as f64 == s => s as u16,
             _ => return to_js_error(&Failure::new(Kind::InvalidResponse, "fetch did not resolve to a Response"), false),
         };
-        let outcome = if too_large && is_success(status) {
-            let mut f = Failure::new(Kind::InvalidResponse, "response body is larger than 1 MiB");
-            f.status = Some(status);
-            Err(f)
-        } else {
-            classify(status, text.as_deref().unwrap_or(""))
-        };
-        match outcome {
+        match classify(status, text.as_deref().unwrap_or(""), too_large) {
             Ok(t) => token_to_js(&t, with_expiry),
             Err(mut f) => {
                 f.retry_after_ms = retry_after.as_deref().and_then(retry_after_ms);

@@ -9,15 +9,12 @@ import path from "node:path";
 import { startMockAvito } from "../support/mock-avito.mjs";
 import { ROOT, closedPort } from "../support/load.mjs";
 import { launchChromium, serveDir, pageResults } from "../support/browser.mjs";
+import { assertScenariosPassed } from "../support/results.mjs";
 
 const APP = path.join(ROOT, "tests/.scratch/bundler-app");
 let mock, deadUrl, browser;
 
-function assertAllPassed(label, results, errors) {
-  const failed = results.filter((r) => !r.ok);
-  assert.ok(results.length >= 8, `${label}: only ${results.length} scenarios ran; ${errors.join("\n")}`);
-  assert.deepEqual(failed, [], `${label}: ${failed.map((f) => `${f.name}: ${f.error}`).join("\n")}`);
-}
+const assertAllPassed = (label, results, errors) => assertScenariosPassed(label, results, errors.join("\n"));
 const query = () => `?mock=${encodeURIComponent(mock.url)}&dead=${encodeURIComponent(deadUrl)}`;
 
 before(async () => {

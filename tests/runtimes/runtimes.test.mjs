@@ -9,6 +9,7 @@ import { startMockAvito } from "../support/mock-avito.mjs";
 import { ROOT, SCRATCH, closedPort } from "../support/load.mjs";
 import { bundleWithWrangler, startWorker } from "../support/worker.mjs";
 import { launchChromium, serveDir, pageResults } from "../support/browser.mjs";
+import { assertScenariosPassed } from "../support/results.mjs";
 
 const BIN = path.join(ROOT, "node_modules");
 const here = path.join(ROOT, "tests/runtimes");
@@ -26,13 +27,11 @@ function run(cmd, args, opts = {}) {
   });
 }
 
+/** The RESULTS line a runtime printed (see run-node.mjs), checked. */
 function assertAllPassed(label, { code, out, err }) {
   const line = out.split("\n").find((l) => l.startsWith("RESULTS "));
   assert.ok(line, `${label} did not report results (exit ${code}).\nstdout: ${out.slice(-2000)}\nstderr: ${err.slice(-3000)}`);
-  const results = JSON.parse(line.slice(8));
-  const failed = results.filter((r) => !r.ok);
-  assert.equal(results.length >= 8, true, `${label}: only ${results.length} scenarios ran`);
-  assert.deepEqual(failed, [], `${label}: ${failed.map((f) => `${f.name}: ${f.error}`).join("\n")}`);
+  assertScenariosPassed(label, JSON.parse(line.slice(8)), err.slice(-3000));
 }
 
 let mock, deadUrl;
@@ -115,7 +114,7 @@ describe("Chromium", () => {
     const browser = await launchChromium();
     try {
       const { results, errors } = await pageResults(browser, `${site.url}/?mock=${encodeURIComponent(mock.url)}&dead=${encodeURIComponent(deadUrl)}`);
-      assertAllPassed("Chromium", { code: 0, out: "RESULTS " + JSON.stringify(results), err: errors.join("\n") });
+      assertScenariosPassed("Chromium", results, errors.join("\n"));
     } finally {
       await browser.close();
       await site.close();

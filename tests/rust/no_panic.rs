@@ -45,7 +45,7 @@ fn no_entry_point_panics_on_random_input() {
         let status = [0u16, 100, 200, 201, 204, 302, 400, 401, 403, 429, 500, 503, 999][i % 13];
         let _ = json::parse(&text);
         let _ = json::whole_number(&text);
-        let outcome = classify::classify(status, &text);
+        let outcome = classify::classify(status, &text, i % 11 == 0);
         if let Err(f) = outcome {
             let f = f.redacted(&[other.as_str(), "", &text]);
             for g in [Grant::AuthorizationCode, Grant::RefreshToken, Grant::ClientCredentials] {
@@ -65,6 +65,7 @@ fn no_entry_point_panics_on_random_input() {
         let _ = retry::retry_after_seconds(&text);
         let _ = avito_auth::core::token_body(Grant::AuthorizationCode, &text, &other, Some(&text), Some(&other));
         let _ = avito_auth::core::check_grant_type(Grant::RefreshToken, Some(&text));
+        let _ = avito_auth::core::extra_header(&text, &other);
         let _ = transport::classify_rejection(&transport::Rejection {
             caller_aborted: i % 7 == 0,
             timed_out: i % 5 == 0,
@@ -82,7 +83,7 @@ fn huge_and_deep_inputs_are_refused_not_crashes() {
     let deep_obj = "{\"a\":".repeat(50_000);
     assert!(json::parse(&deep_obj).is_none());
     let big = format!("{{\"access_token\":\"{}\"}}", "x".repeat(3 << 20));
-    let f = classify::classify(200, &big).unwrap_err().redacted(&["x"]);
+    let f = classify::classify(200, &big, false).unwrap_err().redacted(&["x"]);
     assert_eq!(f.kind, Kind::InvalidResponse);
     assert!(f.body.unwrap().len() < 4096);
 }

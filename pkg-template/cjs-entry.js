@@ -2,10 +2,9 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { webcrypto } from "node:crypto";
-import { initSync } from "./avito_auth.js";
-import { ready } from "./api.js";
+import { initSync, __setCrypto } from "./avito_auth.js";
 
 initSync({ module: readFileSync(join(__dirname, "avito_auth_bg.wasm")) });
-ready(globalThis.crypto ?? webcrypto);
+__setCrypto(globalThis.crypto ?? webcrypto);
 
 export * from "./api.js";

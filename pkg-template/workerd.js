@@ -2,9 +2,7 @@
 // WebAssembly.Module (wrangler's default CompiledWasm rule).
 import wasmModule from "./avito_auth_bg.wasm";
 import { initSync } from "./avito_auth.js";
-import { ready } from "./api.js";
 
 initSync({ module: wasmModule });
-ready();
 
 export * from "./api.js";

@@ -6,13 +6,20 @@ cd "$(dirname "$0")/.."
 . scripts/setup.sh
 
 # 1. Rust → wasm (cargo release profile, wasm-bindgen --target web, wasm-opt -Oz).
-wasm-pack --log-level warn build --release --target web --out-dir target/wasm-pack --out-name avito_auth --no-typescript --no-pack >&2
+wasm-pack --log-level warn build --release --target web --out-dir target/wasm-pack --out-name avito_auth --no-pack >&2
 
-# 2. The ESM files as they are: the one .wasm, its glue, the API, the runtime entries, the stores.
+# 2. The ESM files as they are: the one .wasm, its glue, the crate's ApiException snippet, the
+#    export list, the runtime entries, the stores.
 rm -rf pkg && mkdir pkg
 cp target/wasm-pack/avito_auth_bg.wasm pkg/
-# wasm-bindgen's generated glue is shipped minified (5.1 → 3.0 KB gzip); our own JS stays readable.
+# wasm-bindgen's generated glue is shipped minified; our own JS stays readable.
 esbuild target/wasm-pack/avito_auth.js --minify --format=esm --log-level=error --outfile=pkg/avito_auth.js
+# wasm-bindgen puts `#[wasm_bindgen(module = "/js/exception.js")]` under snippets/<crate>-<hash>/
+# and imports it from there; exception.js re-exports that very class, so what users import is
+# what Rust throws.
+SNIPPET="$(cd target/wasm-pack && ls snippets/*/js/exception.js)"
+mkdir -p "pkg/$(dirname "$SNIPPET")" && cp "target/wasm-pack/$SNIPPET" "pkg/$SNIPPET"
+echo "export { ApiException } from \"./$SNIPPET\";" > pkg/exception.js
 cp pkg-template/{api,workerd,edge-light,browser,init,durable-object,redis}.js pkg-template/node.mjs pkg-template/LICENSE pkg/
 
 # 3. Types: one declaration file per entry, and its CommonJS twin (.d.cts, importing ./index.cjs).

@@ -1,18 +1,14 @@
 //! avito-auth: a client for Avito's authorization API (`POST /token`), compiled to WebAssembly.
 //!
-//! `core` is plain Rust (form encoding, URL validation, response classification, retry
-//! decisions, redaction) and is tested natively. `wasm` is the thin boundary that converts values
-//! to and from JS; it only exists on `wasm32`.
-//!
-//! The wasm build is `no_std` (+ `alloc`): with our own allocator and a panic handler that traps
-//! without formatting, no panic message is ever built, so `core::fmt` drops out of the binary —
-//! what `panic = "immediate-abort"` does on nightly. Native builds (tests) use `std`.
+//! - [`oauth`] is plain Rust with no JS types, tested natively: what to send (form bodies,
+//!   URLs, argument rules), what an answer or a failure means (classification of serde-read
+//!   bodies, rejected fetches), whether to try again (retry policy), what may be shown
+//!   (redaction), when a token is fresh, what an authorization callback says.
+//! - `edge` (wasm32 only) drives it from JavaScript: the exported classes, options read with
+//!   serde-wasm-bindgen, the request issued through gloo-net and awaited with
+//!   wasm-bindgen-futures, results and `ApiException`s handed back as JS values.
 
-#![cfg_attr(target_arch = "wasm32", no_std)]
-
-extern crate alloc;
-
-pub mod core;
+pub mod oauth;
 
 #[cfg(target_arch = "wasm32")]
-mod wasm;
+mod edge;

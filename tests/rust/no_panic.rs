@@ -1,7 +1,10 @@
 //! Randomised inputs through every entry point of the core: none may panic (in the wasm build a
 //! panic aborts the instance). Deterministic (fixed seeds), a few hundred thousand cases.
 
-use avito_auth::core::{classify, form, json, redact, retry, transport, url, Failure, Grant, Kind};
+use avito_auth::oauth::wire::parse_native;
+use avito_auth::oauth::{
+    callback, classify, form, lifecycle, redact, retry, transport, url, Failure, Grant, Kind,
+};
 
 struct Rng(u64);
 impl Rng {
@@ -17,10 +20,58 @@ impl Rng {
 }
 
 const PIECES: &[&str] = &[
-    "{", "}", "[", "]", ":", ",", "\"", "\\", "\\u", "\\ud83d", "\\ude00", "\\n", "0", "-", "1e5", ".", "86400", "true", "null",
-    "\"access_token\"", "\"expires_in\"", "\"error\"", "\"error_description\"", "\"message\"", "\"refresh_token\"", "\"code\"",
-    "access_token=", "code=", "&", "=", "é", "😀", "\u{0}", "\u{7f}", " ", "\t", "<html>", "https://", "http://", "[::1]", "127.0.0.1",
-    "localhost", "@", "?", "#", "/", "%", "%2", "ÿ", "a", "Z", "~",
+    "{",
+    "}",
+    "[",
+    "]",
+    ":",
+    ",",
+    "\"",
+    "\\",
+    "\\u",
+    "\\ud83d",
+    "\\ude00",
+    "\\n",
+    "0",
+    "-",
+    "1e5",
+    ".",
+    "86400",
+    "true",
+    "null",
+    "\"access_token\"",
+    "\"expires_in\"",
+    "\"error\"",
+    "\"error_description\"",
+    "\"message\"",
+    "\"refresh_token\"",
+    "\"code\"",
+    "access_token=",
+    "code=",
+    "&",
+    "=",
+    "é",
+    "😀",
+    "\u{0}",
+    "\u{7f}",
+    " ",
+    "\t",
+    "<html>",
+    "https://",
+    "http://",
+    "[::1]",
+    "127.0.0.1",
+    "localhost",
+    "@",
+    "?",
+    "#",
+    "/",
+    "%",
+    "%2",
+    "ÿ",
+    "a",
+    "Z",
+    "~",
 ];
 
 fn random_text(rng: &mut Rng) -> String {
@@ -42,15 +93,28 @@ fn no_entry_point_panics_on_random_input() {
     for i in 0..60_000 {
         let text = random_text(&mut rng);
         let other = random_text(&mut rng);
-        let status = [0u16, 100, 200, 201, 204, 302, 400, 401, 403, 429, 500, 503, 999][i % 13];
-        let _ = json::parse(&text);
-        let _ = json::whole_number(&text);
-        let outcome = classify::classify(status, &text, i % 11 == 0);
+        let status = [
+            0u16, 100, 200, 201, 204, 302, 400, 401, 403, 429, 500, 503, 999,
+        ][i % 13];
+        let shape = parse_native(&text);
+        let _ = classify::whole_number(&text);
+        let outcome = classify::classify(status, &text, &shape, i % 11 == 0);
         if let Err(f) = outcome {
             let f = f.redacted(&[other.as_str(), "", &text]);
-            for g in [Grant::AuthorizationCode, Grant::RefreshToken, Grant::ClientCredentials] {
+            let _ = f.message();
+            for g in [
+                Grant::AuthorizationCode,
+                Grant::RefreshToken,
+                Grant::ClientCredentials,
+            ] {
                 let ok = retry::retryable(g, &f);
-                let _ = retry::next_delay(&retry::RetryPolicy::default(), (i % 5) as u32, ok, f.retry_after_ms, (i as f64) / 7.0);
+                let _ = retry::next_delay(
+                    &retry::RetryPolicy::default(),
+                    (i % 5) as u32,
+                    ok,
+                    f.retry_after_ms,
+                    (i as f64) / 7.0,
+                );
             }
         }
         let _ = redact::redact(&text, &[other.as_str()]);
@@ -63,9 +127,15 @@ fn no_entry_point_panics_on_random_input() {
         let _ = form::encode_form(&[(&text, &other)]);
         let _ = form::encode_query(&[(&text, &other)]);
         let _ = retry::retry_after_seconds(&text);
-        let _ = avito_auth::core::token_body(Grant::AuthorizationCode, &text, &other, Some(&text), Some(&other));
-        let _ = avito_auth::core::check_grant_type(Grant::RefreshToken, Some(&text));
-        let _ = avito_auth::core::extra_header(&text, &other);
+        let _ = avito_auth::oauth::token_body(
+            Grant::AuthorizationCode,
+            &text,
+            &other,
+            Some(&text),
+            Some(&other),
+        );
+        let _ = avito_auth::oauth::check_grant_type(Grant::RefreshToken, Some(&text));
+        let _ = avito_auth::oauth::extra_header(&text, &other);
         let _ = transport::classify_rejection(&transport::Rejection {
             caller_aborted: i % 7 == 0,
             timed_out: i % 5 == 0,
@@ -74,6 +144,18 @@ fn no_entry_point_panics_on_random_input() {
             code: Some(&other),
             before_response: i % 2 == 0,
         });
+        let params = callback::CallbackParams {
+            state: Some(&text),
+            code: Some(&other),
+            error: (i % 3 == 0).then_some(&*other),
+            error_description: Some(&text),
+        };
+        let _ = callback::read_callback(&params, &other).map_err(|f| f.message());
+        let held = lifecycle::Held {
+            access_token: Some(&text),
+            expires_at: Some(i as f64),
+        };
+        let _ = lifecycle::is_fresh(held, Some(&other), (i * 3) as f64, (i % 7) as f64);
     }
     let _ = Failure::new(Kind::Network, "x");
 }
@@ -81,9 +163,14 @@ fn no_entry_point_panics_on_random_input() {
 #[test]
 fn huge_and_deep_inputs_are_refused_not_crashes() {
     let deep_obj = "{\"a\":".repeat(50_000);
-    assert!(json::parse(&deep_obj).is_none());
+    assert!(matches!(
+        parse_native(&deep_obj),
+        avito_auth::oauth::wire::BodyShape::NotJson
+    ));
     let big = format!("{{\"access_token\":\"{}\"}}", "x".repeat(3 << 20));
-    let f = classify::classify(200, &big, false).unwrap_err().redacted(&["x"]);
+    let f = classify::classify(200, &big, &parse_native(&big), false)
+        .unwrap_err()
+        .redacted(&["x"]);
     assert_eq!(f.kind, Kind::InvalidResponse);
     assert!(f.body.unwrap().len() < 4096);
 }

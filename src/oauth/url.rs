@@ -4,15 +4,17 @@
 //! `127.0.0.0/8`, `[::1]`). No user-info, query or fragment; an optional port and base path.
 //! Trailing slashes are dropped, so `{host}/token` never has a double slash.
 
-#[allow(unused_imports)]
-use alloc::{borrow::ToOwned, string::{String, ToString}, vec, vec::Vec};
-
 /// Why a base URL was refused. The text names the rule, never the value (it might hold
 /// credentials such as `https://user:pass@…`).
 pub const BAD_URL: &str = "must be an absolute https:// URL (http:// only for localhost, 127.0.0.0/8 or [::1]) without credentials, query or fragment";
 
 pub fn normalize_base(input: &str) -> Result<String, &'static str> {
-    let lower_prefix = |p: &str| input.len() >= p.len() && input.get(..p.len()).is_some_and(|s| s.eq_ignore_ascii_case(p));
+    let lower_prefix = |p: &str| {
+        input.len() >= p.len()
+            && input
+                .get(..p.len())
+                .is_some_and(|s| s.eq_ignore_ascii_case(p))
+    };
     let (https, rest) = if lower_prefix("https://") {
         (true, input.get(8..).unwrap_or(""))
     } else if lower_prefix("http://") {
@@ -20,11 +22,17 @@ pub fn normalize_base(input: &str) -> Result<String, &'static str> {
     } else {
         return Err(BAD_URL);
     };
-    if input.bytes().any(|b| b <= b' ' || b == 0x7f || b == b'\\' || b == b'?' || b == b'#' || b >= 0x80) {
+    if input
+        .bytes()
+        .any(|b| b <= b' ' || b == 0x7f || b == b'\\' || b == b'?' || b == b'#' || b >= 0x80)
+    {
         return Err(BAD_URL);
     }
     let slash = rest.bytes().position(|b| b == b'/').unwrap_or(rest.len());
-    let (authority, path) = (rest.get(..slash).unwrap_or(""), rest.get(slash..).unwrap_or(""));
+    let (authority, path) = (
+        rest.get(..slash).unwrap_or(""),
+        rest.get(slash..).unwrap_or(""),
+    );
     if authority.is_empty() || authority.contains('@') {
         return Err(BAD_URL);
     }
@@ -62,18 +70,29 @@ fn host_of(authority: &str) -> Option<&str> {
         return None;
     }
     if let Some(p) = port {
-        if p.is_empty() || p.len() > 5 || !p.bytes().all(|b| b.is_ascii_digit()) || p.parse::<u32>().ok()? > 65535 {
+        if p.is_empty()
+            || p.len() > 5
+            || !p.bytes().all(|b| b.is_ascii_digit())
+            || p.parse::<u32>().ok()? > 65535
+        {
             return None;
         }
     }
-    if !host.starts_with('[') && !host.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.' || b == b'_') {
+    if !host.starts_with('[')
+        && !host
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.' || b == b'_')
+    {
         return None;
     }
     Some(host)
 }
 
 pub fn is_loopback(host: &str) -> bool {
-    if host.eq_ignore_ascii_case("localhost") || host.eq_ignore_ascii_case("localhost.") || host == "[::1]" {
+    if host.eq_ignore_ascii_case("localhost")
+        || host.eq_ignore_ascii_case("localhost.")
+        || host == "[::1]"
+    {
         return true;
     }
     let mut parts = host.split('.');
@@ -81,7 +100,12 @@ pub fn is_loopback(host: &str) -> bool {
     let rest: Vec<&str> = parts.collect();
     first_is_127
         && rest.len() == 3
-        && rest.iter().all(|p| !p.is_empty() && p.len() <= 3 && p.bytes().all(|b| b.is_ascii_digit()) && p.parse::<u16>().is_ok_and(|n| n <= 255))
+        && rest.iter().all(|p| {
+            !p.is_empty()
+                && p.len() <= 3
+                && p.bytes().all(|b| b.is_ascii_digit())
+                && p.parse::<u16>().is_ok_and(|n| n <= 255)
+        })
 }
 
 #[cfg(test)]
@@ -90,24 +114,66 @@ mod tests {
 
     #[test]
     fn accepts_https_and_loopback_http() {
-        assert_eq!(normalize_base("https://api.avito.ru").unwrap(), "https://api.avito.ru");
-        assert_eq!(normalize_base("https://api.avito.ru/").unwrap(), "https://api.avito.ru");
-        assert_eq!(normalize_base("HTTPS://API.Avito.ru//").unwrap(), "https://api.avito.ru");
-        assert_eq!(normalize_base("https://proxy.example:8443/avito/").unwrap(), "https://proxy.example:8443/avito");
-        assert_eq!(normalize_base("http://127.0.0.1:8080").unwrap(), "http://127.0.0.1:8080");
-        assert_eq!(normalize_base("http://127.1.2.3").unwrap(), "http://127.1.2.3");
-        assert_eq!(normalize_base("http://localhost:3000/").unwrap(), "http://localhost:3000");
-        assert_eq!(normalize_base("http://[::1]:9000").unwrap(), "http://[::1]:9000");
+        assert_eq!(
+            normalize_base("https://api.avito.ru").unwrap(),
+            "https://api.avito.ru"
+        );
+        assert_eq!(
+            normalize_base("https://api.avito.ru/").unwrap(),
+            "https://api.avito.ru"
+        );
+        assert_eq!(
+            normalize_base("HTTPS://API.Avito.ru//").unwrap(),
+            "https://api.avito.ru"
+        );
+        assert_eq!(
+            normalize_base("https://proxy.example:8443/avito/").unwrap(),
+            "https://proxy.example:8443/avito"
+        );
+        assert_eq!(
+            normalize_base("http://127.0.0.1:8080").unwrap(),
+            "http://127.0.0.1:8080"
+        );
+        assert_eq!(
+            normalize_base("http://127.1.2.3").unwrap(),
+            "http://127.1.2.3"
+        );
+        assert_eq!(
+            normalize_base("http://localhost:3000/").unwrap(),
+            "http://localhost:3000"
+        );
+        assert_eq!(
+            normalize_base("http://[::1]:9000").unwrap(),
+            "http://[::1]:9000"
+        );
     }
 
     #[test]
     fn refuses_everything_else() {
         for bad in [
-            "", "api.avito.ru", "ftp://api.avito.ru", "http://api.avito.ru", "http://10.0.0.1", "http://127.0.0.1.evil.com",
-            "http://localhost.evil.com", "https://", "https://user:pw@api.avito.ru", "https://api.avito.ru?x=1",
-            "https://api.avito.ru#f", "https://api avito.ru", "https://api.avito.ru:99999", "https://api.avito.ru:",
-            "https://api.avito.ru:8a", "//api.avito.ru", "https://[::1", "http://[::2]", "https://апи.рф", "http://128.0.0.1",
-            "http://127.0.0.256", "https:\\\\api.avito.ru", "http://127.0.0.1\n",
+            "",
+            "api.avito.ru",
+            "ftp://api.avito.ru",
+            "http://api.avito.ru",
+            "http://10.0.0.1",
+            "http://127.0.0.1.evil.com",
+            "http://localhost.evil.com",
+            "https://",
+            "https://user:pw@api.avito.ru",
+            "https://api.avito.ru?x=1",
+            "https://api.avito.ru#f",
+            "https://api avito.ru",
+            "https://api.avito.ru:99999",
+            "https://api.avito.ru:",
+            "https://api.avito.ru:8a",
+            "//api.avito.ru",
+            "https://[::1",
+            "http://[::2]",
+            "https://апи.рф",
+            "http://128.0.0.1",
+            "http://127.0.0.256",
+            "https:\\\\api.avito.ru",
+            "http://127.0.0.1\n",
         ] {
             assert!(normalize_base(bad).is_err(), "{bad:?} was accepted");
         }

@@ -13,12 +13,20 @@ pub struct RetryPolicy {
 
 impl Default for RetryPolicy {
     fn default() -> Self {
-        RetryPolicy { max_attempts: 3, base_delay_ms: 250, max_delay_ms: 10_000 }
+        RetryPolicy {
+            max_attempts: 3,
+            base_delay_ms: 250,
+            max_delay_ms: 10_000,
+        }
     }
 }
 
 impl RetryPolicy {
-    pub const OFF: RetryPolicy = RetryPolicy { max_attempts: 1, base_delay_ms: 0, max_delay_ms: 0 };
+    pub const OFF: RetryPolicy = RetryPolicy {
+        max_attempts: 1,
+        base_delay_ms: 0,
+        max_delay_ms: 0,
+    };
 }
 
 /// Whether repeating the request after this failure is safe and may succeed.
@@ -40,12 +48,25 @@ pub fn retryable(grant: Grant, f: &Failure) -> bool {
 /// `random` is uniform in `[0, 1)`. The delay is exponential with "equal jitter" (half fixed,
 /// half random), and never shorter than `Retry-After`; a `Retry-After` beyond `max_delay_ms`
 /// ends the retries (the caller sees `retryAfterMs`).
-pub fn next_delay(policy: &RetryPolicy, attempt: u32, retryable: bool, retry_after_ms: Option<u64>, random: f64) -> Option<u64> {
+pub fn next_delay(
+    policy: &RetryPolicy,
+    attempt: u32,
+    retryable: bool,
+    retry_after_ms: Option<u64>,
+    random: f64,
+) -> Option<u64> {
     if attempt >= policy.max_attempts || !retryable {
         return None;
     }
-    let exp = policy.base_delay_ms.saturating_mul(1u64 << (attempt.saturating_sub(1)).min(30)).min(policy.max_delay_ms);
-    let random = if random.is_finite() { random.clamp(0.0, 1.0) } else { 0.5 };
+    let exp = policy
+        .base_delay_ms
+        .saturating_mul(1u64 << (attempt.saturating_sub(1)).min(30))
+        .min(policy.max_delay_ms);
+    let random = if random.is_finite() {
+        random.clamp(0.0, 1.0)
+    } else {
+        0.5
+    };
     let jittered = exp / 2 + ((exp - exp / 2) as f64 * random) as u64;
     match retry_after_ms {
         Some(ra) if ra > policy.max_delay_ms => None,
@@ -97,7 +118,12 @@ mod tests {
         }
         assert!(retryable(g, &Failure::new(Kind::Timeout, "")));
         assert!(retryable(g, &Failure::new(Kind::Network, "")));
-        for k in [Kind::OAuth, Kind::InvalidResponse, Kind::Aborted, Kind::InvalidArgument] {
+        for k in [
+            Kind::OAuth,
+            Kind::InvalidResponse,
+            Kind::Aborted,
+            Kind::InvalidArgument,
+        ] {
             assert!(!retryable(g, &Failure::new(k, "")));
         }
         assert!(!retryable(g, &http(400)));
@@ -106,13 +132,20 @@ mod tests {
 
     #[test]
     fn backoff_grows_with_jitter_and_stops() {
-        let p = RetryPolicy { max_attempts: 4, base_delay_ms: 100, max_delay_ms: 250 };
+        let p = RetryPolicy {
+            max_attempts: 4,
+            base_delay_ms: 100,
+            max_delay_ms: 250,
+        };
         assert_eq!(next_delay(&p, 1, true, None, 0.0), Some(50));
         assert_eq!(next_delay(&p, 1, true, None, 0.999), Some(99));
         assert_eq!(next_delay(&p, 2, true, None, 0.0), Some(100));
         assert_eq!(next_delay(&p, 3, true, None, 1.0), Some(250)); // capped
         assert_eq!(next_delay(&p, 4, true, None, 0.5), None); // attempts used up
-        assert_eq!(next_delay(&p, 1, retryable(Grant::RefreshToken, &http(500)), None, 0.5), None);
+        assert_eq!(
+            next_delay(&p, 1, retryable(Grant::RefreshToken, &http(500)), None, 0.5),
+            None
+        );
         assert_eq!(next_delay(&RetryPolicy::OFF, 1, true, None, 0.5), None);
         assert_eq!(next_delay(&p, 1, true, None, f64::NAN), Some(75));
     }

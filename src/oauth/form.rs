@@ -5,14 +5,13 @@
 //! any conforming decoder. The query encoder also keeps `,` and `:` literal (both are legal in a
 //! query), because Avito documents scopes as `scope=messenger:read,items:info`.
 
-#[allow(unused_imports)]
-use alloc::{borrow::ToOwned, string::{String, ToString}, vec, vec::Vec};
-
 const HEX: &[u8; 16] = b"0123456789ABCDEF";
 
 fn push_encoded(out: &mut String, value: &str, query: bool) {
     for &b in value.as_bytes() {
-        let keep = b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') || (query && (b == b',' || b == b':'));
+        let keep = b.is_ascii_alphanumeric()
+            || matches!(b, b'-' | b'.' | b'_' | b'~')
+            || (query && (b == b',' || b == b':'));
         if keep {
             out.push(b as char);
         } else {
@@ -84,7 +83,11 @@ mod tests {
     #[test]
     fn encodes_grant_fields_in_order() {
         assert_eq!(
-            encode_form(&[("grant_type", "client_credentials"), ("client_id", "id"), ("client_secret", "s")]),
+            encode_form(&[
+                ("grant_type", "client_credentials"),
+                ("client_id", "id"),
+                ("client_secret", "s")
+            ]),
             "grant_type=client_credentials&client_id=id&client_secret=s"
         );
     }
@@ -95,13 +98,23 @@ mod tests {
         assert_eq!(encode_form(&[("a", "%")]), "a=%25");
         assert_eq!(encode_form(&[("a", "a,b")]), "a=a%2Cb");
         assert_eq!(encode_query(&[("scope", "a,b")]), "scope=a,b");
-        assert_eq!(encode_query(&[("scope", "messenger:read,items:info")]), "scope=messenger:read,items:info");
+        assert_eq!(
+            encode_query(&[("scope", "messenger:read,items:info")]),
+            "scope=messenger:read,items:info"
+        );
         assert_eq!(encode_form(&[("a", "x:y")]), "a=x%3Ay");
     }
 
     #[test]
     fn unicode_round_trips() {
-        for v in ["Привет мир", "😀🎉", "tab\tnl\nnul\0", "~-._", "", "日本語&=+"] {
+        for v in [
+            "Привет мир",
+            "😀🎉",
+            "tab\tnl\nnul\0",
+            "~-._",
+            "",
+            "日本語&=+",
+        ] {
             let enc = encode_form(&[("v", v)]);
             assert!(enc.is_ascii());
             assert_eq!(decode(&enc[2..]), v);

@@ -1,8 +1,5 @@
 //! Removing secret values from anything derived from a response, and bounding its size.
 
-#[allow(unused_imports)]
-use alloc::{borrow::ToOwned, string::{String, ToString}, vec, vec::Vec};
-
 use super::form::encoded_forms;
 
 pub const REDACTED: &str = "[redacted]";
@@ -16,7 +13,12 @@ pub fn redact(text: &str, secrets: &[&str]) -> String {
     for s in secrets.iter().filter(|s| !s.is_empty()) {
         let escaped = json_escaped(s);
         let slash_escaped = replace_all(&escaped, "/", "\\/");
-        for form in [*s, encoded_forms(s).as_str(), escaped.as_str(), slash_escaped.as_str()] {
+        for form in [
+            *s,
+            encoded_forms(s).as_str(),
+            escaped.as_str(),
+            slash_escaped.as_str(),
+        ] {
             if find(&out, form, 0).is_some() {
                 out = replace_all(&out, form, REDACTED);
             }
@@ -68,15 +70,27 @@ pub fn redact_fields(text: &str, names: &[&str]) -> String {
             let key_end = at + quoted.len();
             let bytes = out.as_bytes();
             let mut i = key_end;
-            while matches!(bytes.get(i), Some(b' ' | b'\t' | b'\n' | b'\r')) { i += 1; }
-            if bytes.get(i) != Some(&b':') { from = key_end; continue; }
+            while matches!(bytes.get(i), Some(b' ' | b'\t' | b'\n' | b'\r')) {
+                i += 1;
+            }
+            if bytes.get(i) != Some(&b':') {
+                from = key_end;
+                continue;
+            }
             i += 1;
-            while matches!(bytes.get(i), Some(b' ' | b'\t' | b'\n' | b'\r')) { i += 1; }
-            if bytes.get(i) != Some(&b'"') { from = key_end; continue; }
+            while matches!(bytes.get(i), Some(b' ' | b'\t' | b'\n' | b'\r')) {
+                i += 1;
+            }
+            if bytes.get(i) != Some(&b'"') {
+                from = key_end;
+                continue;
+            }
             let start = i + 1;
             let mut j = start;
             while let Some(&b) = bytes.get(j) {
-                if b == b'"' { break; }
+                if b == b'"' {
+                    break;
+                }
                 j += if b == b'\\' { 2 } else { 1 };
             }
             let end = j.min(out.len());
@@ -88,11 +102,17 @@ pub fn redact_fields(text: &str, names: &[&str]) -> String {
         while let Some(at) = find(&out, &assign, from) {
             let start = at + assign.len();
             let bytes = out.as_bytes();
-            let before = if at == 0 { None } else { bytes.get(at - 1).copied() };
+            let before = if at == 0 {
+                None
+            } else {
+                bytes.get(at - 1).copied()
+            };
             let boundary_ok = before.map_or(true, |b| !b.is_ascii_alphanumeric() && b != b'_');
             let mut j = start;
             while let Some(&b) = bytes.get(j) {
-                if matches!(b, b'&' | b' ' | b'\t' | b'\n' | b'\r' | b'"' | b'\'' | b'<') { break; }
+                if matches!(b, b'&' | b' ' | b'\t' | b'\n' | b'\r' | b'"' | b'\'' | b'<') {
+                    break;
+                }
                 j += 1;
             }
             if boundary_ok && j > start {
@@ -142,16 +162,31 @@ mod tests {
         let s = "p@ss w/\"rd";
         let text = "raw p@ss w/\"rd enc p%40ss%20w%2F%22rd json p@ss w/\\\"rd esc p@ss w\\/\\\"rd";
         let out = redact(text, &[s, ""]);
-        assert_eq!(out, "raw [redacted] enc [redacted] json [redacted] esc [redacted]");
+        assert_eq!(
+            out,
+            "raw [redacted] enc [redacted] json [redacted] esc [redacted]"
+        );
     }
 
     #[test]
     fn redacts_secret_fields_in_broken_text() {
         let names = ["access_token", "code"];
-        assert_eq!(redact_fields(r#"{"access_token":"abc"#, &names), r#"{"access_token":"[redacted]"#);
-        assert_eq!(redact_fields(r#"{"access_token" : "a\"b", "x":1}"#, &names), r#"{"access_token" : "[redacted]", "x":1}"#);
-        assert_eq!(redact_fields("<p>code=XYZ&state=1 barcode=no</p>", &names), "<p>code=[redacted]&state=1 barcode=no</p>");
-        assert_eq!(redact_fields(r#""code": 5, "access_token":"é€""#, &names), r#""code": 5, "access_token":"[redacted]""#);
+        assert_eq!(
+            redact_fields(r#"{"access_token":"abc"#, &names),
+            r#"{"access_token":"[redacted]"#
+        );
+        assert_eq!(
+            redact_fields(r#"{"access_token" : "a\"b", "x":1}"#, &names),
+            r#"{"access_token" : "[redacted]", "x":1}"#
+        );
+        assert_eq!(
+            redact_fields("<p>code=XYZ&state=1 barcode=no</p>", &names),
+            "<p>code=[redacted]&state=1 barcode=no</p>"
+        );
+        assert_eq!(
+            redact_fields(r#""code": 5, "access_token":"é€""#, &names),
+            r#""code": 5, "access_token":"[redacted]""#
+        );
         assert_eq!(redact_fields("access_token=", &names), "access_token=");
     }
 

@@ -1,15 +1,16 @@
-//! The pure-Rust core: no JS types, unit-tested natively with `cargo test`.
+//! The pure-Rust core: no JS types, unit-tested natively with `cargo test`. The wasm edge
+//! (`src/edge`) drives it: this is the "endpoint request / endpoint response" half of the client —
+//! what to send, what an answer or a failure means, whether to try again, what may be shown.
 
-#[allow(unused_imports)]
-use alloc::{borrow::ToOwned, string::{String, ToString}, vec, vec::Vec};
-
+pub mod callback;
 pub mod classify;
 pub mod form;
-pub mod json;
+pub mod lifecycle;
 pub mod redact;
 pub mod retry;
 pub mod transport;
 pub mod url;
+pub mod wire;
 
 /// The three grants of `POST /token`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -20,14 +21,6 @@ pub enum Grant {
 }
 
 impl Grant {
-    pub fn from_index(i: u32) -> Option<Grant> {
-        match i {
-            0 => Some(Grant::AuthorizationCode),
-            1 => Some(Grant::RefreshToken),
-            2 => Some(Grant::ClientCredentials),
-            _ => None,
-        }
-    }
     pub fn wire(self) -> &'static str {
         match self {
             Grant::AuthorizationCode => "authorization_code",
@@ -92,10 +85,65 @@ pub struct Failure {
 
 impl Failure {
     pub fn new(kind: Kind, detail: impl Into<String>) -> Failure {
-        Failure { kind, detail: detail.into(), status: None, error: None, error_description: None, retry_after_ms: None, body: None, not_sent: false }
+        Failure {
+            kind,
+            detail: detail.into(),
+            status: None,
+            error: None,
+            error_description: None,
+            retry_after_ms: None,
+            body: None,
+            not_sent: false,
+        }
     }
     pub fn invalid_argument(detail: impl Into<String>) -> Failure {
         Failure::new(Kind::InvalidArgument, detail)
+    }
+
+    /// The `message` a user reads: what happened, with the (already redacted) fields that say
+    /// why. Call it on a [`Failure::redacted`] failure.
+    pub fn message(&self) -> String {
+        let status = self
+            .status
+            .map(|s| format!(" (HTTP {s})"))
+            .unwrap_or_default();
+        let description = self
+            .error_description
+            .as_deref()
+            .map(|d| format!(": {d}"))
+            .unwrap_or_default();
+        match self.kind {
+            // A refusal read from an authorization callback has its own words.
+            Kind::OAuth if self.status.is_none() => self.detail.clone(),
+            Kind::OAuth => {
+                let error = self
+                    .error
+                    .as_deref()
+                    .map_or_else(|| "error".to_owned(), |e| format!("\"{e}\""));
+                format!("the token endpoint refused the request: {error}{description}{status}")
+            }
+            Kind::Http => {
+                let error = self
+                    .error
+                    .as_deref()
+                    .map(|e| format!(" \"{e}\""))
+                    .unwrap_or_default();
+                format!(
+                    "the token endpoint answered HTTP {}{error}{description}",
+                    self.status.unwrap_or(0)
+                )
+            }
+            Kind::InvalidResponse => format!(
+                "invalid token response: {}{status}{description}",
+                self.detail
+            ),
+            _ => self.detail.clone(),
+        }
+    }
+
+    /// Whether the user must sign in again: the code or refresh token is dead.
+    pub fn sign_in_required(&self) -> bool {
+        self.kind == Kind::OAuth && self.error.as_deref() == Some("invalid_grant")
     }
 }
 
@@ -115,7 +163,10 @@ impl core::fmt::Debug for Token {
             .field("access_token", &"[redacted]")
             .field("expires_in", &self.expires_in)
             .field("token_type", &self.token_type)
-            .field("refresh_token", &self.refresh_token.as_ref().map(|_| "[redacted]"))
+            .field(
+                "refresh_token",
+                &self.refresh_token.as_ref().map(|_| "[redacted]"),
+            )
             .field("scope", &self.scope)
             .finish()
     }
@@ -126,7 +177,10 @@ impl core::fmt::Debug for Token {
 pub fn require_arg(name: &str, value: Option<String>) -> Result<String, Failure> {
     match value {
         Some(v) if !v.is_empty() => Ok(v),
-        _ => Err(Failure::invalid_argument(concat_str(&[name, " must be a non-empty string"]))),
+        _ => Err(Failure::invalid_argument(concat_str(&[
+            name,
+            " must be a non-empty string",
+        ]))),
     }
 }
 
@@ -135,7 +189,11 @@ pub fn check_grant_type(expected: Grant, given: Option<&str>) -> Result<(), Fail
     match given {
         None => Ok(()),
         Some(g) if g == expected.wire() => Ok(()),
-        Some(_) => Err(Failure::invalid_argument(concat_str(&["grantType must be \"", expected.wire(), "\" for this method"]))),
+        Some(_) => Err(Failure::invalid_argument(concat_str(&[
+            "grantType must be \"",
+            expected.wire(),
+            "\" for this method",
+        ]))),
     }
 }
 
@@ -143,9 +201,14 @@ pub fn check_grant_type(expected: Grant, given: Option<&str>) -> Result<(), Fail
 /// one of ours (`Content-Type`, `Accept`, `Content-Length` are never overridden), `Err` when the
 /// name is not an HTTP token or the value holds a line break or NUL.
 pub fn extra_header(name: &str, value: &str) -> Result<Option<String>, Failure> {
-    let name_ok = !name.is_empty() && name.bytes().all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b));
+    let name_ok = !name.is_empty()
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b));
     if !name_ok || !header_value_ok(value) {
-        return Err(Failure::invalid_argument("headers must map valid header names to string values without line breaks"));
+        return Err(Failure::invalid_argument(
+            "headers must map valid header names to string values without line breaks",
+        ));
     }
     let lower = name.to_ascii_lowercase();
     Ok(match lower.as_str() {
@@ -154,13 +217,22 @@ pub fn extra_header(name: &str, value: &str) -> Result<Option<String>, Failure> 
     })
 }
 
-/// A header value: no CR, LF or NUL (they would split or truncate the header).
+/// A header value: no CR, LF or NUL (they would split or truncate the header), and nothing past
+/// U+00FF (a `Headers` object refuses what is not a ByteString).
 pub fn header_value_ok(value: &str) -> bool {
-    !value.bytes().any(|b| b == b'\r' || b == b'\n' || b == 0)
+    !value
+        .chars()
+        .any(|c| c == '\r' || c == '\n' || c == '\0' || c as u32 > 0xFF)
 }
 
 /// The form body of a token request.
-pub fn token_body(grant: Grant, client_id: &str, client_secret: &str, grant_secret: Option<&str>, redirect_uri: Option<&str>) -> String {
+pub fn token_body(
+    grant: Grant,
+    client_id: &str,
+    client_secret: &str,
+    grant_secret: Option<&str>,
+    redirect_uri: Option<&str>,
+) -> String {
     let mut pairs: Vec<(&str, &str)> = Vec::with_capacity(5);
     pairs.push(("grant_type", grant.wire()));
     pairs.push(("client_id", client_id));
@@ -193,8 +265,14 @@ mod tests {
             token_body(Grant::AuthorizationCode, "id", "s&=", Some("c o+de"), None),
             "grant_type=authorization_code&client_id=id&client_secret=s%26%3D&code=c%20o%2Bde"
         );
-        assert_eq!(token_body(Grant::RefreshToken, "id", "s", Some("r"), None), "grant_type=refresh_token&client_id=id&client_secret=s&refresh_token=r");
-        assert_eq!(token_body(Grant::ClientCredentials, "id", "s", Some("ignored"), None), "grant_type=client_credentials&client_id=id&client_secret=s");
+        assert_eq!(
+            token_body(Grant::RefreshToken, "id", "s", Some("r"), None),
+            "grant_type=refresh_token&client_id=id&client_secret=s&refresh_token=r"
+        );
+        assert_eq!(
+            token_body(Grant::ClientCredentials, "id", "s", Some("ignored"), None),
+            "grant_type=client_credentials&client_id=id&client_secret=s"
+        );
         assert_eq!(
             token_body(Grant::AuthorizationCode, "id", "s", Some("c"), Some("https://x/cb?a=1")),
             "grant_type=authorization_code&client_id=id&client_secret=s&code=c&redirect_uri=https%3A%2F%2Fx%2Fcb%3Fa%3D1"
@@ -216,18 +294,65 @@ mod tests {
 
     #[test]
     fn extra_headers() {
-        assert_eq!(extra_header("X-Trace", "t1").unwrap().as_deref(), Some("x-trace"));
+        assert_eq!(
+            extra_header("X-Trace", "t1").unwrap().as_deref(),
+            Some("x-trace")
+        );
         assert_eq!(extra_header("Content-Type", "text/plain").unwrap(), None);
         assert_eq!(extra_header("ACCEPT", "text/html").unwrap(), None);
-        for (n, v) in [("", "v"), ("bad name", "v"), ("x:y", "v"), ("x-a", "v\nInjected: 1"), ("x-a", "a\rb"), ("x-a", "nul\0")] {
+        for (n, v) in [
+            ("", "v"),
+            ("bad name", "v"),
+            ("x:y", "v"),
+            ("x-a", "v\nInjected: 1"),
+            ("x-a", "a\rb"),
+            ("x-a", "nul\0"),
+        ] {
             assert!(extra_header(n, v).is_err(), "{n:?} {v:?}");
         }
-        assert!(header_value_ok("my-app/1.0 (+https://x)"));
+        assert!(header_value_ok("my-app/1.0 (+https://x) café"));
+        assert!(!header_value_ok("приложение"));
+    }
+
+    #[test]
+    fn messages_name_what_happened() {
+        let mut f = Failure::new(Kind::OAuth, "x");
+        f.status = Some(400);
+        f.error = Some("invalid_grant".into());
+        f.error_description = Some("expired".into());
+        assert_eq!(
+            f.message(),
+            "the token endpoint refused the request: \"invalid_grant\": expired (HTTP 400)"
+        );
+        assert!(f.sign_in_required());
+        f.kind = Kind::Http;
+        f.status = Some(503);
+        assert_eq!(
+            f.message(),
+            "the token endpoint answered HTTP 503 \"invalid_grant\": expired"
+        );
+        assert!(!f.sign_in_required());
+        let mut r = Failure::new(Kind::InvalidResponse, "response body is not JSON");
+        r.status = Some(200);
+        assert_eq!(
+            r.message(),
+            "invalid token response: response body is not JSON (HTTP 200)"
+        );
+        assert_eq!(
+            Failure::new(Kind::Timeout, "no response within 5 ms").message(),
+            "no response within 5 ms"
+        );
     }
 
     #[test]
     fn token_debug_is_redacted() {
-        let t = Token { access_token: "SECRET_AT".into(), expires_in: Some(1), token_type: None, refresh_token: Some("SECRET_RT".into()), scope: None };
+        let t = Token {
+            access_token: "SECRET_AT".into(),
+            expires_in: Some(1),
+            token_type: None,
+            refresh_token: Some("SECRET_RT".into()),
+            scope: None,
+        };
         let d = format!("{t:?}");
         assert!(!d.contains("SECRET"), "{d}");
     }

@@ -1,0 +1,339 @@
+//! `AvitoAuth`, the ergonomic client (one per Avito application), `parseCallback` and
+//! `randomState`.
+
+use super::client::{build_call, handle, spawn};
+use super::exception::{exception, invalid, rejected};
+use super::js::{self, absent};
+use super::options::{self, CallOptions, ConfigurationOptions};
+use super::transport::Settings;
+use crate::oauth::callback::{read_callback, CallbackParams};
+use crate::oauth::form::encode_query;
+use crate::oauth::Grant;
+use serde::{Deserialize, Serialize};
+use std::cell::RefCell;
+use std::rc::Rc;
+use wasm_bindgen::convert::TryFromJsValue;
+use wasm_bindgen::prelude::*;
+use wasm_bindgen::JsCast;
+
+const DEFAULT_AUTHORIZE_URL: &str = "https://avito.ru/oauth";
+
+/// What an `AvitoAuth` holds. The client secret never leaves Rust except in request bodies.
+pub struct AuthInner {
+    pub client_id: String,
+    client_secret: String,
+    pub settings: Rc<Settings>,
+    authorize_url: String,
+}
+
+handle!(AuthHandle, "__auth", auth_of, Rc<AuthInner>);
+
+impl AuthInner {
+    /// A grant's request through this client: arguments checked now, the request run later.
+    pub fn call(
+        &self,
+        grant: Grant,
+        grant_secret: &JsValue,
+        call_options: &JsValue,
+    ) -> Result<super::transport::Call, JsValue> {
+        let o: CallOptions = options::read(call_options, "options", &[])?;
+        let signal = options::signal(&o.signal)?;
+        let secret_name = if grant == Grant::RefreshToken {
+            "refreshToken"
+        } else {
+            "code"
+        };
+        let grant_secret = options::loose_text(grant_secret, secret_name)?;
+        let redirect_uri = match grant {
+            Grant::AuthorizationCode => options::optional_text(&o.redirect_uri, "redirectUri")?,
+            _ => None,
+        };
+        build_call(
+            grant,
+            Some(self.client_id.clone()),
+            Some(self.client_secret.clone()),
+            grant_secret,
+            None,
+            redirect_uri,
+            signal,
+            true,
+        )
+    }
+}
+
+/// `AvitoAuth` options beside the transport's.
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "camelCase", default)]
+struct AuthOptions {
+    #[serde(with = "serde_wasm_bindgen::preserve")]
+    client_id: JsValue,
+    #[serde(with = "serde_wasm_bindgen::preserve")]
+    client_secret: JsValue,
+    #[serde(with = "serde_wasm_bindgen::preserve")]
+    authorize_url: JsValue,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "camelCase", default)]
+struct UrlOptions {
+    #[serde(with = "serde_wasm_bindgen::preserve")]
+    scope: JsValue,
+    #[serde(with = "serde_wasm_bindgen::preserve")]
+    state: JsValue,
+    #[serde(with = "serde_wasm_bindgen::preserve")]
+    redirect_uri: JsValue,
+}
+
+#[derive(Serialize)]
+struct AuthorizationUrl {
+    url: String,
+    state: String,
+}
+
+#[derive(Serialize)]
+struct Callback<'a> {
+    code: &'a str,
+    state: &'a str,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct AuthJson<'a> {
+    client_id: &'a str,
+    client_secret: &'a str,
+    host: &'a str,
+}
+
+/// The ergonomic client: one object per Avito application (client id and secret).
+#[wasm_bindgen]
+pub struct AvitoAuth {
+    inner: Rc<AuthInner>,
+}
+
+#[wasm_bindgen]
+impl AvitoAuth {
+    /// `{ clientId, clientSecret, host?, fetch?, timeoutMs?, retries?, userAgent?, headers?, authorizeUrl? }`.
+    /// Throws `ApiException` (`invalid_argument`) for bad options.
+    #[wasm_bindgen(constructor)]
+    pub fn new(options: JsValue) -> Result<AvitoAuth, JsValue> {
+        if absent(&options) {
+            return Err(invalid("AvitoAuth options must be an object"));
+        }
+        let extra: AuthOptions = options::read(&options, "AvitoAuth options", &[])?;
+        let client_id = options::text(&extra.client_id, "clientId")?;
+        let client_secret = options::text(&extra.client_secret, "clientSecret")?;
+        let transport: ConfigurationOptions = options::read(&options, "AvitoAuth options", &[])?;
+        let settings = Rc::new(Settings::from_options(&transport)?);
+        let authorize_url = if absent(&extra.authorize_url) {
+            DEFAULT_AUTHORIZE_URL.to_owned()
+        } else {
+            options::base_url(&extra.authorize_url, "authorizeUrl")?
+        };
+        Ok(AvitoAuth {
+            inner: Rc::new(AuthInner {
+                client_id,
+                client_secret,
+                settings,
+                authorize_url,
+            }),
+        })
+    }
+
+    #[wasm_bindgen(getter, js_name = clientId)]
+    pub fn client_id(&self) -> String {
+        self.inner.client_id.clone()
+    }
+
+    /// `{host}` without `/token`.
+    #[wasm_bindgen(getter)]
+    pub fn host(&self) -> String {
+        self.inner.settings.host.clone()
+    }
+
+    /// Builds the Avito consent URL; keep the returned `state` (e.g. in a cookie) for the callback.
+    #[wasm_bindgen(js_name = authorizationUrl)]
+    pub fn authorization_url(&self, options: JsValue) -> Result<JsValue, JsValue> {
+        let o: UrlOptions = options::read(&options, "authorizationUrl options", &[])?;
+        let scope = match o.scope.dyn_ref::<js_sys::Array>() {
+            Some(list) if list.length() == 0 => {
+                return Err(invalid("scope must name at least one scope"))
+            }
+            Some(list) => list
+                .iter()
+                .enumerate()
+                .map(|(i, s)| options::text(&s, &format!("scope[{i}]")))
+                .collect::<Result<Vec<_>, _>>()?
+                .join(","),
+            None => options::text(&o.scope, "scope")?,
+        };
+        let state = if absent(&o.state) {
+            random_state()?
+        } else {
+            options::text(&o.state, "state")?
+        };
+        let redirect_uri = options::optional_text(&o.redirect_uri, "redirectUri")?;
+        let mut pairs = vec![
+            ("response_type", "code"),
+            ("client_id", self.inner.client_id.as_str()),
+            ("scope", scope.as_str()),
+            ("state", state.as_str()),
+        ];
+        if let Some(uri) = redirect_uri.as_deref() {
+            pairs.push(("redirect_uri", uri));
+        }
+        let url = format!("{}?{}", self.inner.authorize_url, encode_query(&pairs));
+        Ok(serde_wasm_bindgen::to_value(&AuthorizationUrl { url, state }).unwrap_or(JsValue::NULL))
+    }
+
+    /// See the exported `parseCallback`.
+    #[wasm_bindgen(js_name = parseCallback)]
+    pub fn parse_callback(
+        &self,
+        input: JsValue,
+        expected_state: JsValue,
+    ) -> Result<JsValue, JsValue> {
+        parse_callback(input, expected_state)
+    }
+
+    /// authorization_code grant → TokenSet (store its refresh_token). `{ redirectUri, signal }`.
+    #[wasm_bindgen(js_name = exchangeCode)]
+    pub fn exchange_code(&self, code: JsValue, options: JsValue) -> js_sys::Promise {
+        self.run(Grant::AuthorizationCode, &code, &options)
+    }
+
+    /// refresh_token grant → TokenSet with a NEW refresh_token; the old one is spent.
+    pub fn refresh(&self, refresh_token: JsValue, options: JsValue) -> js_sys::Promise {
+        self.run(Grant::RefreshToken, &refresh_token, &options)
+    }
+
+    /// client_credentials grant → TokenSet.
+    #[wasm_bindgen(js_name = clientCredentials)]
+    pub fn client_credentials(&self, options: JsValue) -> js_sys::Promise {
+        self.run(Grant::ClientCredentials, &JsValue::UNDEFINED, &options)
+    }
+
+    #[wasm_bindgen(js_name = toJSON)]
+    pub fn to_json(&self) -> JsValue {
+        let json = AuthJson {
+            client_id: &self.inner.client_id,
+            client_secret: "[redacted]",
+            host: &self.inner.settings.host,
+        };
+        serde_wasm_bindgen::to_value(&json).unwrap_or(JsValue::NULL)
+    }
+
+    #[wasm_bindgen(js_name = __auth, skip_typescript)]
+    pub fn handle(&self) -> AuthHandle {
+        AuthHandle(self.inner.clone())
+    }
+}
+
+impl AvitoAuth {
+    fn run(&self, grant: Grant, grant_secret: &JsValue, options: &JsValue) -> js_sys::Promise {
+        match self.inner.call(grant, grant_secret, options) {
+            Ok(call) => spawn(self.inner.settings.clone(), call),
+            Err(error) => rejected(error),
+        }
+    }
+}
+
+/// The query parameters of a callback: a `URL`, `URLSearchParams`, a URL string (absolute or
+/// not) or a `Request`.
+fn search_params(input: &JsValue) -> Result<web_sys::UrlSearchParams, JsValue> {
+    if let Some(url) = input.dyn_ref::<web_sys::Url>() {
+        return Ok(url.search_params());
+    }
+    if let Some(params) = input.dyn_ref::<web_sys::UrlSearchParams>() {
+        return Ok(params.clone());
+    }
+    let href = match input.as_string() {
+        Some(s) => Some(s),
+        None if input.is_object() => js::get(input, "url").as_string(),
+        None => None,
+    };
+    let href = href.ok_or_else(|| {
+        invalid("the callback must be a URL, a URL string, URLSearchParams or a Request")
+    })?;
+    web_sys::Url::new_with_base(&href, "http://callback.invalid/")
+        .map(|u| u.search_params())
+        .map_err(|_| invalid("the callback is not a valid URL"))
+}
+
+/// Reads the authorization callback (`?code=…&state=…` or `?error=…`), checking `state` against
+/// the one stored when the authorization URL was built; returns `{ code, state }`.
+#[wasm_bindgen(js_name = parseCallback)]
+pub fn parse_callback(input: JsValue, expected_state: JsValue) -> Result<JsValue, JsValue> {
+    let params = search_params(&input)?;
+    let expected = options::text(&expected_state, "expectedState")?;
+    let (state, code, error, error_description) = (
+        params.get("state"),
+        params.get("code"),
+        params.get("error"),
+        params.get("error_description"),
+    );
+    let read = CallbackParams {
+        state: state.as_deref(),
+        code: code.as_deref(),
+        error: error.as_deref(),
+        error_description: error_description.as_deref(),
+    };
+    match read_callback(&read, &expected) {
+        Ok(code) => Ok(serde_wasm_bindgen::to_value(&Callback {
+            code,
+            state: &expected,
+        })
+        .unwrap_or(JsValue::NULL)),
+        Err(f) => Err(exception(&f, false)),
+    }
+}
+
+thread_local! {
+    /// The WebCrypto to draw from: the global one, or what the runtime entry handed over
+    /// (Node 18 has no global `crypto` in every mode).
+    static CRYPTO: RefCell<Option<JsValue>> = const { RefCell::new(None) };
+}
+
+/// Called by the Node entries with `node:crypto`'s `webcrypto`.
+#[wasm_bindgen(js_name = __setCrypto, skip_typescript)]
+pub fn set_crypto(crypto: JsValue) {
+    CRYPTO.with(|c| {
+        if let Ok(mut slot) = c.try_borrow_mut() {
+            *slot = Some(crypto);
+        }
+    });
+}
+
+/// A fresh URL-safe random state: 256 bits from `crypto.getRandomValues`, base64url (43 chars).
+#[wasm_bindgen(js_name = randomState)]
+pub fn random_state() -> Result<String, JsValue> {
+    let given = CRYPTO.with(|c| c.try_borrow().ok().and_then(|slot| slot.clone()));
+    let crypto = given
+        .filter(|c| !absent(c))
+        .unwrap_or_else(|| js::get(&js_sys::global(), "crypto"));
+    let unavailable =
+        || invalid("no crypto.getRandomValues in this runtime: pass an explicit state");
+    if !js::get(&crypto, "getRandomValues").is_function() {
+        return Err(unavailable());
+    }
+    let mut bytes = [0u8; 32];
+    crypto
+        .unchecked_into::<web_sys::Crypto>()
+        .get_random_values_with_u8_array(&mut bytes)
+        .map_err(|_| unavailable())?;
+    Ok(base64url(&bytes))
+}
+
+fn base64url(bytes: &[u8]) -> String {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    let mut out = String::with_capacity(bytes.len() * 4 / 3 + 2);
+    for chunk in bytes.chunks(3) {
+        let n = chunk
+            .iter()
+            .enumerate()
+            .fold(0u32, |n, (i, b)| n | (*b as u32) << (16 - 8 * i));
+        for i in 0..=chunk.len() {
+            out.push(ALPHABET[(n >> (18 - 6 * i) & 63) as usize] as char);
+        }
+    }
+    out
+}

@@ -1,0 +1,349 @@
+//! The shape of Avito's OpenAPI-generated client: `Configuration`, `ApiClient`,
+//! `ApplicationAccessApi` (authorization_code, refresh_token) and `AccessApi`
+//! (client_credentials), with its names and parameter order.
+
+use super::exception::{exception, invalid, rejected};
+use super::options::{self, CallOptions, ConfigurationOptions};
+use super::transport::{request, Call, Settings};
+use crate::oauth::{check_grant_type, require_arg, token_body, Grant};
+use serde::Serialize;
+use std::rc::Rc;
+use wasm_bindgen::convert::TryFromJsValue;
+use wasm_bindgen::prelude::*;
+use wasm_bindgen::JsCast;
+
+/// Configuration settings: `host`, `fetch`, `timeoutMs`, `retries`, `userAgent`, `headers`.
+/// Validated once; read-only afterwards (make a new one to change it).
+#[wasm_bindgen]
+pub struct Configuration {
+    settings: Rc<Settings>,
+}
+
+/// Opaque handles by which Rust finds the Rust side of an exported object that JavaScript hands
+/// back (wasm-bindgen's `TryFromJsValue` would take the object itself over). The object's hidden
+/// method returns a fresh handle, which Rust takes over; its class is checked on the way, so a
+/// look-alike object cannot forge one.
+macro_rules! handle {
+    ($handle:ident, $method:literal, $of:ident, $inner:ty) => {
+        #[wasm_bindgen(skip_typescript)]
+        pub struct $handle(pub(crate) $inner);
+
+        /// The Rust side behind a JS object of the class, or `None` for anything else.
+        pub fn $of(value: &JsValue) -> Option<$inner> {
+            let method = super::js::get(value, $method)
+                .dyn_into::<js_sys::Function>()
+                .ok()?;
+            let handle = method.call0(value).ok()?;
+            $handle::try_from_js_value(handle).ok().map(|h| h.0)
+        }
+    };
+}
+pub(crate) use handle;
+
+handle!(
+    ConfigurationHandle,
+    "__configuration",
+    configuration_of,
+    Rc<Settings>
+);
+handle!(ApiClientHandle, "__apiClient", api_client_of, Rc<Settings>);
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct ConfigurationJson<'a> {
+    host: &'a str,
+    timeout_ms: f64,
+}
+
+#[wasm_bindgen]
+impl Configuration {
+    /// Throws `ApiException` (`invalid_argument`) for a bad option.
+    #[wasm_bindgen(constructor)]
+    pub fn new(options: JsValue) -> Result<Configuration, JsValue> {
+        let o: ConfigurationOptions = options::read(&options, "Configuration options", &[])?;
+        Ok(Configuration {
+            settings: Rc::new(Settings::from_options(&o)?),
+        })
+    }
+    /// The normalised host (no trailing slash).
+    #[wasm_bindgen(getter)]
+    pub fn host(&self) -> String {
+        self.settings.host.clone()
+    }
+    #[wasm_bindgen(getter, js_name = timeoutMs)]
+    pub fn timeout_ms(&self) -> f64 {
+        self.settings.timeout_ms
+    }
+    #[wasm_bindgen(js_name = toJSON)]
+    pub fn to_json(&self) -> JsValue {
+        serde_wasm_bindgen::to_value(&ConfigurationJson {
+            host: &self.settings.host,
+            timeout_ms: self.settings.timeout_ms,
+        })
+        .unwrap_or(JsValue::NULL)
+    }
+    #[wasm_bindgen(js_name = __configuration, skip_typescript)]
+    pub fn handle(&self) -> ConfigurationHandle {
+        ConfigurationHandle(self.settings.clone())
+    }
+}
+
+/// Holds a `Configuration`; `new ApiClient()` uses the defaults.
+#[wasm_bindgen]
+pub struct ApiClient {
+    configuration: JsValue,
+    settings: Rc<Settings>,
+}
+
+#[wasm_bindgen]
+impl ApiClient {
+    #[wasm_bindgen(constructor)]
+    pub fn new(configuration: JsValue) -> Result<ApiClient, JsValue> {
+        let configuration = if super::js::absent(&configuration) {
+            Configuration::new(JsValue::UNDEFINED)?.into()
+        } else {
+            configuration
+        };
+        let settings = configuration_of(&configuration)
+            .ok_or_else(|| invalid("ApiClient expects a Configuration"))?;
+        Ok(ApiClient {
+            configuration,
+            settings,
+        })
+    }
+    /// The `Configuration` this client was made with.
+    #[wasm_bindgen(getter)]
+    pub fn configuration(&self) -> JsValue {
+        self.configuration.clone()
+    }
+    /// Nothing to release; present for parity with the generated client.
+    pub fn close(&self) {}
+    #[wasm_bindgen(js_name = __apiClient, skip_typescript)]
+    pub fn handle(&self) -> ApiClientHandle {
+        ApiClientHandle(self.settings.clone())
+    }
+}
+
+/// The `ApiClient` a seed-layer API was given (a default one when absent).
+fn client_of(api_client: JsValue) -> Result<(JsValue, Rc<Settings>), JsValue> {
+    let api_client = if super::js::absent(&api_client) {
+        ApiClient::new(JsValue::UNDEFINED)?.into()
+    } else {
+        api_client
+    };
+    let settings = api_client_of(&api_client).ok_or_else(|| invalid("expected an ApiClient"))?;
+    Ok((api_client, settings))
+}
+
+/// A seed-layer call: validate everything now (reject at once), then run the request.
+pub fn seed_call(
+    settings: &Rc<Settings>,
+    grant: Grant,
+    client_id: &JsValue,
+    client_secret: &JsValue,
+    grant_secret: &JsValue,
+    grant_type: &JsValue,
+    call_options: &JsValue,
+) -> js_sys::Promise {
+    match prepare(
+        grant,
+        client_id,
+        client_secret,
+        grant_secret,
+        grant_type,
+        call_options,
+    ) {
+        Ok(call) => spawn(settings.clone(), call),
+        Err(error) => rejected(error),
+    }
+}
+
+fn prepare(
+    grant: Grant,
+    client_id: &JsValue,
+    client_secret: &JsValue,
+    grant_secret: &JsValue,
+    grant_type: &JsValue,
+    call_options: &JsValue,
+) -> Result<Call, JsValue> {
+    let o: CallOptions = options::read(call_options, "options", &[])?;
+    let signal = options::signal(&o.signal)?;
+    let secret_name = if grant == Grant::RefreshToken {
+        "refreshToken"
+    } else {
+        "code"
+    };
+    let client_id = options::loose_text(client_id, "clientId")?;
+    let client_secret = options::loose_text(client_secret, "clientSecret")?;
+    let grant_secret = options::loose_text(grant_secret, secret_name)?;
+    // grantType: absent means the method's own grant; a non-string is refused as a mismatch.
+    let grant_type = if super::js::absent(grant_type) {
+        None
+    } else {
+        Some(grant_type.as_string().unwrap_or_default())
+    };
+    build_call(
+        grant,
+        client_id,
+        client_secret,
+        grant_secret,
+        grant_type.as_deref(),
+        None,
+        signal,
+        false,
+    )
+}
+
+/// Checks a call's arguments with the core's rules and builds its form body.
+#[allow(clippy::too_many_arguments)]
+pub fn build_call(
+    grant: Grant,
+    client_id: Option<String>,
+    client_secret: Option<String>,
+    grant_secret: Option<String>,
+    grant_type: Option<&str>,
+    redirect_uri: Option<String>,
+    signal: Option<super::js::CallerSignal>,
+    with_expiry: bool,
+) -> Result<Call, JsValue> {
+    let checked = (|| {
+        let client_id = require_arg("clientId", client_id)?;
+        let client_secret = require_arg("clientSecret", client_secret)?;
+        let grant_secret = match grant {
+            Grant::AuthorizationCode => Some(require_arg("code", grant_secret)?),
+            Grant::RefreshToken => Some(require_arg("refreshToken", grant_secret)?),
+            Grant::ClientCredentials => None,
+        };
+        check_grant_type(grant, grant_type)?;
+        let body = token_body(
+            grant,
+            &client_id,
+            &client_secret,
+            grant_secret.as_deref(),
+            redirect_uri.as_deref(),
+        );
+        let secrets = [Some(client_secret), grant_secret]
+            .into_iter()
+            .flatten()
+            .collect();
+        Ok(Call {
+            grant,
+            body,
+            secrets,
+            signal,
+            with_expiry,
+        })
+    })();
+    checked.map_err(|f| exception(&f, false))
+}
+
+/// Runs a checked call; every exported method hands its call to this one future.
+pub fn spawn(settings: Rc<Settings>, call: Call) -> js_sys::Promise {
+    wasm_bindgen_futures::future_to_promise(request(settings, call))
+}
+
+/// authorization_code and refresh_token grants (tokens on behalf of a user).
+#[wasm_bindgen]
+pub struct ApplicationAccessApi {
+    api_client: JsValue,
+    settings: Rc<Settings>,
+}
+
+#[wasm_bindgen]
+impl ApplicationAccessApi {
+    #[wasm_bindgen(constructor)]
+    pub fn new(api_client: JsValue) -> Result<ApplicationAccessApi, JsValue> {
+        let (api_client, settings) = client_of(api_client)?;
+        Ok(ApplicationAccessApi {
+            api_client,
+            settings,
+        })
+    }
+    #[wasm_bindgen(getter, js_name = apiClient)]
+    pub fn api_client(&self) -> JsValue {
+        self.api_client.clone()
+    }
+    /// authorization_code → `{ access_token, expires_in, token_type, refresh_token, scope }`.
+    #[wasm_bindgen(js_name = getAccessTokenAuthorizationCode)]
+    pub fn get_access_token_authorization_code(
+        &self,
+        client_id: JsValue,
+        client_secret: JsValue,
+        code: JsValue,
+        grant_type: JsValue,
+        options: JsValue,
+    ) -> js_sys::Promise {
+        seed_call(
+            &self.settings,
+            Grant::AuthorizationCode,
+            &client_id,
+            &client_secret,
+            &code,
+            &grant_type,
+            &options,
+        )
+    }
+    /// refresh_token (grantType before refreshToken, as in the generated client) → a token with
+    /// a NEW refresh_token.
+    #[wasm_bindgen(js_name = refreshAccessTokenAuthorizationCode)]
+    pub fn refresh_access_token_authorization_code(
+        &self,
+        client_id: JsValue,
+        client_secret: JsValue,
+        grant_type: JsValue,
+        refresh_token: JsValue,
+        options: JsValue,
+    ) -> js_sys::Promise {
+        seed_call(
+            &self.settings,
+            Grant::RefreshToken,
+            &client_id,
+            &client_secret,
+            &refresh_token,
+            &grant_type,
+            &options,
+        )
+    }
+}
+
+/// client_credentials grant (tokens for the application itself).
+#[wasm_bindgen]
+pub struct AccessApi {
+    api_client: JsValue,
+    settings: Rc<Settings>,
+}
+
+#[wasm_bindgen]
+impl AccessApi {
+    #[wasm_bindgen(constructor)]
+    pub fn new(api_client: JsValue) -> Result<AccessApi, JsValue> {
+        let (api_client, settings) = client_of(api_client)?;
+        Ok(AccessApi {
+            api_client,
+            settings,
+        })
+    }
+    #[wasm_bindgen(getter, js_name = apiClient)]
+    pub fn api_client(&self) -> JsValue {
+        self.api_client.clone()
+    }
+    /// client_credentials → `{ access_token, expires_in, token_type }`.
+    #[wasm_bindgen(js_name = getAccessToken)]
+    pub fn get_access_token(
+        &self,
+        client_id: JsValue,
+        client_secret: JsValue,
+        grant_type: JsValue,
+        options: JsValue,
+    ) -> js_sys::Promise {
+        seed_call(
+            &self.settings,
+            Grant::ClientCredentials,
+            &client_id,
+            &client_secret,
+            &JsValue::UNDEFINED,
+            &grant_type,
+            &options,
+        )
+    }
+}

@@ -1,0 +1,133 @@
+//! The JavaScript this crate calls, all of it through `catch` bindings: a user's object may be a
+//! Proxy, a getter may throw, a "fetch" may be anything. A JS exception must never unwind through
+//! wasm frames (inside wasm-bindgen-futures' executor it would leave the task queue stuck), so
+//! every call that can throw returns a `Result` here.
+
+use js_sys::{Array, Function, JsString, Object, Promise, Reflect};
+use wasm_bindgen::prelude::*;
+use wasm_bindgen::JsCast;
+
+#[wasm_bindgen]
+extern "C" {
+    /// The global `fetch`, looked up at call time (a test may replace it).
+    #[wasm_bindgen(catch, js_name = fetch)]
+    pub fn global_fetch(request: &web_sys::Request) -> Result<Promise, JsValue>;
+
+    #[wasm_bindgen(js_name = setTimeout)]
+    pub fn set_timeout(handler: &Function, ms: f64) -> JsValue;
+    #[wasm_bindgen(js_name = clearTimeout)]
+    pub fn clear_timeout(handle: &JsValue);
+
+    #[wasm_bindgen(catch, js_namespace = Array, js_name = from)]
+    pub fn array_from(iterable: &JsValue) -> Result<Array, JsValue>;
+
+    /// An AbortSignal-like object as a caller hands it to us, called structurally.
+    #[derive(Clone)]
+    pub type CallerSignal;
+    #[wasm_bindgen(catch, method, getter, structural)]
+    pub fn aborted(this: &CallerSignal) -> Result<JsValue, JsValue>;
+    #[wasm_bindgen(catch, method, structural, js_name = addEventListener)]
+    pub fn add_event_listener(
+        this: &CallerSignal,
+        kind: &str,
+        listener: &Function,
+    ) -> Result<(), JsValue>;
+    #[wasm_bindgen(catch, method, structural, js_name = removeEventListener)]
+    pub fn remove_event_listener(
+        this: &CallerSignal,
+        kind: &str,
+        listener: &Function,
+    ) -> Result<(), JsValue>;
+
+    /// Something a caller's `fetch` resolved to, read structurally (it may be a Response from
+    /// another realm or library, or anything at all).
+    pub type LooseResponse;
+    #[wasm_bindgen(catch, method, getter, structural)]
+    pub fn status(this: &LooseResponse) -> Result<JsValue, JsValue>;
+    #[wasm_bindgen(catch, method, getter, structural)]
+    pub fn headers(this: &LooseResponse) -> Result<JsValue, JsValue>;
+    #[wasm_bindgen(catch, method, structural)]
+    pub fn text(this: &LooseResponse) -> Result<JsValue, JsValue>;
+
+    pub type LooseHeaders;
+    #[wasm_bindgen(catch, method, structural)]
+    pub fn get(this: &LooseHeaders, name: &str) -> Result<JsValue, JsValue>;
+
+    /// Throws (URIError) on unpaired surrogates: one native pass over the original JS string.
+    #[wasm_bindgen(catch, js_name = encodeURIComponent)]
+    fn encode_uri_component(text: &JsString) -> Result<JsValue, JsValue>;
+
+    #[wasm_bindgen(catch, js_namespace = JSON, js_name = parse)]
+    pub fn json_parse(text: &str) -> Result<JsValue, JsValue>;
+}
+
+/// `target[key]` for any value: `undefined` for non-objects and for getters or proxies that throw.
+pub fn get(target: &JsValue, key: &str) -> JsValue {
+    if target.is_object() || target.is_function() {
+        Reflect::get(target, &JsValue::from_str(key)).unwrap_or(JsValue::UNDEFINED)
+    } else {
+        JsValue::UNDEFINED
+    }
+}
+
+/// Sets a property on an object this crate created (cannot throw).
+pub fn set(target: &Object, key: &str, value: &JsValue) {
+    let _ = Reflect::set(target, &JsValue::from_str(key), value);
+}
+
+pub fn absent(v: &JsValue) -> bool {
+    v.is_undefined() || v.is_null()
+}
+
+/// A plain copy of an object's own enumerable string-keyed properties, read once with catching
+/// getters, so that serde-wasm-bindgen (whose property reads do not catch) only ever reads plain
+/// data. `nested` names members that are plain option objects themselves and are copied the same
+/// way; every other member is kept as it is (functions, AbortSignals, stores, Headers…).
+/// `None` when `value` is not an object (or its keys cannot be listed).
+pub fn snapshot(value: &JsValue, nested: &[&str]) -> Option<Object> {
+    if !value.is_object() || Array::is_array(value) {
+        return None;
+    }
+    let keys = Reflect::own_keys(value).ok()?;
+    let copy = Object::new();
+    for key in keys.iter() {
+        let Some(name) = key.as_string() else {
+            continue;
+        };
+        let member = Reflect::get(value, &key).unwrap_or(JsValue::UNDEFINED);
+        let member = match nested.contains(&name.as_str()) {
+            true => snapshot(&member, &[]).map_or(member, JsValue::from),
+            false => member,
+        };
+        set(&copy, &name, &member);
+    }
+    Some(copy)
+}
+
+/// Longest string argument accepted (ids, secrets, codes, tokens, scopes, URLs): bounded memory.
+pub const MAX_ARG: u32 = 65_536;
+
+/// Why a JS value is not usable as a string argument.
+pub enum StrIssue {
+    NotAString,
+    TooLong,
+    /// Unpaired UTF-16 surrogates: encoding would silently change the value.
+    IllFormed,
+}
+
+/// A JS string argument as Rust text, refusing what cannot cross unchanged.
+pub fn string_arg(value: &JsValue) -> Result<String, StrIssue> {
+    let Some(js) = value.dyn_ref::<JsString>() else {
+        return Err(StrIssue::NotAString);
+    };
+    if js.length() > MAX_ARG {
+        return Err(StrIssue::TooLong);
+    }
+    let text = String::from(js);
+    // A lone surrogate becomes U+FFFD on the way in. Only then ask the platform (one native
+    // call: encodeURIComponent refuses lone surrogates) whether the original was well formed.
+    if text.contains('\u{FFFD}') && encode_uri_component(js).is_err() {
+        return Err(StrIssue::IllFormed);
+    }
+    Ok(text)
+}

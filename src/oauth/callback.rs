@@ -1,0 +1,94 @@
+//! What an authorization callback (`?code=…&state=…` or `?error=…`) says, once the edge has read
+//! its query parameters with the platform's URL parser.
+
+use super::{Failure, Kind};
+
+/// The query parameters of a callback that matter.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct CallbackParams<'a> {
+    pub state: Option<&'a str>,
+    pub code: Option<&'a str>,
+    pub error: Option<&'a str>,
+    pub error_description: Option<&'a str>,
+}
+
+/// The code of a callback whose `state` is the one stored when the sign-in began. The state is
+/// checked first (a forged callback is refused whatever else it holds); then `?error=` (the user
+/// declined: `access_denied`); then the code.
+pub fn read_callback<'a>(p: &CallbackParams<'a>, expected_state: &str) -> Result<&'a str, Failure> {
+    if p.state != Some(expected_state) {
+        let mut f = Failure::invalid_argument("the callback's state does not match the expected state (possible CSRF): start the sign-in again");
+        f.error = Some("state_mismatch".into());
+        return Err(f);
+    }
+    if let Some(error) = p.error.filter(|e| !e.is_empty()) {
+        let description = p
+            .error_description
+            .map(|d| format!(": {d}"))
+            .unwrap_or_default();
+        let mut f = Failure::new(
+            Kind::OAuth,
+            format!("the authorization was refused: \"{error}\"{description}"),
+        );
+        f.error = Some(error.to_owned());
+        f.error_description = p.error_description.map(str::to_owned);
+        return Err(f);
+    }
+    match p.code.filter(|c| !c.is_empty()) {
+        Some(code) => Ok(code),
+        None => {
+            let mut f = Failure::invalid_argument("the callback has no code");
+            f.error = Some("missing_code".into());
+            Err(f)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn state_first_then_error_then_code() {
+        let p = |state, code, error| CallbackParams {
+            state,
+            code,
+            error,
+            error_description: Some("no"),
+        };
+        assert_eq!(
+            read_callback(&p(Some("S"), Some("C"), None), "S").unwrap(),
+            "C"
+        );
+        assert_eq!(
+            read_callback(&p(Some("X"), Some("C"), Some("access_denied")), "S")
+                .unwrap_err()
+                .error
+                .as_deref(),
+            Some("state_mismatch")
+        );
+        assert_eq!(
+            read_callback(&p(None, Some("C"), None), "S")
+                .unwrap_err()
+                .error
+                .as_deref(),
+            Some("state_mismatch")
+        );
+        let denied = read_callback(&p(Some("S"), None, Some("access_denied")), "S").unwrap_err();
+        assert_eq!(
+            (denied.kind, denied.error_description.as_deref()),
+            (Kind::OAuth, Some("no"))
+        );
+        assert_eq!(
+            denied.message(),
+            "the authorization was refused: \"access_denied\": no"
+        );
+        assert_eq!(
+            read_callback(&p(Some("S"), Some(""), None), "S")
+                .unwrap_err()
+                .error
+                .as_deref(),
+            Some("missing_code")
+        );
+    }
+}

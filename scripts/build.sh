@@ -22,8 +22,14 @@ mkdir -p "pkg/$(dirname "$SNIPPET")" && cp "target/wasm-pack/$SNIPPET" "pkg/$SNI
 echo "export { ApiException } from \"./$SNIPPET\";" > pkg/exception.js
 cp pkg-template/{api,workerd,edge-light,browser,init,durable-object,redis}.js pkg-template/node.mjs pkg-template/LICENSE pkg/
 
-# 3. Types: one declaration file per entry, and its CommonJS twin (.d.cts, importing ./index.cjs).
-for d in index init durable-object redis; do
+# 3. Types: wasm-bindgen's .d.ts of the Rust exports (parameter and return types annotated in Rust,
+#    the interfaces in src/edge/types.rs) without its init API, which the entries own. One file
+#    per entry, and its CommonJS twin (.d.cts, importing ./index.cjs).
+# `[Symbol.dispose]()` is left out: it needs TypeScript's esnext lib, and exists at run time only
+# where the platform has Symbol.dispose; `free()` (the same method) stays.
+sed -e '/^export type InitInput/,$d' -e '/\[Symbol\.dispose\]()/d' target/wasm-pack/avito_auth.d.ts > pkg/index.d.ts
+sed 's#"\./index\.js"#"./index.cjs"#' pkg/index.d.ts > pkg/index.d.cts
+for d in init durable-object redis; do
   cp "pkg-template/$d.d.ts" pkg/
   sed 's#"\./index\.js"#"./index.cjs"#' "pkg-template/$d.d.ts" > "pkg/$d.d.cts"
 done

@@ -12,6 +12,11 @@ WASM_PACK_VERSION=0.15.1
 if ! rustup target list --installed 2>/dev/null | grep -qx wasm32-unknown-unknown; then
   say "adding rust target wasm32-unknown-unknown"; rustup target add wasm32-unknown-unknown >&2
 fi
+for component in clippy rustfmt; do
+  if ! rustup component list --installed 2>/dev/null | grep -q "^$component"; then
+    say "adding rust component $component"; rustup component add "$component" >&2
+  fi
+done
 if [ "$(wasm-pack --version 2>/dev/null)" != "wasm-pack $WASM_PACK_VERSION" ]; then
   say "installing wasm-pack $WASM_PACK_VERSION (about 3 minutes)"; cargo install wasm-pack --version "$WASM_PACK_VERSION" --locked >&2
 fi

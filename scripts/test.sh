@@ -13,8 +13,13 @@ if [ -n "$MISSING" ]; then
   (apt-get update -qq && apt-get install -y -qq $MISSING) >/dev/null
 fi
 
+echo "== house style: cargo fmt, cargo clippy (native, all targets; wasm32 edge)"
+cargo fmt --check
+cargo clippy --quiet --all-targets --features native-json -- -D warnings
+cargo clippy --quiet --target wasm32-unknown-unknown -- -D warnings
+
 echo "== cargo test (native core)"
-cargo test --quiet 2>&1
+cargo test --quiet --features native-json 2>&1
 
 echo "== build and pack"
 bash scripts/build.sh

@@ -115,7 +115,9 @@ impl AvitoAuth {
     /// `{ clientId, clientSecret, host?, fetch?, timeoutMs?, retries?, userAgent?, headers?, authorizeUrl? }`.
     /// Throws `ApiException` (`invalid_argument`) for bad options.
     #[wasm_bindgen(constructor)]
-    pub fn new(options: JsValue) -> Result<AvitoAuth, JsValue> {
+    pub fn new(
+        #[wasm_bindgen(unchecked_param_type = "AvitoAuthOptions")] options: JsValue,
+    ) -> Result<AvitoAuth, JsValue> {
         if absent(&options) {
             return Err(invalid("AvitoAuth options must be an object"));
         }
@@ -151,8 +153,11 @@ impl AvitoAuth {
     }
 
     /// Builds the Avito consent URL; keep the returned `state` (e.g. in a cookie) for the callback.
-    #[wasm_bindgen(js_name = authorizationUrl)]
-    pub fn authorization_url(&self, options: JsValue) -> Result<JsValue, JsValue> {
+    #[wasm_bindgen(js_name = authorizationUrl, unchecked_return_type = "{ url: string; state: string }")]
+    pub fn authorization_url(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "AuthorizationUrlOptions")] options: JsValue,
+    ) -> Result<JsValue, JsValue> {
         let o: UrlOptions = options::read(&options, "authorizationUrl options", &[])?;
         let scope = match o.scope.dyn_ref::<js_sys::Array>() {
             Some(list) if list.length() == 0 => {
@@ -186,33 +191,48 @@ impl AvitoAuth {
     }
 
     /// See the exported `parseCallback`.
-    #[wasm_bindgen(js_name = parseCallback)]
+    #[wasm_bindgen(js_name = parseCallback, unchecked_return_type = "CallbackResult")]
     pub fn parse_callback(
         &self,
-        input: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "CallbackInput")] input: JsValue,
+        #[wasm_bindgen(js_name = expectedState, unchecked_param_type = "string")]
         expected_state: JsValue,
     ) -> Result<JsValue, JsValue> {
         parse_callback(input, expected_state)
     }
 
     /// authorization_code grant → TokenSet (store its refresh_token). `{ redirectUri, signal }`.
-    #[wasm_bindgen(js_name = exchangeCode)]
-    pub fn exchange_code(&self, code: JsValue, options: JsValue) -> js_sys::Promise {
+    #[wasm_bindgen(js_name = exchangeCode, unchecked_return_type = "Promise<TokenSet>")]
+    pub fn exchange_code(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "string")] code: JsValue,
+        #[wasm_bindgen(unchecked_optional_param_type = "CallOptions & { redirectUri?: string }")]
+        options: JsValue,
+    ) -> js_sys::Promise {
         self.run(Grant::AuthorizationCode, &code, &options)
     }
 
     /// refresh_token grant → TokenSet with a NEW refresh_token; the old one is spent.
-    pub fn refresh(&self, refresh_token: JsValue, options: JsValue) -> js_sys::Promise {
+    #[wasm_bindgen(unchecked_return_type = "Promise<TokenSet>")]
+    pub fn refresh(
+        &self,
+        #[wasm_bindgen(js_name = refreshToken, unchecked_param_type = "string")]
+        refresh_token: JsValue,
+        #[wasm_bindgen(unchecked_optional_param_type = "CallOptions")] options: JsValue,
+    ) -> js_sys::Promise {
         self.run(Grant::RefreshToken, &refresh_token, &options)
     }
 
     /// client_credentials grant → TokenSet.
-    #[wasm_bindgen(js_name = clientCredentials)]
-    pub fn client_credentials(&self, options: JsValue) -> js_sys::Promise {
+    #[wasm_bindgen(js_name = clientCredentials, unchecked_return_type = "Promise<TokenSet>")]
+    pub fn client_credentials(
+        &self,
+        #[wasm_bindgen(unchecked_optional_param_type = "CallOptions")] options: JsValue,
+    ) -> js_sys::Promise {
         self.run(Grant::ClientCredentials, &JsValue::UNDEFINED, &options)
     }
 
-    #[wasm_bindgen(js_name = toJSON)]
+    #[wasm_bindgen(js_name = toJSON, unchecked_return_type = "{ clientId: string; clientSecret: \"[redacted]\"; host: string }")]
     pub fn to_json(&self) -> JsValue {
         let json = AuthJson {
             client_id: &self.inner.client_id,
@@ -261,8 +281,12 @@ fn search_params(input: &JsValue) -> Result<web_sys::UrlSearchParams, JsValue> {
 
 /// Reads the authorization callback (`?code=…&state=…` or `?error=…`), checking `state` against
 /// the one stored when the authorization URL was built; returns `{ code, state }`.
-#[wasm_bindgen(js_name = parseCallback)]
-pub fn parse_callback(input: JsValue, expected_state: JsValue) -> Result<JsValue, JsValue> {
+#[wasm_bindgen(js_name = parseCallback, unchecked_return_type = "CallbackResult")]
+pub fn parse_callback(
+    #[wasm_bindgen(unchecked_param_type = "CallbackInput")] input: JsValue,
+    #[wasm_bindgen(js_name = expectedState, unchecked_param_type = "string")]
+    expected_state: JsValue,
+) -> Result<JsValue, JsValue> {
     let params = search_params(&input)?;
     let expected = options::text(&expected_state, "expectedState")?;
     let (state, code, error, error_description) = (

@@ -59,7 +59,9 @@ struct ConfigurationJson<'a> {
 impl Configuration {
     /// Throws `ApiException` (`invalid_argument`) for a bad option.
     #[wasm_bindgen(constructor)]
-    pub fn new(options: JsValue) -> Result<Configuration, JsValue> {
+    pub fn new(
+        #[wasm_bindgen(unchecked_optional_param_type = "ConfigurationOptions")] options: JsValue,
+    ) -> Result<Configuration, JsValue> {
         let o: ConfigurationOptions = options::read(&options, "Configuration options", &[])?;
         Ok(Configuration {
             settings: Rc::new(Settings::from_options(&o)?),
@@ -74,7 +76,7 @@ impl Configuration {
     pub fn timeout_ms(&self) -> f64 {
         self.settings.timeout_ms
     }
-    #[wasm_bindgen(js_name = toJSON)]
+    #[wasm_bindgen(js_name = toJSON, unchecked_return_type = "{ host: string; timeoutMs: number }")]
     pub fn to_json(&self) -> JsValue {
         serde_wasm_bindgen::to_value(&ConfigurationJson {
             host: &self.settings.host,
@@ -98,7 +100,9 @@ pub struct ApiClient {
 #[wasm_bindgen]
 impl ApiClient {
     #[wasm_bindgen(constructor)]
-    pub fn new(configuration: JsValue) -> Result<ApiClient, JsValue> {
+    pub fn new(
+        #[wasm_bindgen(unchecked_optional_param_type = "Configuration")] configuration: JsValue,
+    ) -> Result<ApiClient, JsValue> {
         let configuration = if super::js::absent(&configuration) {
             Configuration::new(JsValue::UNDEFINED)?.into()
         } else {
@@ -112,7 +116,7 @@ impl ApiClient {
         })
     }
     /// The `Configuration` this client was made with.
-    #[wasm_bindgen(getter)]
+    #[wasm_bindgen(getter, unchecked_return_type = "Configuration")]
     pub fn configuration(&self) -> JsValue {
         self.configuration.clone()
     }
@@ -252,26 +256,31 @@ pub struct ApplicationAccessApi {
 #[wasm_bindgen]
 impl ApplicationAccessApi {
     #[wasm_bindgen(constructor)]
-    pub fn new(api_client: JsValue) -> Result<ApplicationAccessApi, JsValue> {
+    pub fn new(
+        #[wasm_bindgen(js_name = apiClient, unchecked_optional_param_type = "ApiClient")]
+        api_client: JsValue,
+    ) -> Result<ApplicationAccessApi, JsValue> {
         let (api_client, settings) = client_of(api_client)?;
         Ok(ApplicationAccessApi {
             api_client,
             settings,
         })
     }
-    #[wasm_bindgen(getter, js_name = apiClient)]
+    #[wasm_bindgen(getter, js_name = apiClient, unchecked_return_type = "ApiClient")]
     pub fn api_client(&self) -> JsValue {
         self.api_client.clone()
     }
     /// authorization_code → `{ access_token, expires_in, token_type, refresh_token, scope }`.
-    #[wasm_bindgen(js_name = getAccessTokenAuthorizationCode)]
+    #[wasm_bindgen(js_name = getAccessTokenAuthorizationCode, unchecked_return_type = "Promise<GetAccessTokenAuthorizationCode200Response>")]
     pub fn get_access_token_authorization_code(
         &self,
-        client_id: JsValue,
+        #[wasm_bindgen(js_name = clientId, unchecked_param_type = "string")] client_id: JsValue,
+        #[wasm_bindgen(js_name = clientSecret, unchecked_param_type = "string")]
         client_secret: JsValue,
-        code: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "string")] code: JsValue,
+        #[wasm_bindgen(js_name = grantType, unchecked_optional_param_type = "\"authorization_code\"")]
         grant_type: JsValue,
-        options: JsValue,
+        #[wasm_bindgen(unchecked_optional_param_type = "CallOptions")] options: JsValue,
     ) -> js_sys::Promise {
         seed_call(
             &self.settings,
@@ -285,14 +294,17 @@ impl ApplicationAccessApi {
     }
     /// refresh_token (grantType before refreshToken, as in the generated client) → a token with
     /// a NEW refresh_token.
-    #[wasm_bindgen(js_name = refreshAccessTokenAuthorizationCode)]
+    #[wasm_bindgen(js_name = refreshAccessTokenAuthorizationCode, unchecked_return_type = "Promise<RefreshAccessTokenAuthorizationCode200Response>")]
     pub fn refresh_access_token_authorization_code(
         &self,
-        client_id: JsValue,
+        #[wasm_bindgen(js_name = clientId, unchecked_param_type = "string")] client_id: JsValue,
+        #[wasm_bindgen(js_name = clientSecret, unchecked_param_type = "string")]
         client_secret: JsValue,
+        #[wasm_bindgen(js_name = grantType, unchecked_param_type = "\"refresh_token\" | undefined")]
         grant_type: JsValue,
+        #[wasm_bindgen(js_name = refreshToken, unchecked_param_type = "string")]
         refresh_token: JsValue,
-        options: JsValue,
+        #[wasm_bindgen(unchecked_optional_param_type = "CallOptions")] options: JsValue,
     ) -> js_sys::Promise {
         seed_call(
             &self.settings,
@@ -316,25 +328,30 @@ pub struct AccessApi {
 #[wasm_bindgen]
 impl AccessApi {
     #[wasm_bindgen(constructor)]
-    pub fn new(api_client: JsValue) -> Result<AccessApi, JsValue> {
+    pub fn new(
+        #[wasm_bindgen(js_name = apiClient, unchecked_optional_param_type = "ApiClient")]
+        api_client: JsValue,
+    ) -> Result<AccessApi, JsValue> {
         let (api_client, settings) = client_of(api_client)?;
         Ok(AccessApi {
             api_client,
             settings,
         })
     }
-    #[wasm_bindgen(getter, js_name = apiClient)]
+    #[wasm_bindgen(getter, js_name = apiClient, unchecked_return_type = "ApiClient")]
     pub fn api_client(&self) -> JsValue {
         self.api_client.clone()
     }
     /// client_credentials → `{ access_token, expires_in, token_type }`.
-    #[wasm_bindgen(js_name = getAccessToken)]
+    #[wasm_bindgen(js_name = getAccessToken, unchecked_return_type = "Promise<GetAccessToken200Response>")]
     pub fn get_access_token(
         &self,
-        client_id: JsValue,
+        #[wasm_bindgen(js_name = clientId, unchecked_param_type = "string")] client_id: JsValue,
+        #[wasm_bindgen(js_name = clientSecret, unchecked_param_type = "string")]
         client_secret: JsValue,
+        #[wasm_bindgen(js_name = grantType, unchecked_optional_param_type = "\"client_credentials\"")]
         grant_type: JsValue,
-        options: JsValue,
+        #[wasm_bindgen(unchecked_optional_param_type = "CallOptions")] options: JsValue,
     ) -> js_sys::Promise {
         seed_call(
             &self.settings,

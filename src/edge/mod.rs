@@ -20,3 +20,4 @@ mod options;
 mod timing;
 mod tokens;
 mod transport;
+mod types;

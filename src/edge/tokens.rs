@@ -299,7 +299,9 @@ pub struct TokenManager {
 impl TokenManager {
     /// `{ auth, grant?, tokens?, store?, refreshSkewMs?, leaseMs?, onTokens?, fetch? }`.
     #[wasm_bindgen(constructor)]
-    pub fn new(options: JsValue) -> Result<TokenManager, JsValue> {
+    pub fn new(
+        #[wasm_bindgen(unchecked_param_type = "TokenManagerOptions")] options: JsValue,
+    ) -> Result<TokenManager, JsValue> {
         let o: ManagerOptions = options::read(&options, "TokenManager options", &[])?;
         let auth =
             auth_of(&o.auth).ok_or_else(|| invalid("TokenManager needs auth: an AvitoAuth"))?;
@@ -379,8 +381,11 @@ impl TokenManager {
 
     /// A valid access token. Concurrent callers share one renewal; each caller's `signal` only
     /// abandons that caller's wait (the renewal goes on for the others, and is stored).
-    #[wasm_bindgen(js_name = getAccessToken)]
-    pub fn get_access_token(&self, options: JsValue) -> Promise {
+    #[wasm_bindgen(js_name = getAccessToken, unchecked_return_type = "Promise<string>")]
+    pub fn get_access_token(
+        &self,
+        #[wasm_bindgen(unchecked_optional_param_type = "CallOptions")] options: JsValue,
+    ) -> Promise {
         match call_signal(&options) {
             Ok(signal) => future_to_promise(access_token(self.inner.clone(), signal)),
             Err(e) => rejected(e),
@@ -388,8 +393,11 @@ impl TokenManager {
     }
 
     /// `"Bearer …"`.
-    #[wasm_bindgen(js_name = authorizationHeader)]
-    pub fn authorization_header(&self, options: JsValue) -> Promise {
+    #[wasm_bindgen(js_name = authorizationHeader, unchecked_return_type = "Promise<string>")]
+    pub fn authorization_header(
+        &self,
+        #[wasm_bindgen(unchecked_optional_param_type = "CallOptions")] options: JsValue,
+    ) -> Promise {
         let signal = match call_signal(&options) {
             Ok(signal) => signal,
             Err(e) => return rejected(e),
@@ -414,7 +422,12 @@ impl TokenManager {
 
     /// `fetch` with `Authorization: Bearer …`; on 401/403 renews once and retries once when the
     /// body can be replayed (not a stream, not a consumed Request).
-    pub fn fetch(&self, input: JsValue, init: JsValue) -> Promise {
+    #[wasm_bindgen(unchecked_return_type = "Promise<Response>")]
+    pub fn fetch(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "RequestInfo | URL")] input: JsValue,
+        #[wasm_bindgen(unchecked_optional_param_type = "RequestInit")] init: JsValue,
+    ) -> Promise {
         future_to_promise(api_fetch(self.inner.clone(), input, init))
     }
 }
@@ -521,17 +534,24 @@ fn same_tokens(a: &JsValue, b: &JsValue) -> bool {
 impl MemoryTokenStore {
     /// `initial`: a TokenSet to start with (optional).
     #[wasm_bindgen(constructor)]
-    pub fn new(initial: JsValue) -> MemoryTokenStore {
+    pub fn new(
+        #[wasm_bindgen(unchecked_optional_param_type = "TokenSet")] initial: JsValue,
+    ) -> MemoryTokenStore {
         MemoryTokenStore {
             tokens: RefCell::new(initial),
             lease: RefCell::new(None),
         }
     }
+    #[wasm_bindgen(unchecked_return_type = "Promise<TokenSet | undefined>")]
     pub fn get(&self) -> Promise {
         Promise::resolve(&*self.tokens.borrow())
     }
-    #[wasm_bindgen(js_name = compareAndSet)]
-    pub fn compare_and_set(&self, expected: JsValue, next: JsValue) -> Promise {
+    #[wasm_bindgen(js_name = compareAndSet, unchecked_return_type = "Promise<boolean>")]
+    pub fn compare_and_set(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "TokenSet | undefined")] expected: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "TokenSet")] next: JsValue,
+    ) -> Promise {
         if !same_tokens(&self.tokens.borrow(), &expected) {
             return Promise::resolve(&JsValue::FALSE);
         }
@@ -539,8 +559,8 @@ impl MemoryTokenStore {
         Promise::resolve(&JsValue::TRUE)
     }
     /// A lease id, or `undefined` while another lease is live.
-    #[wasm_bindgen(js_name = acquireLease)]
-    pub fn acquire_lease(&self, ttl_ms: f64) -> Promise {
+    #[wasm_bindgen(js_name = acquireLease, unchecked_return_type = "Promise<string | undefined>")]
+    pub fn acquire_lease(&self, #[wasm_bindgen(js_name = ttlMs)] ttl_ms: f64) -> Promise {
         let now = js_sys::Date::now();
         if self
             .lease
@@ -557,8 +577,11 @@ impl MemoryTokenStore {
         *self.lease.borrow_mut() = Some((id.clone(), now + ttl_ms));
         Promise::resolve(&JsValue::from_str(&id))
     }
-    #[wasm_bindgen(js_name = releaseLease)]
-    pub fn release_lease(&self, id: JsValue) -> Promise {
+    #[wasm_bindgen(js_name = releaseLease, unchecked_return_type = "Promise<void>")]
+    pub fn release_lease(
+        &self,
+        #[wasm_bindgen(js_name = leaseId, unchecked_param_type = "string")] id: JsValue,
+    ) -> Promise {
         let mut lease = self.lease.borrow_mut();
         if lease
             .as_ref()

@@ -1,3 +1,12 @@
+//! The TypeScript declarations that are not a Rust signature: option objects, results, the store
+//! protocol and `ApiException` (a JS class). wasm-bindgen writes them into its `.d.ts` beside the
+//! classes it declares from the Rust exports (whose parameter and return types are annotated at
+//! each export), and the package's `index.d.ts` is that file: the types cannot drift from the code.
+
+use wasm_bindgen::prelude::*;
+
+#[wasm_bindgen(typescript_custom_section)]
+const DECLARATIONS: &str = r#"
 /**
  * avito-auth — a client for Avito's authorization API (`POST {host}/token`), compiled from Rust
  * to WebAssembly. The same API in every runtime entry (Node CJS/ESM, Workers, Deno, Bun, browsers).
@@ -108,39 +117,6 @@ export interface TokenSet extends GetAccessTokenAuthorizationCode200Response {
   expires_at?: number;
 }
 
-/** Validated once; read-only afterwards (make a new Configuration to change a setting). */
-export class Configuration {
-  /** @throws {ApiException} `invalid_argument` for a bad host, fetch, timeoutMs, retries, userAgent or headers. */
-  constructor(options?: ConfigurationOptions);
-  /** The normalised host (no trailing slash). */
-  readonly host: string;
-  readonly timeoutMs: number;
-  toJSON(): { host: string; timeoutMs: number };
-}
-
-export class ApiClient {
-  constructor(configuration?: Configuration);
-  readonly configuration: Configuration;
-  close(): void;
-}
-
-/** authorization_code and refresh_token grants, parameter order as in the generated client. */
-export class ApplicationAccessApi {
-  constructor(apiClient?: ApiClient);
-  readonly apiClient: ApiClient;
-  /** `grantType` defaults to `"authorization_code"`; any other value rejects with `invalid_argument`. */
-  getAccessTokenAuthorizationCode(clientId: string, clientSecret: string, code: string, grantType?: "authorization_code", options?: CallOptions): Promise<GetAccessTokenAuthorizationCode200Response>;
-  /** `grantType` (undefined → `"refresh_token"`) comes before `refreshToken`, as in the generated client. */
-  refreshAccessTokenAuthorizationCode(clientId: string, clientSecret: string, grantType: "refresh_token" | undefined, refreshToken: string, options?: CallOptions): Promise<RefreshAccessTokenAuthorizationCode200Response>;
-}
-
-/** client_credentials grant. */
-export class AccessApi {
-  constructor(apiClient?: ApiClient);
-  readonly apiClient: ApiClient;
-  getAccessToken(clientId: string, clientSecret: string, grantType?: "client_credentials", options?: CallOptions): Promise<GetAccessToken200Response>;
-}
-
 export interface AvitoAuthOptions extends ConfigurationOptions {
   clientId: string;
   /** Kept private: not reachable through `JSON.stringify(auth)` or `util.inspect(auth)`. */
@@ -164,33 +140,6 @@ export interface CallbackResult {
 
 export type CallbackInput = string | URL | URLSearchParams | { url: string };
 
-export class AvitoAuth {
-  /** @throws {ApiException} `invalid_argument` */
-  constructor(options: AvitoAuthOptions);
-  readonly clientId: string;
-  readonly host: string;
-  /** `{ url, state }`: send the user to `url`, keep `state` for the callback. */
-  authorizationUrl(options: AuthorizationUrlOptions): { url: string; state: string };
-  /** See {@link parseCallback}. */
-  parseCallback(input: CallbackInput, expectedState: string): CallbackResult;
-  /** authorization_code grant. `redirectUri` is sent as `redirect_uri` when given. */
-  exchangeCode(code: string, options?: CallOptions & { redirectUri?: string }): Promise<TokenSet>;
-  /** refresh_token grant: the result's `refresh_token` replaces the one you passed. */
-  refresh(refreshToken: string, options?: CallOptions): Promise<TokenSet>;
-  clientCredentials(options?: CallOptions): Promise<TokenSet>;
-  toJSON(): { clientId: string; clientSecret: "[redacted]"; host: string };
-}
-
-/**
- * Reads an authorization callback. Throws `ApiException` `invalid_argument` with
- * `error: "state_mismatch"` when `state` differs, `kind: "oauth"` when the callback carries
- * `?error=…` (e.g. `access_denied`), `error: "missing_code"` when there is no code.
- */
-export function parseCallback(input: CallbackInput, expectedState: string): CallbackResult;
-
-/** 256 random bits, base64url (43 characters). */
-export function randomState(): string;
-
 /**
  * Storage shared by TokenManagers (see README "Keeping tokens fresh"). All methods async.
  */
@@ -200,14 +149,6 @@ export interface TokenStore {
   /** Writes `next` only if the stored set is still `expected` (compared by access_token); returns whether it wrote. */
   compareAndSet(expected: TokenSet | undefined, next: TokenSet): Promise<boolean>;
   /** Tries to take the renewal lease for `ttlMs`; returns a lease id, or undefined when another renewer holds it. */
-  acquireLease(ttlMs: number): Promise<string | undefined>;
-  releaseLease(leaseId: string): Promise<void>;
-}
-
-export class MemoryTokenStore implements TokenStore {
-  constructor(initial?: TokenSet);
-  get(): Promise<TokenSet | undefined>;
-  compareAndSet(expected: TokenSet | undefined, next: TokenSet): Promise<boolean>;
   acquireLease(ttlMs: number): Promise<string | undefined>;
   releaseLease(leaseId: string): Promise<void>;
 }
@@ -233,18 +174,4 @@ export interface TokenManagerOptions {
   /** The fetch `tm.fetch` uses; default the global one. */
   fetch?: (input: RequestInfo | URL, init?: RequestInit) => Promise<Response>;
 }
-
-export class TokenManager {
-  constructor(options: TokenManagerOptions);
-  /**
-   * A valid access token. Concurrent callers share one renewal; a caller's `signal` only
-   * abandons that caller's wait (the renewal goes on and is stored for the others).
-   */
-  getAccessToken(options?: CallOptions): Promise<string>;
-  /** `"Bearer …"`. */
-  authorizationHeader(options?: CallOptions): Promise<string>;
-  /** Forces a renewal on next use. */
-  invalidate(): void;
-  /** `fetch` with `Authorization`; on 401/403 renews once and retries once when the body can be replayed. */
-  fetch(input: RequestInfo | URL, init?: RequestInit): Promise<Response>;
-}
+"#;

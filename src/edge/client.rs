@@ -243,7 +243,7 @@ pub fn build_call(
 
 /// Runs a checked call; every exported method hands its call to this one future.
 pub fn spawn(settings: Rc<Settings>, call: Call) -> js_sys::Promise {
-    wasm_bindgen_futures::future_to_promise(request(settings, call))
+    super::promise(request(settings, call))
 }
 
 /// authorization_code and refresh_token grants (tokens on behalf of a user).

@@ -21,7 +21,7 @@ use std::cell::RefCell;
 use std::rc::Rc;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
-use wasm_bindgen_futures::{future_to_promise, JsFuture};
+use wasm_bindgen_futures::JsFuture;
 
 #[wasm_bindgen]
 extern "C" {
@@ -243,7 +243,7 @@ async fn access_token(m: Rc<Manager>, signal: Option<CallerSignal>) -> Result<Js
     let renewal = match existing {
         Some(p) => p,
         None => {
-            let p = future_to_promise(renew(m.clone()));
+            let p = super::promise(renew(m.clone()));
             *m.inflight.borrow_mut() = Some(p.clone());
             p
         }
@@ -387,7 +387,7 @@ impl TokenManager {
         #[wasm_bindgen(unchecked_optional_param_type = "CallOptions")] options: JsValue,
     ) -> Promise {
         match call_signal(&options) {
-            Ok(signal) => future_to_promise(access_token(self.inner.clone(), signal)),
+            Ok(signal) => super::promise(access_token(self.inner.clone(), signal)),
             Err(e) => rejected(e),
         }
     }
@@ -403,7 +403,7 @@ impl TokenManager {
             Err(e) => return rejected(e),
         };
         let m = self.inner.clone();
-        future_to_promise(async move {
+        super::promise(async move {
             let token = access_token(m, signal).await?;
             Ok(JsValue::from_str(&format!(
                 "Bearer {}",
@@ -428,7 +428,7 @@ impl TokenManager {
         #[wasm_bindgen(unchecked_param_type = "RequestInfo | URL")] input: JsValue,
         #[wasm_bindgen(unchecked_optional_param_type = "RequestInit")] init: JsValue,
     ) -> Promise {
-        future_to_promise(api_fetch(self.inner.clone(), input, init))
+        super::promise(api_fetch(self.inner.clone(), input, init))
     }
 }
 

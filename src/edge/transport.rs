@@ -281,6 +281,8 @@ extern "C" {
     fn read(this: &StreamReader) -> Promise;
     #[wasm_bindgen(method)]
     fn cancel(this: &StreamReader) -> Promise;
+    #[wasm_bindgen(method, getter)]
+    fn closed(this: &StreamReader) -> Promise;
 }
 
 /// Lets a stream go without waiting, and without an unhandled rejection if cancelling fails.
@@ -315,6 +317,9 @@ async fn read_response(
         .unchecked_ref::<BodyStream>()
         .get_reader()
         .map_err(|e| Broken::Rejected(e, false))?;
+    // `closed` rejects when the stream errors or is cancelled; workerd reports that as an
+    // unhandled rejection unless someone observes it.
+    abandon(reader.closed());
     let mut bytes: Vec<u8> = Vec::new();
     let mut too_large = false;
     loop {

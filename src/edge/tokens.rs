@@ -49,6 +49,18 @@ extern "C" {
     fn new(init: &JsValue) -> Result<HeadersCtor, JsValue>;
 }
 
+/// A copy of a cell's value. Cells are never borrowed while JavaScript runs (a getter could
+/// re-enter), and never with a panicking borrow: the fallback is the default.
+fn read<T: Clone + Default>(cell: &RefCell<T>) -> T {
+    cell.try_borrow().map(|v| v.clone()).unwrap_or_default()
+}
+
+fn write<T>(cell: &RefCell<T>, value: T) {
+    if let Ok(mut slot) = cell.try_borrow_mut() {
+        *slot = value;
+    }
+}
+
 /// Awaits what a JS call returned (a promise or a plain value); a throw is a rejection.
 async fn settle(called: Result<JsValue, JsValue>) -> Result<JsValue, JsValue> {
     JsFuture::from(Promise::resolve(&called?)).await
@@ -111,7 +123,7 @@ struct Manager {
 impl Manager {
     fn fresh(&self, tokens: &JsValue) -> bool {
         let held = held_of(tokens);
-        let refused = self.refused.borrow().clone();
+        let refused = read(&self.refused);
         lifecycle::is_fresh(
             held.held(),
             refused.as_deref(),
@@ -121,7 +133,7 @@ impl Manager {
     }
 
     fn keep(&self, tokens: &JsValue) -> JsValue {
-        *self.current.borrow_mut() = tokens.clone();
+        write(&self.current, tokens.clone());
         tokens.clone()
     }
 
@@ -141,7 +153,7 @@ impl Manager {
 /// Runs the renewal (one at a time per manager); clears the in-flight slot when done.
 async fn renew(m: Rc<Manager>) -> Result<JsValue, JsValue> {
     let outcome = renew_under_lease(&m).await;
-    *m.inflight.borrow_mut() = None;
+    write(&m.inflight, None);
     outcome
 }
 
@@ -225,7 +237,7 @@ async fn renew_holding_lease(m: &Manager) -> Result<JsValue, JsValue> {
         }
     }
     m.keep(&next);
-    *m.refused.borrow_mut() = None;
+    write(&m.refused, None);
     if let Some(on_tokens) = &m.on_tokens {
         settle(on_tokens.call1(&JsValue::UNDEFINED, &next)).await?;
     }
@@ -235,16 +247,16 @@ async fn renew_holding_lease(m: &Manager) -> Result<JsValue, JsValue> {
 /// A valid access token: the cached one, or the shared renewal's. `signal` abandons only this
 /// caller's wait.
 async fn access_token(m: Rc<Manager>, signal: Option<CallerSignal>) -> Result<JsValue, JsValue> {
-    let current = m.current.borrow().clone();
+    let current = read(&m.current);
     if m.fresh(&current) {
         return Ok(js::get(&current, "access_token"));
     }
-    let existing = m.inflight.borrow().clone();
+    let existing = read(&m.inflight);
     let renewal = match existing {
         Some(p) => p,
         None => {
             let p = super::promise(renew(m.clone()));
-            *m.inflight.borrow_mut() = Some(p.clone());
+            write(&m.inflight, Some(p.clone()));
             p
         }
     };
@@ -414,9 +426,9 @@ impl TokenManager {
 
     /// Forces a renewal on next use (e.g. after an API refused the token).
     pub fn invalidate(&self) {
-        let current = held_of(&self.inner.current.borrow());
+        let current = held_of(&read(&self.inner.current));
         if let Some(at) = current.access_token() {
-            *self.inner.refused.borrow_mut() = Some(at.to_owned());
+            write(&self.inner.refused, Some(at.to_owned()));
         }
     }
 
@@ -499,8 +511,8 @@ async fn api_fetch(m: Rc<Manager>, input: JsValue, init: JsValue) -> Result<JsVa
     if !lifecycle::token_refused(status as u16) || !replayable {
         return Ok(response);
     }
-    if held_of(&m.current.borrow()).access_token() == used.as_string().as_deref() {
-        *m.refused.borrow_mut() = used.as_string();
+    if held_of(&read(&m.current)).access_token() == used.as_string().as_deref() {
+        write(&m.refused, used.as_string());
     }
     // Nobody will read the refused answer's body: let it go.
     let body = js::get(&response, "body");
@@ -544,7 +556,7 @@ impl MemoryTokenStore {
     }
     #[wasm_bindgen(unchecked_return_type = "Promise<TokenSet | undefined>")]
     pub fn get(&self) -> Promise {
-        Promise::resolve(&*self.tokens.borrow())
+        Promise::resolve(&read(&self.tokens))
     }
     #[wasm_bindgen(js_name = compareAndSet, unchecked_return_type = "Promise<boolean>")]
     pub fn compare_and_set(
@@ -552,29 +564,24 @@ impl MemoryTokenStore {
         #[wasm_bindgen(unchecked_param_type = "TokenSet | undefined")] expected: JsValue,
         #[wasm_bindgen(unchecked_param_type = "TokenSet")] next: JsValue,
     ) -> Promise {
-        if !same_tokens(&self.tokens.borrow(), &expected) {
+        if !same_tokens(&read(&self.tokens), &expected) {
             return Promise::resolve(&JsValue::FALSE);
         }
-        *self.tokens.borrow_mut() = next;
+        write(&self.tokens, next);
         Promise::resolve(&JsValue::TRUE)
     }
     /// A lease id, or `undefined` while another lease is live.
     #[wasm_bindgen(js_name = acquireLease, unchecked_return_type = "Promise<string | undefined>")]
     pub fn acquire_lease(&self, #[wasm_bindgen(js_name = ttlMs)] ttl_ms: f64) -> Promise {
         let now = js_sys::Date::now();
-        if self
-            .lease
-            .borrow()
-            .as_ref()
-            .is_some_and(|(_, until)| *until > now)
-        {
+        if read(&self.lease).is_some_and(|(_, until)| until > now) {
             return Promise::resolve(&JsValue::UNDEFINED);
         }
         let id = match random_state() {
             Ok(id) => id,
             Err(e) => return rejected(e),
         };
-        *self.lease.borrow_mut() = Some((id.clone(), now + ttl_ms));
+        write(&self.lease, Some((id.clone(), now + ttl_ms)));
         Promise::resolve(&JsValue::from_str(&id))
     }
     #[wasm_bindgen(js_name = releaseLease, unchecked_return_type = "Promise<void>")]
@@ -582,12 +589,9 @@ impl MemoryTokenStore {
         &self,
         #[wasm_bindgen(js_name = leaseId, unchecked_param_type = "string")] id: JsValue,
     ) -> Promise {
-        let mut lease = self.lease.borrow_mut();
-        if lease
-            .as_ref()
-            .is_some_and(|(held, _)| Some(held.as_str()) == id.as_string().as_deref())
-        {
-            *lease = None;
+        let held = read(&self.lease);
+        if held.is_some_and(|(held, _)| Some(held) == id.as_string()) {
+            write(&self.lease, None);
         }
         Promise::resolve(&JsValue::UNDEFINED)
     }

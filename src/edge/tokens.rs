@@ -11,7 +11,7 @@ use super::exception::{exception, exception_with, invalid, rejected};
 use super::js::{self, absent, CallerSignal, LooseResponse};
 use super::options;
 use super::timing::{self, Cancel};
-use super::transport::request;
+use super::transport::{request, request_outcome};
 use crate::oauth::lifecycle::{self, Held};
 use crate::oauth::wire::Scalar;
 use crate::oauth::{Failure, Grant, Kind};
@@ -170,10 +170,13 @@ async fn renew_under_lease(m: &Manager) -> Result<JsValue, JsValue> {
             let released = settle(m.store.release_lease(&lease)).await;
             // A renewal that failed reports its own failure; a release that failed after a good
             // renewal is reported (as before: the store may be unhealthy).
-            return match (renewed, released) {
-                (Ok(_), Err(e)) => Err(e),
-                (renewed, _) => renewed,
-            };
+            match (renewed, released) {
+                (Ok(Some(_)), Err(e)) => return Err(e),
+                (Ok(Some(tokens)), Ok(_)) => return Ok(tokens),
+                (Err(e), _) => return Err(e),
+                // The store changed under us before anything was sent: read it again.
+                (Ok(None), _) => continue,
+            }
         }
         if js_sys::Date::now() > give_up_at {
             return Err(exception(
@@ -188,37 +191,24 @@ async fn renew_under_lease(m: &Manager) -> Result<JsValue, JsValue> {
     }
 }
 
-async fn renew_holding_lease(m: &Manager) -> Result<JsValue, JsValue> {
+/// `signInRequired` (kind `invalid_argument`, error `invalid_grant`): nothing is sent.
+fn sign_in_again(detail: &str) -> JsValue {
+    let mut f = Failure::invalid_argument(detail);
+    f.error = Some("invalid_grant".into());
+    exception_with(&f, false, true)
+}
+
+/// Renews under the lease: the new set, or `None` when the store changed before anything was sent.
+async fn renew_holding_lease(m: &Manager) -> Result<Option<JsValue>, JsValue> {
     let base = m.read().await?; // re-read under the lease
     if m.fresh(&base) {
-        return Ok(m.keep(&base));
+        return Ok(Some(m.keep(&base)));
     }
     let next = match m.grant {
-        Grant::RefreshToken => {
-            let held = held_of(&base);
-            let Some(refresh_token) = held.refresh_token() else {
-                let mut f = Failure::invalid_argument("no refresh token is stored: sign in again");
-                f.error = Some("invalid_grant".into());
-                return Err(exception_with(&f, false, true));
-            };
-            let call = m.auth.call(
-                Grant::RefreshToken,
-                &JsValue::from_str(refresh_token),
-                &JsValue::UNDEFINED,
-            )?;
-            let next = request(m.auth.settings.clone(), call).await?;
-            // A server that does not rotate keeps the old refresh token valid: keep it with the set.
-            if held_of(&next).refresh_token().is_none() {
-                if let Some(plain) = js::snapshot(&next, &[]) {
-                    js::set(&plain, "refresh_token", &JsValue::from_str(refresh_token));
-                    plain.into()
-                } else {
-                    next
-                }
-            } else {
-                next
-            }
-        }
+        Grant::RefreshToken => match refresh(m, &base).await? {
+            Some(next) => next,
+            None => return Ok(None),
+        },
         _ => {
             let call = m.auth.call(
                 Grant::ClientCredentials,
@@ -233,7 +223,7 @@ async fn renew_holding_lease(m: &Manager) -> Result<JsValue, JsValue> {
         // The store moved on without us (our lease had expired): trust what it holds.
         let now = settle(m.store.get()).await?;
         if m.fresh(&now) {
-            return Ok(m.keep(&now));
+            return Ok(Some(m.keep(&now)));
         }
     }
     m.keep(&next);
@@ -241,7 +231,60 @@ async fn renew_holding_lease(m: &Manager) -> Result<JsValue, JsValue> {
     if let Some(on_tokens) = &m.on_tokens {
         settle(on_tokens.call1(&JsValue::UNDEFINED, &next)).await?;
     }
-    Ok(next)
+    Ok(Some(next))
+}
+
+/// The refresh_token grant with the stored refresh token, presented at most once whenever the
+/// server may have spent it: the stored set is marked `refreshing` before the request, and the
+/// mark is taken back only when the core says the outcome is known
+/// ([`lifecycle::refresh_outcome_known`]). A set still marked — its renewer's answer was lost, or
+/// the renewer died — is never sent again: the user must sign in (README "Keeping tokens fresh").
+/// `None`: the store changed before anything was sent.
+async fn refresh(m: &Manager, base: &JsValue) -> Result<Option<JsValue>, JsValue> {
+    let held = held_of(base);
+    let Some(refresh_token) = held.refresh_token().map(str::to_owned) else {
+        return Err(sign_in_again("no refresh token is stored: sign in again"));
+    };
+    if !js::absent(&js::get(base, lifecycle::REFRESHING)) {
+        return Err(sign_in_again(
+            "an earlier renewal sent this refresh token and its answer was lost (it may be spent): sign in again",
+        ));
+    }
+    let call = m.auth.call(
+        Grant::RefreshToken,
+        &JsValue::from_str(&refresh_token),
+        &JsValue::UNDEFINED,
+    )?;
+    let marked = js::snapshot(base, &[]).unwrap_or_default();
+    js::set(
+        &marked,
+        lifecycle::REFRESHING,
+        &JsValue::from_f64(js_sys::Date::now()),
+    );
+    let marked: JsValue = marked.into();
+    if !settle(m.store.compare_and_set(base, &marked))
+        .await?
+        .is_truthy()
+    {
+        return Ok(None);
+    }
+    let next = match request_outcome(&m.auth.settings, &call).await {
+        Ok(next) => next,
+        Err((failure, retryable)) => {
+            if lifecycle::refresh_outcome_known(&failure) {
+                // Nothing sent, or a definite answer: the store goes back to what it was.
+                settle(m.store.compare_and_set(&marked, base)).await?;
+            }
+            return Err(exception(&failure, retryable));
+        }
+    };
+    // A server that does not rotate keeps the old refresh token valid: keep it with the set.
+    if held_of(&next).refresh_token().is_some() {
+        return Ok(Some(next));
+    }
+    let plain = js::snapshot(&next, &[]).unwrap_or_default();
+    js::set(&plain, "refresh_token", &JsValue::from_str(&refresh_token));
+    Ok(Some(plain.into()))
 }
 
 /// A valid access token: the cached one, or the shared renewal's. `signal` abandons only this

@@ -80,10 +80,18 @@ fn token_to_js(t: &Token, with_expiry: bool) -> JsValue {
 
 /// Runs a call to the end: attempts, retry delays, and the typed result or `ApiException`.
 pub async fn request(settings: Rc<Settings>, call: Call) -> Result<JsValue, JsValue> {
+    request_outcome(&settings, &call)
+        .await
+        .map_err(|(failure, retryable)| exception(&failure, retryable))
+}
+
+/// The same, with the final failure (already redacted) as the core sees it, for callers that
+/// decide on it (a `TokenManager` asks whether a refresh may have spent its token).
+pub async fn request_outcome(settings: &Settings, call: &Call) -> Result<JsValue, (Failure, bool)> {
     let secrets: Vec<&str> = call.secrets.iter().map(String::as_str).collect();
     let mut attempt = 1;
     loop {
-        let failure = match attempt_once(&settings, &call).await {
+        let failure = match attempt_once(settings, call).await {
             Ok(token) => return Ok(token_to_js(&token, call.with_expiry)),
             Err(f) => f.redacted(&secrets),
         };
@@ -99,10 +107,14 @@ pub async fn request(settings: Rc<Settings>, call: Call) -> Result<JsValue, JsVa
             ),
         };
         match delay {
-            None => return Err(exception(&failure, may_retry)),
+            None => return Err((failure, may_retry)),
             Some(ms) => {
                 if timing::sleep(ms as f64, call.signal.as_ref()).await {
-                    return Err(exception(&caller_aborted(), false));
+                    // The aborted retry never sent anything; the failure before it stands for
+                    // what may have happened to a single-use credential.
+                    let mut aborted = caller_aborted();
+                    aborted.not_sent = true;
+                    return Err((aborted, false));
                 }
             }
         }
@@ -129,7 +141,9 @@ enum Broken {
 
 async fn attempt_once(settings: &Settings, call: &Call) -> Result<Token, Failure> {
     if timing::is_aborted(call.signal.as_ref()) {
-        return Err(caller_aborted());
+        let mut aborted = caller_aborted();
+        aborted.not_sent = true;
+        return Err(aborted);
     }
     let cancel = Cancel::new(Some(settings.timeout_ms), call.signal.as_ref(), true);
     match exchange(settings, call, &cancel).await {

@@ -115,6 +115,12 @@ export interface GetAccessToken200Response {
 /** A token response plus `expires_at` (Unix ms, computed when the response arrived). */
 export interface TokenSet extends GetAccessTokenAuthorizationCode200Response {
   expires_at?: number;
+  /**
+   * Set by a TokenManager in the stored set while its refresh is in flight (Unix ms). It stays
+   * when the refresh's answer was lost, and then no renewer sends that refresh token again: the
+   * user must sign in (`signInRequired`). A new sign-in writes a set without it.
+   */
+  refreshing?: number;
 }
 
 export interface AvitoAuthOptions extends ConfigurationOptions {

@@ -1,5 +1,8 @@
 //! Token lifecycle decisions: when a stored token is still good, how long to wait for another
-//! renewer. The edge's `TokenManager` asks these between its awaits.
+//! renewer, whether a failed refresh may have spent its token. The edge's `TokenManager` asks
+//! these between its awaits.
+
+use super::{Failure, Kind};
 
 /// Renew this long before `expires_at` unless told otherwise.
 pub const DEFAULT_SKEW_MS: f64 = 60_000.0;
@@ -35,6 +38,26 @@ pub fn lease_poll_ms(lease_ms: f64) -> f64 {
 /// (one may expire with its holder dead, the next renewer needs one).
 pub fn lease_wait_ms(lease_ms: f64) -> f64 {
     lease_ms * 2.0
+}
+
+/// The member a `TokenManager` adds to the stored TokenSet while a refresh is in flight (Unix ms
+/// when it was sent). It stays when the refresh's outcome is unknown, so that no renewer presents
+/// a refresh token the server may have spent.
+pub const REFRESHING: &str = "refreshing";
+
+/// Whether the outcome of a failed refresh is known, so that the stored set may go back to what it
+/// was: nothing was sent (a refused argument, a connection never made, an abort before sending),
+/// the server answered with an OAuth error (it processed the request: `invalid_grant` means the
+/// token is dead, anything else that it is untouched), or it said it did not process the request
+/// (429, 503). Anything else — a timeout, a reset after sending, another 5xx, a 2xx that is not a
+/// token, an abort after sending — may have spent the token without our hearing of it.
+pub fn refresh_outcome_known(f: &Failure) -> bool {
+    match f.kind {
+        Kind::InvalidArgument | Kind::OAuth => true,
+        Kind::Http => matches!(f.status, Some(429) | Some(503)),
+        Kind::Network | Kind::Aborted => f.not_sent,
+        Kind::Timeout | Kind::InvalidResponse => false,
+    }
 }
 
 /// Whether an API status means the access token was refused (Avito answers 403 to an expired
@@ -82,5 +105,37 @@ mod tests {
         assert_eq!(lease_poll_ms(10_000.0), 100.0);
         assert_eq!(lease_poll_ms(200.0), 50.0);
         assert!(token_refused(403) && token_refused(401) && !token_refused(500));
+    }
+
+    #[test]
+    fn a_refresh_token_is_presented_again_only_when_its_outcome_is_known() {
+        let f = |kind, status: Option<u16>, error: Option<&str>, not_sent| {
+            let mut f = Failure::new(kind, "");
+            f.status = status;
+            f.error = error.map(str::to_owned);
+            f.not_sent = not_sent;
+            f
+        };
+        for known in [
+            f(Kind::InvalidArgument, None, None, false),
+            f(Kind::OAuth, Some(401), Some("invalid_client"), false),
+            f(Kind::OAuth, Some(400), Some("invalid_grant"), false),
+            f(Kind::Http, Some(429), None, false),
+            f(Kind::Http, Some(503), None, false),
+            f(Kind::Network, None, Some("ECONNREFUSED"), true),
+            f(Kind::Aborted, None, None, true),
+        ] {
+            assert!(refresh_outcome_known(&known), "{known:?}");
+        }
+        for maybe_spent in [
+            f(Kind::Http, Some(500), None, false),
+            f(Kind::Http, Some(502), None, false),
+            f(Kind::Network, None, Some("UND_ERR_SOCKET"), false),
+            f(Kind::Timeout, None, None, false),
+            f(Kind::Aborted, None, None, false),
+            f(Kind::InvalidResponse, Some(200), None, false),
+        ] {
+            assert!(!refresh_outcome_known(&maybe_spent), "{maybe_spent:?}");
+        }
     }
 }

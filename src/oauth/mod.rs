@@ -79,7 +79,8 @@ pub struct Failure {
     pub error_description: Option<String>,
     pub retry_after_ms: Option<u64>,
     pub body: Option<String>,
-    /// Network failures only: the connection was never made, so nothing was sent.
+    /// Network failures and aborts only: nothing was sent (the connection was never made, or the
+    /// caller aborted before the request or during a retry delay).
     pub not_sent: bool,
 }
 

@@ -11,6 +11,6 @@ if (wait > 0) await new Promise((r) => setTimeout(r, wait));
 try {
   console.log("TOKEN " + (await tm.getAccessToken()));
 } catch (e) {
-  console.log("ERROR " + e.kind + " " + e.message);
+  console.log("ERROR " + e.kind + " " + (e.signInRequired ? "signInRequired " : "") + e.message);
 }
 await close();

@@ -334,7 +334,9 @@ async fn read_response(
     // `closed` rejects when the stream errors or is cancelled; workerd reports that as an
     // unhandled rejection unless someone observes it.
     abandon(reader.closed());
-    let mut bytes: Vec<u8> = Vec::new();
+    // A declared length sizes the buffer once (no growth by doubling, no copies); an undeclared
+    // one grows as it comes, never past 1 MiB.
+    let mut bytes: Vec<u8> = Vec::with_capacity(declared.map_or(0, |l| l as usize).min(MAX_BODY));
     let mut too_large = false;
     loop {
         let chunk = match cancel.race(JsFuture::from(reader.read())).await {
@@ -365,8 +367,13 @@ async fn read_response(
             break;
         }
     }
-    let text = String::from_utf8_lossy(&bytes);
-    let text = text.strip_prefix('\u{FEFF}').unwrap_or(&text).to_owned();
+    // Valid UTF-8 (the usual case) becomes the String without a copy.
+    let text = String::from_utf8(bytes)
+        .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned());
+    let text = match text.strip_prefix('\u{FEFF}') {
+        Some(rest) => rest.to_owned(),
+        None => text,
+    };
     Ok((status, text, too_large, Some(meta)))
 }
 

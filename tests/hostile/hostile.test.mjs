@@ -27,9 +27,12 @@ const TIMEOUT_MS = 1000;
  * Peak memory a hostile call may add to the idle process. RSS is what the brief asks for, but it
  * is noisy here: a client that streams the body and stops at 1 MiB measured +0…17 MiB RSS on this
  * machine (V8 and malloc returning and re-touching pages), and +2…5 MiB of heapUsed + arrayBuffers
- * + external, which is exact. So both are bounded.
+ * + external, which is exact. Under load (a build or a fuzzer on the other core) avito-auth's RSS
+ * peaks moved from +4…21 to +24…31 MiB for the same code while the heap figure stayed at +8…11:
+ * RSS then measures how far the garbage collector lags. So the heap figure is the precise bound,
+ * and RSS a gross one that still catches an unbounded reader (the pre-rewrite package: +170…800).
  */
-const MEMORY_BOUND_MIB = 24;
+const MEMORY_BOUND_MIB = 48;
 const HEAP_BOUND_MIB = 16;
 const AVITO_AUTH_GRANTS = ["exchangeCode", "refresh", "clientCredentials"];
 
@@ -155,7 +158,7 @@ const heavyCases = heavy.flatMap((s) => AVITO_AUTH_GRANTS.map((g) => [s, g]));
 heavyCases.push(["gzip-bomb", "AccessApi.getAccessToken"], ["br-bomb", "ApplicationAccessApi.refreshAccessTokenAuthorizationCode"], ["chunked-8mib", "ApplicationAccessApi.getAccessTokenAuthorizationCode"]);
 if (FULL) for (const s of heavy) for (const g of Object.keys(GRANTS)) if (!heavyCases.some(([a, b]) => a === s && b === g)) heavyCases.push([s, g]);
 
-describe(`huge bodies and bombs (Node child processes): peak memory within ${MEMORY_BOUND_MIB} MiB RSS / ${HEAP_BOUND_MIB} MiB heap of idle`, { concurrency: 2 }, () => {
+describe(`huge bodies and bombs (Node child processes): peak memory within ${MEMORY_BOUND_MIB} MiB RSS / ${HEAP_BOUND_MIB} MiB heap of idle`, { concurrency: 1 }, () => {
   for (const [scenario, grant] of heavyCases) {
     it(`${scenario} × ${grant}`, async () => {
       const ep = upstream.endpoint("ok");

@@ -122,7 +122,12 @@ impl Failure {
             .body
             .as_deref()
             .map(|b| truncate(&clean(b), BODY_LIMIT));
-        self.detail = clean(&self.detail);
+        // Only a network failure's detail carries outside text (the platform's error message);
+        // every other detail is ours, and redacting a short secret out of our own words would
+        // both garble them and give the secret away ("[redacted]ody" for a secret "b").
+        if self.kind == Kind::Network {
+            self.detail = clean(&self.detail);
+        }
         self
     }
 }
@@ -347,6 +352,23 @@ mod tests {
         );
         let e = classify(502, "<html>gateway", &BodyShape::NotJson, true).unwrap_err();
         assert_eq!((e.kind, e.status), (Kind::Http, Some(502)));
+    }
+
+    #[test]
+    fn our_own_words_are_not_redacted() {
+        let f = classify(200, "<html>", &parse_native("<html>"), false)
+            .unwrap_err()
+            .redacted(&["b", "o"]);
+        assert_eq!(
+            f.message(),
+            "invalid token response: response body is not JSON (HTTP 200)"
+        );
+        let net = Failure::new(
+            Kind::Network,
+            "network error: connect ECONNREFUSED secret-x",
+        )
+        .redacted(&["secret-x"]);
+        assert_eq!(net.detail, "network error: connect ECONNREFUSED [redacted]");
     }
 
     #[test]

@@ -1,10 +1,10 @@
 //! `AvitoAuth`, the ergonomic client (one per Avito application), `parseCallback` and
 //! `randomState`.
 
-use super::client::{build_call, handle, spawn};
+use super::client::{build_call, call_options_of, handle, spawn};
 use super::exception::{exception, invalid, rejected};
 use super::js::{self, absent};
-use super::options::{self, CallOptions, ConfigurationOptions};
+use super::options::{self, ConfigurationOptions};
 use super::transport::Settings;
 use crate::oauth::callback::{read_callback, CallbackParams};
 use crate::oauth::form::encode_query;
@@ -36,13 +36,7 @@ impl AuthInner {
         grant_secret: &JsValue,
         call_options: &JsValue,
     ) -> Result<super::transport::Call, JsValue> {
-        let o: CallOptions = options::read(call_options, "options", &[])?;
-        let signal = options::signal(&o.signal)?;
-        let secret_name = if grant == Grant::RefreshToken {
-            "refreshToken"
-        } else {
-            "code"
-        };
+        let (o, signal, secret_name) = call_options_of(grant, call_options)?;
         let grant_secret = options::loose_text(grant_secret, secret_name)?;
         let redirect_uri = match grant {
             Grant::AuthorizationCode => options::optional_text(&o.redirect_uri, "redirectUri")?,

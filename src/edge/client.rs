@@ -170,13 +170,7 @@ fn prepare(
     grant_type: &JsValue,
     call_options: &JsValue,
 ) -> Result<Call, JsValue> {
-    let o: CallOptions = options::read(call_options, "options", &[])?;
-    let signal = options::signal(&o.signal)?;
-    let secret_name = if grant == Grant::RefreshToken {
-        "refreshToken"
-    } else {
-        "code"
-    };
+    let (_, signal, secret_name) = call_options_of(grant, call_options)?;
     let client_id = options::loose_text(client_id, "clientId")?;
     let client_secret = options::loose_text(client_secret, "clientSecret")?;
     let grant_secret = options::loose_text(grant_secret, secret_name)?;
@@ -196,6 +190,22 @@ fn prepare(
         signal,
         false,
     )
+}
+
+/// What every grant call reads first: its options (`{ signal, … }`), the caller's signal, and
+/// the name its single-use credential has in messages.
+pub fn call_options_of(
+    grant: Grant,
+    call_options: &JsValue,
+) -> Result<(CallOptions, Option<super::js::CallerSignal>, &'static str), JsValue> {
+    let o: CallOptions = options::read(call_options, "options", &[])?;
+    let signal = options::signal(&o.signal)?;
+    let secret_name = if grant == Grant::RefreshToken {
+        "refreshToken"
+    } else {
+        "code"
+    };
+    Ok((o, signal, secret_name))
 }
 
 /// Checks a call's arguments with the core's rules and builds its form body.

@@ -50,9 +50,9 @@ pub fn classify(
         error: error.map(str::to_owned),
         error_description: description.map(str::to_owned),
         retry_after_ms: None,
-        // Kept longer than BODY_LIMIT until redaction, so a secret cut in half by the final
-        // truncation cannot survive.
-        body: Some(truncate(text, BODY_LIMIT * 4)),
+        // Kept whole (it is at most 1 MiB, or the head of a larger one) until redaction, which
+        // knows how long the secrets are: see `Failure::redacted`.
+        body: Some(text.to_owned()),
         not_sent: false,
     };
 
@@ -118,10 +118,15 @@ impl Failure {
         let clean = |s: &str| redact_fields(&redact(s, secrets), &SECRET_FIELDS);
         self.error = self.error.as_deref().map(clean);
         self.error_description = self.error_description.as_deref().map(clean);
+        // What is kept is the first BODY_LIMIT bytes after redaction; a secret can start there
+        // and run on for its longest spelling (`\uXXXX` escapes: 6 bytes a byte), so that much
+        // is redacted first and the rest never looked at.
+        let longest = secrets.iter().map(|s| s.len()).max().unwrap_or(0);
+        let window = BODY_LIMIT + 6 * longest + 64;
         self.body = self
             .body
             .as_deref()
-            .map(|b| truncate(&clean(b), BODY_LIMIT));
+            .map(|b| truncate(&clean(&truncate(b, window)), BODY_LIMIT));
         // Only a network failure's detail carries outside text (the platform's error message);
         // every other detail is ours, and redacting a short secret out of our own words would
         // both garble them and give the secret away ("[redacted]ody" for a secret "b").
@@ -352,6 +357,18 @@ mod tests {
         );
         let e = classify(502, "<html>gateway", &BodyShape::NotJson, true).unwrap_err();
         assert_eq!((e.kind, e.status), (Kind::Http, Some(502)));
+    }
+
+    #[test]
+    fn a_long_secret_near_the_head_leaves_no_prefix() {
+        let secret = "S".repeat(10_000);
+        let body = format!(r#"{{"error":"invalid_client","echo":"{secret}"}}"#);
+        let f = classify(401, &body, &parse_native(&body), false)
+            .unwrap_err()
+            .redacted(&[&secret]);
+        let kept = f.body.unwrap();
+        assert!(!kept.contains("SSSS"), "{}", &kept[..80]);
+        assert!(kept.contains("[redacted]"));
     }
 
     #[test]

@@ -27,8 +27,22 @@ pub fn redact(text: &str, secrets: &[&str]) -> String {
             {
                 continue;
             }
+            // The bytes an occurrence can start with: the secret's first, or an escape's.
+            let first = secret.as_bytes().first().copied().unwrap_or(0);
+            let starts = |b: u8| {
+                b == first
+                    || match spelling {
+                        Spelling::Raw => false,
+                        Spelling::Percent => b == b'%' || b == b'+',
+                        Spelling::Json => b == b'\\',
+                    }
+            };
             let mut at = 0;
             while at < hay.len() {
+                if !hay.get(at).is_some_and(|&b| starts(b)) {
+                    at += 1;
+                    continue;
+                }
                 match spelled_at(hay, at, secret, spelling) {
                     Some(end) => {
                         hits.push((floor_boundary(text, at), ceil_boundary(text, end)));
@@ -87,15 +101,11 @@ fn spelled_at(hay: &[u8], at: usize, secret: &str, spelling: Spelling) -> Option
         }
         Spelling::Percent => {
             for &b in secret.as_bytes() {
-                j += match *hay.get(j)? {
-                    b'%' if hex_byte(hay, j + 1).is_some() => {
-                        if hex_byte(hay, j + 1)? != b {
-                            return None;
-                        }
-                        3
-                    }
-                    b'+' if b == b' ' || b == b'+' => 1,
-                    c if c == b => 1,
+                // `%XX` is always an escape (a literal `%` is only ever found raw).
+                j += match (*hay.get(j)?, hex_byte(hay, j + 1)) {
+                    (b'%', Some(v)) => (v == b).then_some(3)?,
+                    (b'+', _) if b == b' ' || b == b'+' => 1,
+                    (c, _) if c == b => 1,
                     _ => return None,
                 };
             }
@@ -192,10 +202,12 @@ fn ceil_boundary(text: &str, mut i: usize) -> usize {
 /// For valid UTF-8 on both sides a match always starts and ends on character boundaries.
 pub fn find(hay: &str, needle: &str, from: usize) -> Option<usize> {
     let (h, n) = (hay.as_bytes(), needle.as_bytes());
-    if n.is_empty() || h.len() < n.len() {
+    let first = n.first()?;
+    if h.len() < n.len() {
         return None;
     }
-    (from..=h.len() - n.len()).find(|&i| h.get(i..i + n.len()) == Some(n))
+    (from..=h.len() - n.len())
+        .find(|&i| h.get(i) == Some(first) && h.get(i..i + n.len()) == Some(n))
 }
 
 /// `hay` with every `needle` replaced by `with`.

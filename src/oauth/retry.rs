@@ -67,7 +67,9 @@ pub fn next_delay(
     } else {
         0.5
     };
-    let jittered = exp / 2 + ((exp - exp / 2) as f64 * random) as u64;
+    // The random half is bounded by its own size: past 2^53 the float product can round up.
+    let half = exp - exp / 2;
+    let jittered = exp / 2 + ((half as f64 * random) as u64).min(half);
     match retry_after_ms {
         Some(ra) if ra > policy.max_delay_ms => None,
         Some(ra) => Some(jittered.max(ra)),
@@ -148,6 +150,23 @@ mod tests {
         );
         assert_eq!(next_delay(&RetryPolicy::OFF, 1, true, None, 0.5), None);
         assert_eq!(next_delay(&p, 1, true, None, f64::NAN), Some(75));
+    }
+
+    #[test]
+    fn jitter_never_passes_the_cap() {
+        // Past 2^53 ms the float product could round the random half up, over max_delay_ms.
+        let p = RetryPolicy {
+            max_attempts: u32::MAX,
+            base_delay_ms: u64::MAX,
+            max_delay_ms: 5_642_533_481_369_980_494,
+        };
+        for random in [0.0, 0.5, 0.999_999, 1.0] {
+            let d = next_delay(&p, 3, true, Some(642), random).unwrap();
+            assert!(
+                d <= p.max_delay_ms && d >= p.max_delay_ms / 2,
+                "{random}: {d}"
+            );
+        }
     }
 
     #[test]

@@ -19,7 +19,11 @@ fn fuzz_dir() -> PathBuf {
 /// The files of `dir`, sorted; none when it does not exist.
 fn files(dir: &Path) -> Vec<PathBuf> {
     let mut out: Vec<PathBuf> = match std::fs::read_dir(dir) {
-        Ok(entries) => entries.filter_map(Result::ok).map(|e| e.path()).filter(|p| p.is_file()).collect(),
+        Ok(entries) => entries
+            .filter_map(Result::ok)
+            .map(|e| e.path())
+            .filter(|p| p.is_file())
+            .collect(),
         Err(_) => Vec::new(),
     };
     out.sort();
@@ -27,10 +31,14 @@ fn files(dir: &Path) -> Vec<PathBuf> {
 }
 
 /// Runs `input` through `target`, naming the input if it fails.
-fn run(name: &str, what: &str, target: fn(&[u8]), input: &[u8]) -> Option<String> {
+fn run(name: &str, what: &str, target: fuzz_logic::Target, input: &[u8]) -> Option<String> {
     let outcome = catch_unwind(AssertUnwindSafe(|| target(input)));
     outcome.err().map(|panic| {
-        let why = panic.downcast_ref::<String>().cloned().or_else(|| panic.downcast_ref::<&str>().map(|s| (*s).to_owned())).unwrap_or_default();
+        let why = panic
+            .downcast_ref::<String>()
+            .cloned()
+            .or_else(|| panic.downcast_ref::<&str>().map(|s| (*s).to_owned()))
+            .unwrap_or_default();
         format!("{name}: {what}: {why}")
     })
 }
@@ -42,7 +50,10 @@ fn corpus_replays_with_every_property() {
     let mut total = 0;
     for &(name, target) in fuzz_logic::TARGETS {
         let corpus = files(&root.join("corpus").join(name));
-        assert!(!corpus.is_empty(), "fuzz/corpus/{name}/ is empty: run scripts/fuzz.sh");
+        assert!(
+            !corpus.is_empty(),
+            "fuzz/corpus/{name}/ is empty: run scripts/fuzz.sh"
+        );
         for sub in ["corpus", "seeds", "regressions"] {
             for path in files(&root.join(sub).join(name)) {
                 let input = std::fs::read(&path).unwrap();
@@ -52,16 +63,36 @@ fn corpus_replays_with_every_property() {
         }
     }
     for (name, input) in fuzz_logic::seeds() {
-        let target = fuzz_logic::TARGETS.iter().find(|(n, _)| *n == name).unwrap().1;
-        failures.extend(run(name, &format!("seed {}", fuzz_logic::seed_name(&input)), target, &input));
+        let target = fuzz_logic::TARGETS
+            .iter()
+            .find(|(n, _)| *n == name)
+            .unwrap()
+            .1;
+        failures.extend(run(
+            name,
+            &format!("seed {}", fuzz_logic::seed_name(&input)),
+            target,
+            &input,
+        ));
     }
-    assert!(failures.is_empty(), "{} of {total} corpus inputs failed:\n{}", failures.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} of {total} corpus inputs failed:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
 }
 
 #[test]
 fn empty_and_tiny_inputs() {
     for &(name, target) in fuzz_logic::TARGETS {
-        for input in [&[][..], &[0], &[0xff], &[0xff, 0xff], &[0x80, 0xc8, 0xff, 0xff]] {
+        for input in [
+            &[][..],
+            &[0],
+            &[0xff],
+            &[0xff, 0xff],
+            &[0x80, 0xc8, 0xff, 0xff],
+        ] {
             if let Some(failure) = run(name, &format!("{input:?}"), target, input) {
                 panic!("{failure}");
             }

@@ -9,15 +9,18 @@
 //! finding. Only `avito_auth` and `std` are used, so the main crate's test needs no extra
 //! dependency. `seeds()` builds the seed inputs from the repository's real cases.
 
-#![allow(clippy::manual_range_contains)]
-
 use avito_auth::oauth::redact::{BODY_LIMIT, REDACTED};
 use avito_auth::oauth::retry::RetryPolicy;
 use avito_auth::oauth::wire::{parse_native, BodyShape};
-use avito_auth::oauth::{callback, classify, form, lifecycle, redact, retry, transport, url, Failure, Grant, Kind};
+use avito_auth::oauth::{
+    callback, classify, form, lifecycle, redact, retry, transport, url, Failure, Grant, Kind,
+};
+
+/// A target body: raw bytes in, a panic on a finding.
+pub type Target = fn(&[u8]);
 
 /// Every target: its name (the directory under `fuzz/corpus/`) and its body.
-pub const TARGETS: &[(&str, fn(&[u8]))] = &[
+pub const TARGETS: &[(&str, Target)] = &[
     ("classify", classify_target),
     ("form", form_target),
     ("url", url_target),
@@ -30,7 +33,11 @@ pub const TARGETS: &[(&str, fn(&[u8]))] = &[
 /// Separates the strings of an input (0xFF is never part of UTF-8).
 pub const SEP: u8 = 0xFF;
 const TRUNCATED: &str = "…[truncated]";
-const GRANTS: [Grant; 3] = [Grant::AuthorizationCode, Grant::RefreshToken, Grant::ClientCredentials];
+const GRANTS: [Grant; 3] = [
+    Grant::AuthorizationCode,
+    Grant::RefreshToken,
+    Grant::ClientCredentials,
+];
 
 /// Reads numbers off the front of an input; an exhausted input reads as zeros.
 struct Input<'a>(&'a [u8]);
@@ -65,7 +72,10 @@ impl<'a> Input<'a> {
         String::from_utf8_lossy(self.0).into_owned()
     }
     fn strings(&self) -> Vec<String> {
-        self.0.split(|&b| b == SEP).map(|p| String::from_utf8_lossy(p).into_owned()).collect()
+        self.0
+            .split(|&b| b == SEP)
+            .map(|p| String::from_utf8_lossy(p).into_owned())
+            .collect()
     }
 }
 
@@ -75,8 +85,24 @@ fn nth(strings: &[String], i: usize) -> &str {
 
 /// Whether `spelling` survives in `out` outside the markers: `out` is split at `[redacted]` and
 /// `…[truncated]`, so every piece is a stretch of the original text that was kept.
+/// A truncated text may end in part of a marker (`[redac…[truncated]`): that is not kept text.
 fn leaks(out: &str, spelling: &str) -> bool {
-    !spelling.is_empty() && out.split(REDACTED).flat_map(|piece| piece.split(TRUNCATED)).any(|piece| piece.contains(spelling))
+    let mut kept = out;
+    if let Some(head) = kept.strip_suffix(TRUNCATED) {
+        kept = head;
+        while let Some(cut) = [REDACTED, TRUNCATED].iter().find_map(|m| {
+            (1..m.len())
+                .rev()
+                .find(|&k| m.is_char_boundary(k) && kept.ends_with(&m[..k]))
+        }) {
+            kept = &kept[..kept.len() - cut];
+        }
+    }
+    !spelling.is_empty()
+        && kept
+            .split(REDACTED)
+            .flat_map(|piece| piece.split(TRUNCATED))
+            .any(|piece| piece.contains(spelling))
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -101,32 +127,73 @@ pub fn classify_target(data: &[u8]) {
     match classify::classify(status, text, &shape, too_large) {
         Ok(token) => {
             assert!(classify::is_success(status), "a token from HTTP {status}");
-            assert!(!too_large && text.len() <= classify::MAX_BODY, "a token from a body over 1 MiB");
-            assert!(matches!(shape, BodyShape::Object(_)), "a token from a body that is not a JSON object");
-            assert!(classify::is_token_string(&token.access_token), "access_token {:?} is not VSCHAR", token.access_token);
+            assert!(
+                !too_large && text.len() <= classify::MAX_BODY,
+                "a token from a body over 1 MiB"
+            );
+            assert!(
+                matches!(shape, BodyShape::Object(_)),
+                "a token from a body that is not a JSON object"
+            );
+            assert!(
+                classify::is_token_string(&token.access_token),
+                "access_token {:?} is not VSCHAR",
+                token.access_token
+            );
             if let Some(rt) = &token.refresh_token {
-                assert!(classify::is_token_string(rt), "refresh_token {rt:?} is not VSCHAR");
+                assert!(
+                    classify::is_token_string(rt),
+                    "refresh_token {rt:?} is not VSCHAR"
+                );
             }
-            assert!(format!("{token:?}").contains("access_token: \"[redacted]\""), "Debug printed the token");
+            assert!(
+                format!("{token:?}").contains("access_token: \"[redacted]\""),
+                "Debug printed the token"
+            );
         }
         Err(failure) => {
             assert_eq!(failure.status, Some(status));
             match failure.kind {
-                Kind::InvalidResponse => assert!(classify::is_success(status), "invalid_response for HTTP {status}"),
+                Kind::InvalidResponse => assert!(
+                    classify::is_success(status),
+                    "invalid_response for HTTP {status}"
+                ),
                 Kind::Http => assert!(!classify::is_success(status), "http for HTTP {status}"),
-                Kind::OAuth => assert!(status != 429 && status < 500 && failure.error.as_deref().is_some_and(|e| !e.is_empty())),
+                Kind::OAuth => assert!(
+                    status != 429
+                        && status < 500
+                        && failure.error.as_deref().is_some_and(|e| !e.is_empty())
+                ),
                 other => panic!("classify returned {other:?}"),
             }
+            // The detail of a response failure is our own words: redaction leaves it alone.
+            let detail = failure.detail.clone();
             let f = failure.redacted(&secrets);
+            assert_eq!(f.detail, detail);
             let body = f.body.as_deref().unwrap_or("");
-            assert!(body.len() <= BODY_LIMIT + TRUNCATED.len(), "body of {} bytes", body.len());
+            assert!(
+                body.len() <= BODY_LIMIT + TRUNCATED.len(),
+                "body of {} bytes",
+                body.len()
+            );
             for s in secrets.iter().filter(|s| !s.is_empty()) {
                 let encoded = form::encoded_forms(s);
-                for field in [Some(body), f.error.as_deref(), f.error_description.as_deref(), Some(f.detail.as_str())].into_iter().flatten() {
-                    assert!(!leaks(field, s) && !leaks(field, &encoded), "secret {s:?} survives in {field:?}");
+                for field in [
+                    Some(body),
+                    f.error.as_deref(),
+                    f.error_description.as_deref(),
+                ]
+                .into_iter()
+                .flatten()
+                {
+                    assert!(
+                        !leaks(field, s) && !leaks(field, &encoded),
+                        "secret {s:?} survives in {field:?}"
+                    );
                 }
             }
             let _ = f.message();
+            assert_single_use_safety(&f);
             let random = f64::from(flags) / 256.0;
             for grant in GRANTS {
                 let again = retry::retryable(grant, &f);
@@ -134,11 +201,41 @@ pub fn classify_target(data: &[u8]) {
                     assert!(!again, "{:?} is retryable", f.kind);
                 }
                 let attempt = u32::from(flags & 7);
-                let delay = retry::next_delay(&RetryPolicy::default(), attempt, again, f.retry_after_ms, random);
-                assert!(delay.is_none() || (again && attempt < 3), "delay {delay:?} after attempt {attempt}");
+                let delay = retry::next_delay(
+                    &RetryPolicy::default(),
+                    attempt,
+                    again,
+                    f.retry_after_ms,
+                    random,
+                );
+                assert!(
+                    delay.is_none() || (again && attempt < 3),
+                    "delay {delay:?} after attempt {attempt}"
+                );
             }
         }
     }
+}
+
+/// A single-use credential (code, refresh token) is re-sent only when the outcome of the failed
+/// request is known, and a `TokenManager` puts a refresh token back only then too.
+fn assert_single_use_safety(f: &Failure) {
+    let known = lifecycle::refresh_outcome_known(f);
+    for grant in [Grant::AuthorizationCode, Grant::RefreshToken] {
+        if retry::retryable(grant, f) {
+            assert!(
+                known,
+                "{grant:?} retried after {f:?}, whose outcome is unknown"
+            );
+        }
+    }
+    let expected = match f.kind {
+        Kind::InvalidArgument | Kind::OAuth => true,
+        Kind::Http => matches!(f.status, Some(429) | Some(503)),
+        Kind::Network | Kind::Aborted => f.not_sent,
+        Kind::Timeout | Kind::InvalidResponse => false,
+    };
+    assert_eq!(known, expected, "{f:?}");
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -173,8 +270,13 @@ fn percent_decode(s: &str) -> Option<String> {
 /// a query), and decoding gives every key and value back.
 fn assert_round_trip(encoded: &str, pairs: &[(&str, &str)], query: bool) {
     assert!(encoded.is_ascii(), "{encoded:?} is not ASCII");
-    let allowed = |b: u8| b.is_ascii_alphanumeric() || b"-._~%&=".contains(&b) || (query && (b == b',' || b == b':'));
-    assert!(encoded.bytes().all(allowed), "{encoded:?} holds a character that must be escaped");
+    let allowed = |b: u8| {
+        b.is_ascii_alphanumeric() || b"-._~%&=".contains(&b) || (query && (b == b',' || b == b':'))
+    };
+    assert!(
+        encoded.bytes().all(allowed),
+        "{encoded:?} holds a character that must be escaped"
+    );
     if pairs.is_empty() {
         assert_eq!(encoded, "");
         return;
@@ -182,11 +284,19 @@ fn assert_round_trip(encoded: &str, pairs: &[(&str, &str)], query: bool) {
     let decoded: Vec<(String, String)> = encoded
         .split('&')
         .map(|pair| {
-            let (k, v) = pair.split_once('=').unwrap_or_else(|| panic!("{pair:?} has no '='"));
-            (percent_decode(k).expect("key decodes"), percent_decode(v).expect("value decodes"))
+            let (k, v) = pair
+                .split_once('=')
+                .unwrap_or_else(|| panic!("{pair:?} has no '='"));
+            (
+                percent_decode(k).expect("key decodes"),
+                percent_decode(v).expect("value decodes"),
+            )
         })
         .collect();
-    let expected: Vec<(String, String)> = pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
+    let expected: Vec<(String, String)> = pairs
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect();
     assert_eq!(decoded, expected, "{encoded:?}");
 }
 
@@ -195,7 +305,10 @@ pub fn form_target(data: &[u8]) {
     let mut input = Input(data);
     let flags = input.byte();
     let strings = input.strings();
-    let pairs: Vec<(&str, &str)> = strings.chunks(2).map(|c| (c[0].as_str(), c.get(1).map_or("", String::as_str))).collect();
+    let pairs: Vec<(&str, &str)> = strings
+        .chunks(2)
+        .map(|c| (c[0].as_str(), c.get(1).map_or("", String::as_str)))
+        .collect();
     assert_round_trip(&form::encode_form(&pairs), &pairs, false);
     assert_round_trip(&form::encode_query(&pairs), &pairs, true);
     for s in &strings {
@@ -208,7 +321,11 @@ pub fn form_target(data: &[u8]) {
     let grant_secret = (flags & 4 != 0).then(|| nth(&strings, 2));
     let redirect_uri = (flags & 8 != 0).then(|| nth(&strings, 3));
     let body = avito_auth::oauth::token_body(grant, id, secret, grant_secret, redirect_uri);
-    let mut expected = vec![("grant_type", grant.wire()), ("client_id", id), ("client_secret", secret)];
+    let mut expected = vec![
+        ("grant_type", grant.wire()),
+        ("client_id", id),
+        ("client_secret", secret),
+    ];
     if let (Some(field), Some(value)) = (grant.secret_field(), grant_secret) {
         expected.push((field, value));
     }
@@ -219,8 +336,14 @@ pub fn form_target(data: &[u8]) {
 
     // Header and argument rules.
     let (name, value) = (nth(&strings, 0), nth(&strings, 1));
-    let name_ok = !name.is_empty() && name.bytes().all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b));
-    let value_ok = !value.contains(['\r', '\n', '\0']);
+    let name_ok = !name.is_empty()
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b));
+    // No CR, LF or NUL (they split or cut a header), nothing past U+00FF (not a ByteString).
+    let value_ok = !value
+        .chars()
+        .any(|c| matches!(c, '\r' | '\n' | '\0') || u32::from(c) > 0xff);
     assert_eq!(avito_auth::oauth::header_value_ok(value), value_ok);
     match avito_auth::oauth::extra_header(name, value) {
         Ok(Some(lower)) => {
@@ -228,7 +351,12 @@ pub fn form_target(data: &[u8]) {
             assert_eq!(lower, name.to_ascii_lowercase());
             assert!(!["content-type", "accept", "content-length"].contains(&lower.as_str()));
         }
-        Ok(None) => assert!(name_ok && value_ok && ["content-type", "accept", "content-length"].contains(&name.to_ascii_lowercase().as_str())),
+        Ok(None) => assert!(
+            name_ok
+                && value_ok
+                && ["content-type", "accept", "content-length"]
+                    .contains(&name.to_ascii_lowercase().as_str())
+        ),
         Err(f) => {
             assert!(!(name_ok && value_ok), "{name:?}: {value:?} refused");
             assert_eq!(f.kind, Kind::InvalidArgument);
@@ -239,13 +367,25 @@ pub fn form_target(data: &[u8]) {
         Err(f) => assert!(name.is_empty() && f.kind == Kind::InvalidArgument),
     }
     let given = (flags & 16 != 0).then_some(name);
-    assert_eq!(avito_auth::oauth::check_grant_type(grant, given).is_ok(), given.map_or(true, |g| g == grant.wire()));
+    assert_eq!(
+        avito_auth::oauth::check_grant_type(grant, given).is_ok(),
+        !matches!(given, Some(g) if g != grant.wire())
+    );
 }
 
 // ---------------------------------------------------------------------------------------------
 // url: normalize_base
 
-const URL_PREFIXES: [&str; 8] = ["", "https://", "http://", "HTTPS://", "http://127.0.0.1", "http://[::1]", "https://api.avito.ru", "http://localhost"];
+const URL_PREFIXES: [&str; 8] = [
+    "",
+    "https://",
+    "http://",
+    "HTTPS://",
+    "http://127.0.0.1",
+    "http://[::1]",
+    "https://api.avito.ru",
+    "http://localhost",
+];
 
 /// Input: `[prefix selector: u8]`, then the rest of the URL.
 pub fn url_target(data: &[u8]) {
@@ -259,17 +399,37 @@ pub fn url_target(data: &[u8]) {
             return;
         }
     };
-    assert_eq!(url::normalize_base(&normal).as_deref(), Ok(normal.as_str()), "not idempotent on {candidate:?}");
-    assert_eq!(url::normalize_base(&format!("{normal}/")).as_deref(), Ok(normal.as_str()));
-    let (https, rest) = match (normal.strip_prefix("https://"), normal.strip_prefix("http://")) {
+    assert_eq!(
+        url::normalize_base(&normal).as_deref(),
+        Ok(normal.as_str()),
+        "not idempotent on {candidate:?}"
+    );
+    assert_eq!(
+        url::normalize_base(&format!("{normal}/")).as_deref(),
+        Ok(normal.as_str())
+    );
+    let (https, rest) = match (
+        normal.strip_prefix("https://"),
+        normal.strip_prefix("http://"),
+    ) {
         (Some(rest), _) => (true, rest),
         (None, Some(rest)) => (false, rest),
         _ => panic!("{normal:?} from {candidate:?} is neither https:// nor http://"),
     };
-    assert!(!normal.bytes().any(|b| b <= b' ' || b >= 0x7f || matches!(b, b'?' | b'#' | b'@' | b'\\')), "{normal:?}");
+    assert!(
+        !normal
+            .bytes()
+            .any(|b| b <= b' ' || b >= 0x7f || matches!(b, b'?' | b'#' | b'\\')),
+        "{normal:?}"
+    );
     assert!(!normal.ends_with('/'), "{normal:?} ends with a slash");
     let authority = rest.split('/').next().unwrap_or("");
-    assert!(!authority.is_empty());
+    // No credentials: `@` is refused in the authority (in the path it is an ordinary character,
+    // `https://proxy.example/a@b` has host `proxy.example`).
+    assert!(
+        !authority.is_empty() && !authority.contains('@'),
+        "{normal:?}"
+    );
     assert_eq!(authority, authority.to_ascii_lowercase());
     let host = if authority.starts_with('[') {
         &authority[..authority.find(']').expect("a closing bracket") + 1]
@@ -277,7 +437,10 @@ pub fn url_target(data: &[u8]) {
         authority.rsplit_once(':').map_or(authority, |(h, _)| h)
     };
     if !https {
-        assert!(url::is_loopback(host), "http:// accepted for {host:?} ({candidate:?})");
+        assert!(
+            url::is_loopback(host),
+            "http:// accepted for {host:?} ({candidate:?})"
+        );
     }
 }
 
@@ -288,7 +451,11 @@ pub fn url_target(data: &[u8]) {
 /// [random: u64]`, then a `Retry-After` header value.
 pub fn retry_after_target(data: &[u8]) {
     let mut input = Input(data);
-    let policy = RetryPolicy { max_attempts: input.u32(), base_delay_ms: input.u64(), max_delay_ms: input.u64() };
+    let policy = RetryPolicy {
+        max_attempts: input.u32(),
+        base_delay_ms: input.u64(),
+        max_delay_ms: input.u64(),
+    };
     let attempt = input.u32();
     let flags = input.byte();
     let after_raw = input.u64();
@@ -298,11 +465,18 @@ pub fn retry_after_target(data: &[u8]) {
     let parsed = retry::retry_after_seconds(&header);
     if let Some(ms) = parsed {
         let digits = header.trim();
-        assert!(!digits.is_empty() && digits.len() <= 9 && digits.bytes().all(|b| b.is_ascii_digit()), "{header:?}");
+        assert!(
+            !digits.is_empty() && digits.len() <= 9 && digits.bytes().all(|b| b.is_ascii_digit()),
+            "{header:?}"
+        );
         assert_eq!(ms, digits.parse::<u64>().unwrap() * 1000);
     }
     // Half the time a random number as the edge draws it, in [0, 1); else any f64 (NaN, ±inf…).
-    let random = if flags & 4 != 0 { f64::from_bits(bits) } else { (bits >> 11) as f64 / (1u64 << 53) as f64 };
+    let random = if flags & 4 != 0 {
+        f64::from_bits(bits)
+    } else {
+        (bits >> 11) as f64 / (1u64 << 53) as f64
+    };
     let retry_after = match flags & 3 {
         0 => None,
         1 => Some(after_raw),
@@ -311,14 +485,26 @@ pub fn retry_after_target(data: &[u8]) {
     };
     let retryable = flags & 8 != 0;
     let delay = retry::next_delay(&policy, attempt, retryable, retry_after, random);
-    if attempt >= policy.max_attempts || !retryable || retry_after.is_some_and(|ra| ra > policy.max_delay_ms) {
-        assert_eq!(delay, None, "{policy:?} attempt {attempt} retry-after {retry_after:?}");
+    if attempt >= policy.max_attempts
+        || !retryable
+        || retry_after.is_some_and(|ra| ra > policy.max_delay_ms)
+    {
+        assert_eq!(
+            delay, None,
+            "{policy:?} attempt {attempt} retry-after {retry_after:?}"
+        );
     }
     if let Some(d) = delay {
         assert!(d <= policy.max_delay_ms.max(retry_after.unwrap_or(0)), "delay {d} over the cap: {policy:?} attempt {attempt} random {random:?} retry-after {retry_after:?}");
-        assert!(d >= retry_after.unwrap_or(0), "delay {d} shorter than Retry-After {retry_after:?}");
+        assert!(
+            d >= retry_after.unwrap_or(0),
+            "delay {d} shorter than Retry-After {retry_after:?}"
+        );
         // Equal jitter: at least half the capped exponential delay.
-        let exp = policy.base_delay_ms.saturating_mul(1u64 << attempt.saturating_sub(1).min(30)).min(policy.max_delay_ms);
+        let exp = policy
+            .base_delay_ms
+            .saturating_mul(1u64 << attempt.saturating_sub(1).min(30))
+            .min(policy.max_delay_ms);
         assert!(d >= exp / 2, "delay {d} below half of {exp}");
     }
 }
@@ -327,7 +513,11 @@ pub fn retry_after_target(data: &[u8]) {
 // redact: a secret in every spelling a server may echo it in
 
 fn percent(s: &str, upper: bool, plus_for_space: bool, keep: fn(u8) -> bool) -> String {
-    let hex: &[u8; 16] = if upper { b"0123456789ABCDEF" } else { b"0123456789abcdef" };
+    let hex: &[u8; 16] = if upper {
+        b"0123456789ABCDEF"
+    } else {
+        b"0123456789abcdef"
+    };
     let mut out = String::new();
     for &b in s.as_bytes() {
         if plus_for_space && b == b' ' {
@@ -351,8 +541,12 @@ fn unreserved(b: u8) -> bool {
 /// default); `all`: every character as `\uXXXX`; `upper`: hex digits in uppercase.
 fn json(s: &str, slash: bool, ascii: bool, all: bool, upper: bool) -> String {
     let mut out = String::new();
-    let mut unit = |out: &mut String, u: u16| {
-        let h = if upper { format!("\\u{u:04X}") } else { format!("\\u{u:04x}") };
+    let unit = |out: &mut String, u: u16| {
+        let h = if upper {
+            format!("\\u{u:04X}")
+        } else {
+            format!("\\u{u:04x}")
+        };
         out.push_str(&h);
     };
     for c in s.chars() {
@@ -382,18 +576,22 @@ fn json(s: &str, slash: bool, ascii: bool, all: bool, upper: bool) -> String {
 pub fn spellings(s: &str) -> Vec<String> {
     vec![
         s.to_owned(),
-        percent(s, true, false, unreserved),                                               // our encoder
-        percent(s, false, false, unreserved),                                              // lowercase hex
-        percent(s, true, true, unreserved),                                                // form style, + for space
-        percent(s, false, true, unreserved),                                               // form style, lowercase
-        percent(s, true, true, |b| b.is_ascii_alphanumeric() || b"*-._".contains(&b)),     // URLSearchParams
-        percent(s, true, false, |b| b.is_ascii_alphanumeric() || b"-_.!~*'()".contains(&b)), // encodeURIComponent
-        percent(s, true, false, |_| false),                                                // every byte encoded
-        json(s, false, false, false, false),                                               // JSON.stringify, serde_json
-        json(s, true, false, false, false),                                                // PHP: \/
-        json(s, false, true, false, false),                                                // Python: \u00e9
-        json(s, true, true, false, true),                                                  // \u00E9 and \/
-        json(s, false, false, true, true),                                                 // every character as \uXXXX
+        percent(s, true, false, unreserved),  // our encoder
+        percent(s, false, false, unreserved), // lowercase hex
+        percent(s, true, true, unreserved),   // form style, + for space
+        percent(s, false, true, unreserved),  // form style, lowercase
+        percent(s, true, true, |b| {
+            b.is_ascii_alphanumeric() || b"*-._".contains(&b)
+        }), // URLSearchParams
+        percent(s, true, false, |b| {
+            b.is_ascii_alphanumeric() || b"-_.!~*'()".contains(&b)
+        }), // encodeURIComponent
+        percent(s, true, false, |_| false),   // every byte encoded
+        json(s, false, false, false, false),  // JSON.stringify, serde_json
+        json(s, true, false, false, false),   // PHP: \/
+        json(s, false, true, false, false),   // Python: \u00e9
+        json(s, true, true, false, true),     // \u00E9 and \/
+        json(s, false, false, true, true),    // every character as \uXXXX
     ]
 }
 
@@ -417,27 +615,56 @@ pub fn redact_target(data: &[u8]) {
     }
     let check = |what: &str, out: &str| {
         for (i, spelling) in spelled.iter().enumerate() {
-            assert!(!leaks(out, spelling), "{what}: spelling #{i} {spelling:?} of {secret:?} survives in {out:?}");
+            assert!(
+                !leaks(out, spelling),
+                "{what}: spelling #{i} {spelling:?} of {secret:?} survives in {out:?}"
+            );
         }
     };
     let out = redact::redact(&text, &[secret]);
     check("redact", &out);
-    check("redact + redact_fields", &redact::redact_fields(&out, &["access_token", "refresh_token", "id_token", "client_secret", "code"]));
+    check(
+        "redact + redact_fields",
+        &redact::redact_fields(
+            &out,
+            &[
+                "access_token",
+                "refresh_token",
+                "id_token",
+                "client_secret",
+                "code",
+            ],
+        ),
+    );
     let other = nth(&strings, 1);
-    check("redact with two secrets", &redact::redact(&text, &[other, secret, ""]));
+    check(
+        "redact with two secrets",
+        &redact::redact(&text, &[other, secret, ""]),
+    );
 
-    let mut f = Failure::new(Kind::OAuth, text.clone());
+    // As classify builds it: the error, the description and the body come from the response;
+    // the detail is our own words and stays as it is.
+    let ours = "the token endpoint returned an error";
+    let mut f = Failure::new(Kind::OAuth, ours);
     f.status = Some(400);
-    f.error = Some(text.clone());
+    f.error = Some(nth(&strings, 1).to_owned());
     f.error_description = Some(text.clone());
     f.body = Some(redact::truncate(&text, BODY_LIMIT * 4));
     let f = f.redacted(&[secret]);
     let body = f.body.as_deref().unwrap_or("");
     assert!(body.len() <= BODY_LIMIT + TRUNCATED.len());
-    for field in [body, f.detail.as_str(), f.error.as_deref().unwrap_or(""), f.error_description.as_deref().unwrap_or("")] {
+    assert_eq!(f.detail, ours);
+    for field in [
+        body,
+        f.error.as_deref().unwrap_or(""),
+        f.error_description.as_deref().unwrap_or(""),
+    ] {
         check("Failure::redacted", field);
     }
     let _ = f.message();
+    // A network failure's detail holds the platform's message: that one is redacted.
+    let network = Failure::new(Kind::Network, text.clone()).redacted(&[secret]);
+    check("Failure::redacted (network detail)", &network.detail);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -448,16 +675,25 @@ pub fn redact_target(data: &[u8]) {
 pub fn callback_target(data: &[u8]) {
     let mut input = Input(data);
     let flags = input.byte();
-    let (exp, now, skew) = (f64::from_bits(input.u64()), f64::from_bits(input.u64()), f64::from_bits(input.u64()));
+    let (exp, now, skew) = (
+        f64::from_bits(input.u64()),
+        f64::from_bits(input.u64()),
+        f64::from_bits(input.u64()),
+    );
     let status = input.u16();
     let strings = input.strings();
     let present = |bit: u8, i: usize| (flags & (1 << bit) != 0).then(|| nth(&strings, i));
     let expected = nth(&strings, 0);
-    let p = callback::CallbackParams { state: present(0, 1), code: present(1, 2), error: present(2, 3), error_description: present(3, 4) };
+    let p = callback::CallbackParams {
+        state: present(0, 1),
+        code: present(1, 2),
+        error: present(2, 3),
+        error_description: present(3, 4),
+    };
     match callback::read_callback(&p, expected) {
         Ok(code) => {
             assert_eq!(p.state, Some(expected));
-            assert!(p.error.map_or(true, str::is_empty));
+            assert!(!p.error.is_some_and(|e| !e.is_empty()));
             assert!(!code.is_empty() && Some(code) == p.code);
         }
         Err(f) => {
@@ -465,21 +701,31 @@ pub fn callback_target(data: &[u8]) {
             if mismatch {
                 assert_eq!(f.error.as_deref(), Some("state_mismatch"));
                 // A forged callback's words are fixed: nothing of it (its code) is repeated back.
-                let fixed = callback::read_callback(&callback::CallbackParams::default(), "S").unwrap_err();
-                assert_eq!((f.kind, f.message(), f.error_description.clone()), (Kind::InvalidArgument, fixed.detail, None));
+                let fixed =
+                    callback::read_callback(&callback::CallbackParams::default(), "S").unwrap_err();
+                assert_eq!(
+                    (f.kind, f.message(), f.error_description.clone()),
+                    (Kind::InvalidArgument, fixed.detail, None)
+                );
             } else if p.error.is_some_and(|e| !e.is_empty()) {
                 assert_eq!(f.kind, Kind::OAuth);
                 assert_eq!(f.error.as_deref(), p.error);
                 assert_eq!(f.error_description.as_deref(), p.error_description);
             } else {
-                assert_eq!((f.kind, f.error.as_deref()), (Kind::InvalidArgument, Some("missing_code")));
+                assert_eq!(
+                    (f.kind, f.error.as_deref()),
+                    (Kind::InvalidArgument, Some("missing_code"))
+                );
             }
             let code = p.code.unwrap_or("");
             let _ = f.redacted(&[code, expected]).message();
         }
     }
 
-    let held = lifecycle::Held { access_token: present(4, 5), expires_at: (flags & 32 != 0).then_some(exp) };
+    let held = lifecycle::Held {
+        access_token: present(4, 5),
+        expires_at: (flags & 32 != 0).then_some(exp),
+    };
     let invalidated = present(6, 6);
     let fresh = lifecycle::is_fresh(held, invalidated, now, skew);
     match held.access_token {
@@ -495,7 +741,10 @@ pub fn callback_target(data: &[u8]) {
     assert!(poll.is_nan() || poll <= 100.0);
     let wait = lifecycle::lease_wait_ms(lease);
     assert!(wait.is_nan() || wait == lease * 2.0);
-    assert_eq!(lifecycle::token_refused(status), status == 401 || status == 403);
+    assert_eq!(
+        lifecycle::token_refused(status),
+        status == 401 || status == 403
+    );
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -509,7 +758,14 @@ pub fn transport_target(data: &[u8]) {
     let strings = input.strings();
     let message = nth(&strings, 0);
     let code = (flags & 8 != 0).then(|| nth(&strings, 1));
-    let r = transport::Rejection { caller_aborted: flags & 1 != 0, timed_out: flags & 2 != 0, timeout_ms, message, code, before_response: flags & 4 != 0 };
+    let r = transport::Rejection {
+        caller_aborted: flags & 1 != 0,
+        timed_out: flags & 2 != 0,
+        timeout_ms,
+        message,
+        code,
+        before_response: flags & 4 != 0,
+    };
     let f = transport::classify_rejection(&r);
     if r.caller_aborted {
         assert_eq!(f.kind, Kind::Aborted);
@@ -518,17 +774,29 @@ pub fn transport_target(data: &[u8]) {
         assert_eq!(f.detail, format!("no response within {timeout_ms} ms"));
     } else {
         assert_eq!(f.kind, Kind::Network);
-        let shown = f.detail.strip_prefix("network error: ").expect("network error: prefix");
-        assert!(shown.len() <= 300 + TRUNCATED.len(), "{} bytes of message", shown.len());
+        let shown = f
+            .detail
+            .strip_prefix("network error: ")
+            .expect("network error: prefix");
+        assert!(
+            shown.len() <= 300 + TRUNCATED.len(),
+            "{} bytes of message",
+            shown.len()
+        );
         assert!(!f.not_sent || r.before_response);
         if let Some(e) = &f.error {
             assert_eq!(Some(e.as_str()), code);
-            assert!(!e.is_empty() && e.len() < 40 && e.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_'));
+            assert!(
+                !e.is_empty()
+                    && e.len() < 40
+                    && e.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+            );
         }
         if r.before_response && code == Some("ECONNREFUSED") {
             assert!(f.not_sent);
         }
     }
+    assert_single_use_safety(&f);
     for grant in GRANTS {
         let again = retry::retryable(grant, &f);
         if f.kind == Kind::Network && f.not_sent {
@@ -538,7 +806,19 @@ pub fn transport_target(data: &[u8]) {
             assert!(!again);
         }
     }
+    let kind = f.kind;
+    let detail = f.detail.clone();
     let f = f.redacted(&[message, code.unwrap_or("")]);
+    if kind == Kind::Network {
+        // The platform's message may echo the request: it never survives redaction.
+        assert!(
+            !leaks(&f.detail, message),
+            "{message:?} survives in {:?}",
+            f.detail
+        );
+    } else {
+        assert_eq!(f.detail, detail);
+    }
     let _ = f.message();
     let mut printed = String::new();
     transport::push_u64(&mut printed, timeout_ms);
@@ -641,29 +921,66 @@ pub fn seeds() -> Vec<(&'static str, Vec<u8>)> {
         format!("{{\"a\":{}1{}}}", "[".repeat(100), "]".repeat(100)),
         "[".repeat(200),
     ];
-    let statuses: [u16; 13] = [200, 201, 204, 302, 400, 401, 403, 404, 429, 500, 502, 503, 999];
+    let statuses: [u16; 13] = [
+        200, 201, 204, 302, 400, 401, 403, 404, 429, 500, 502, 503, 999,
+    ];
     for (i, body) in bodies.iter().enumerate() {
         for (j, &status) in [statuses[i % statuses.len()], 200].iter().enumerate() {
             let raw = status | if (i + j) % 9 == 0 { 0x8000 } else { 0 };
             let mut head = raw.to_be_bytes().to_vec();
             head.push((i * 37) as u8);
-            let secrets = [SECRETS[i % SECRETS.len()], SECRETS[(i + 5) % SECRETS.len()], "SEKRET"];
+            let secrets = [
+                SECRETS[i % SECRETS.len()],
+                SECRETS[(i + 5) % SECRETS.len()],
+                "SEKRET",
+            ];
             let mut strings = vec![body.as_str()];
             strings.extend_from_slice(&secrets);
             out.push(("classify", joined(&head, &strings)));
         }
     }
     // A body with invalid UTF-8 (a server's bytes) and one whose token is U+FFFD after decoding.
-    out.push(("classify", [&[0, 200, 0][..], b"{\"access_token\":\"a\xC3\x28b\"}"].concat()));
-    out.push(("classify", [&[0, 200, 0][..], b"{\"access_token\":\"\xE2\x82\"}"].concat()));
+    out.push((
+        "classify",
+        [&[0, 200, 0][..], b"{\"access_token\":\"a\xC3\x28b\"}"].concat(),
+    ));
+    out.push((
+        "classify",
+        [&[0, 200, 0][..], b"{\"access_token\":\"\xE2\x82\"}"].concat(),
+    ));
 
     // form: the unit tests' and contract tests' values, in pairs.
     let form_sets: [&[&str]; 10] = [
-        &["grant_type", "client_credentials", "client_id", "id", "client_secret", "s"],
+        &[
+            "grant_type",
+            "client_credentials",
+            "client_id",
+            "id",
+            "client_secret",
+            "s",
+        ],
         &["id", "s&=", "c o+de", "https://x/cb?a=1"],
         &["a", "x&y=z+w v", "b", "%", "c", "a,b", "d", "x:y"],
-        &["scope", "messenger:read,items:info", "state", "my state&x", "redirect_uri", "https://app.example/cb?x=1"],
-        &["v", "Привет мир", "w", "😀🎉", "t", "tab\tnl\nnul\0", "u", "~-._", "e", ""],
+        &[
+            "scope",
+            "messenger:read,items:info",
+            "state",
+            "my state&x",
+            "redirect_uri",
+            "https://app.example/cb?x=1",
+        ],
+        &[
+            "v",
+            "Привет мир",
+            "w",
+            "😀🎉",
+            "t",
+            "tab\tnl\nnul\0",
+            "u",
+            "~-._",
+            "e",
+            "",
+        ],
         &["日本語&=+", "Ключ & = + пробел 😀 %20 a+b=c&d \t~*'()!"],
         &["X-Trace", "t1"],
         &["Content-Type", "text/plain"],
@@ -678,24 +995,92 @@ pub fn seeds() -> Vec<(&'static str, Vec<u8>)> {
 
     // url: every host the unit and contract tests accept or refuse.
     let hosts = [
-        "https://api.avito.ru", "https://api.avito.ru/", "HTTPS://API.Avito.ru//", "https://proxy.example:8443/avito/", "http://127.0.0.1:8080",
-        "http://127.1.2.3", "http://localhost:3000/", "http://[::1]:9000", "http://127.8.9.10:80", "https://proxy.example.com/avito/",
-        "https://avito.ru/oauth", "http://127.0.0.1:9/oauth", "", "api.avito.ru", "ftp://api.avito.ru", "http://api.avito.ru", "http://10.0.0.1",
-        "http://192.168.1.2:80", "http://127.0.0.1.evil.com", "http://localhost.evil.com", "http://localhost.", "https://", "https://user:pw@api.avito.ru",
-        "https://api.avito.ru?x=1", "https://api.avito.ru/?a=1", "https://api.avito.ru#f", "https://api avito.ru", "https://api.avito.ru:99999",
-        "https://api.avito.ru:", "https://api.avito.ru:8a", "//api.avito.ru", "https://[::1", "http://[::2]", "https://апи.рф", "http://128.0.0.1",
-        "http://127.0.0.256", "https:\\\\api.avito.ru", "http://127.0.0.1\n", "https://a//b//", "https://[]:1", "https://[::1]x",
+        "https://api.avito.ru",
+        "https://api.avito.ru/",
+        "HTTPS://API.Avito.ru//",
+        "https://proxy.example:8443/avito/",
+        "http://127.0.0.1:8080",
+        "http://127.1.2.3",
+        "http://localhost:3000/",
+        "http://[::1]:9000",
+        "http://127.8.9.10:80",
+        "https://proxy.example.com/avito/",
+        "https://avito.ru/oauth",
+        "http://127.0.0.1:9/oauth",
+        "",
+        "api.avito.ru",
+        "ftp://api.avito.ru",
+        "http://api.avito.ru",
+        "http://10.0.0.1",
+        "http://192.168.1.2:80",
+        "http://127.0.0.1.evil.com",
+        "http://localhost.evil.com",
+        "http://localhost.",
+        "https://",
+        "https://user:pw@api.avito.ru",
+        "https://api.avito.ru?x=1",
+        "https://api.avito.ru/?a=1",
+        "https://api.avito.ru#f",
+        "https://api avito.ru",
+        "https://api.avito.ru:99999",
+        "https://api.avito.ru:",
+        "https://api.avito.ru:8a",
+        "//api.avito.ru",
+        "https://[::1",
+        "http://[::2]",
+        "https://апи.рф",
+        "http://128.0.0.1",
+        "http://127.0.0.256",
+        "https:\\\\api.avito.ru",
+        "http://127.0.0.1\n",
+        "https://a//b//",
+        "https://[]:1",
+        "https://[::1]x",
     ];
     for host in hosts {
         out.push(("url", joined(&[0], &[host])));
     }
-    for (i, tail) in [":8080/x/", "/base//", "", ":65535", ":65536", "@evil", ".evil.com"].iter().enumerate() {
+    for (i, tail) in [
+        ":8080/x/",
+        "/base//",
+        "",
+        ":65535",
+        ":65536",
+        "@evil",
+        ".evil.com",
+    ]
+    .iter()
+    .enumerate()
+    {
         out.push(("url", joined(&[(i % 7 + 1) as u8], &[tail])));
     }
 
     // retry_after: the unit tests' policies, attempts and Retry-After values.
-    let policies = [(3u32, 250u64, 10_000u64), (4, 100, 250), (1, 0, 0), (3, 10, 1000), (5, 1, 10_000), (u32::MAX, u64::MAX, u64::MAX), (4, 1 << 60, (1 << 53) + 7)];
-    let headers = [" 3 ", "7", "1", "0", "5", "120", "999999999", "1000000000", "-1", "Wed, 21 Oct 2015 07:28:00 GMT", "", "2.5", "+1", "١"];
+    let policies = [
+        (3u32, 250u64, 10_000u64),
+        (4, 100, 250),
+        (1, 0, 0),
+        (3, 10, 1000),
+        (5, 1, 10_000),
+        (u32::MAX, u64::MAX, u64::MAX),
+        (4, 1 << 60, (1 << 53) + 7),
+    ];
+    let headers = [
+        " 3 ",
+        "7",
+        "1",
+        "0",
+        "5",
+        "120",
+        "999999999",
+        "1000000000",
+        "-1",
+        "Wed, 21 Oct 2015 07:28:00 GMT",
+        "",
+        "2.5",
+        "+1",
+        "١",
+    ];
     let randoms = [0.0f64, 0.5, 0.999, 1.0, f64::NAN, f64::INFINITY, -1.0];
     for (i, &(max_attempts, base, max)) in policies.iter().enumerate() {
         for attempt in 0..6u32 {
@@ -707,18 +1092,46 @@ pub fn seeds() -> Vec<(&'static str, Vec<u8>)> {
             let flags = 8 | 4 | ((attempt as u8 + i as u8) & 3);
             head.push(flags);
             head.extend_from_slice(&(2000u64 * u64::from(attempt)).to_be_bytes());
-            head.extend_from_slice(&randoms[(i + attempt as usize) % randoms.len()].to_bits().to_be_bytes());
-            out.push(("retry_after", joined(&head, &[headers[(i * 6 + attempt as usize) % headers.len()]])));
+            head.extend_from_slice(
+                &randoms[(i + attempt as usize) % randoms.len()]
+                    .to_bits()
+                    .to_be_bytes(),
+            );
+            out.push((
+                "retry_after",
+                joined(
+                    &head,
+                    &[headers[(i * 6 + attempt as usize) % headers.len()]],
+                ),
+            ));
         }
     }
 
     // redact: each secret among the fillers a body puts around it.
     let fillers: [&[&str]; 6] = [
         &["raw ", " enc ", " json ", " esc "],
-        &["{\"error_description\":\"", "\",\"echo\":\"client_secret=", "&code=", "\"}"],
-        &["<p>code=", "&state=1 barcode=no</p>", "%", "\\", "%2", "\\u00"],
+        &[
+            "{\"error_description\":\"",
+            "\",\"echo\":\"client_secret=",
+            "&code=",
+            "\"}",
+        ],
+        &[
+            "<p>code=",
+            "&state=1 barcode=no</p>",
+            "%",
+            "\\",
+            "%2",
+            "\\u00",
+        ],
         &["", "", "", ""],
-        &["access_token=", "\"refresh_token\" : \"", "+", "%25", "\\\\"],
+        &[
+            "access_token=",
+            "\"refresh_token\" : \"",
+            "+",
+            "%25",
+            "\\\\",
+        ],
         &["é€", "😀", "\u{0}", "[redacted]"],
     ];
     for (i, secret) in SECRETS.iter().enumerate() {
@@ -741,7 +1154,12 @@ pub fn seeds() -> Vec<(&'static str, Vec<u8>)> {
     ];
     for (i, (flags, strings)) in callbacks.iter().enumerate() {
         let mut head = vec![*flags];
-        let (exp, now, skew) = [(100_000.0f64, 30_000.0f64, 60_000.0f64), (100_000.0, 40_000.0, 60_000.0), (f64::NAN, 0.0, 0.0), (1e300, -1e300, f64::INFINITY)][i % 4];
+        let (exp, now, skew) = [
+            (100_000.0f64, 30_000.0f64, 60_000.0f64),
+            (100_000.0, 40_000.0, 60_000.0),
+            (f64::NAN, 0.0, 0.0),
+            (1e300, -1e300, f64::INFINITY),
+        ][i % 4];
         for v in [exp, now, skew] {
             head.extend_from_slice(&v.to_bits().to_be_bytes());
         }

@@ -147,10 +147,10 @@ async fn attempt_once(settings: &Settings, call: &Call) -> Result<Token, Failure
     }
     let cancel = Cancel::new(Some(settings.timeout_ms), call.signal.as_ref(), true);
     match exchange(settings, call, &cancel).await {
-        Ok((status, text, shape, too_large, retry_after)) => {
-            let mut outcome = classify(status, &text, &shape, too_large);
+        Ok((answer, shape)) => {
+            let mut outcome = classify(answer.status, &answer.text, &shape, answer.too_large);
             if let Err(f) = &mut outcome {
-                f.retry_after_ms = retry_after.as_deref().and_then(retry_after_ms);
+                f.retry_after_ms = answer.retry_after.as_deref().and_then(retry_after_ms);
             }
             outcome
         }
@@ -213,38 +213,58 @@ fn error_info(error: &JsValue) -> (String, Option<String>) {
     )
 }
 
-/// Sends the request and reads the answer: `(status, text, parsed body, too_large, Retry-After)`.
+/// Sends the request and reads the answer, with what parsing its body gave.
 async fn exchange(
     settings: &Settings,
     call: &Call,
     cancel: &Cancel,
-) -> Result<(u16, String, BodyShape, bool, Option<String>), Broken> {
+) -> Result<(Answer, BodyShape), Broken> {
     let sent = send(settings, call, cancel).map_err(|e| Broken::Rejected(e, true))?;
     let resolved = match cancel.race(JsFuture::from(sent)).await {
         Err(why) => return Err(Broken::Fired(why, true)),
         Ok(Err(error)) => return Err(Broken::Rejected(error, true)),
         Ok(Ok(value)) => value,
     };
-    let (status, text, too_large, headers) = match resolved.dyn_into::<web_sys::Response>() {
+    let answer = match resolved.dyn_into::<web_sys::Response>() {
         Ok(raw) => read_response(Response::from(raw), cancel).await?,
         Err(other) => read_loose(other.unchecked_into(), cancel).await?,
     };
-    let retry_after = if (200..300).contains(&status) {
-        None
-    } else {
-        headers.and_then(|h| h.retry_after)
-    };
-    let shape = if too_large {
+    let shape = if answer.too_large {
         BodyShape::NotJson
     } else {
-        parse(&text)
+        parse(&answer.text)
     };
-    Ok((status, text, shape, too_large, retry_after))
+    Ok((answer, shape))
 }
 
-/// The headers that matter, read once.
-struct Meta {
+/// A response as read: its status, its body text (at most 1 MiB, or the head of a larger body),
+/// whether the body was larger, and `Retry-After` (read only on failures, where it counts).
+struct Answer {
+    status: u16,
+    text: String,
+    too_large: bool,
     retry_after: Option<String>,
+}
+
+impl Answer {
+    fn new(
+        status: u16,
+        text: String,
+        too_large: bool,
+        retry_after: impl FnOnce() -> Option<String>,
+    ) -> Answer {
+        let retry_after = if (200..300).contains(&status) {
+            None
+        } else {
+            retry_after()
+        };
+        Answer {
+            status,
+            text,
+            too_large,
+            retry_after,
+        }
+    }
 }
 
 /// The request, through gloo-net (global fetch) or as `fetch(url, init)` (a caller's fetch).
@@ -308,24 +328,19 @@ fn abandon(promise: Promise) {
 
 /// A platform `Response` (gloo-net's wrapper): status, headers, and the body read chunk by chunk
 /// into at most 1 MiB of decoded bytes, whatever `Content-Length` or `Content-Encoding` say.
-async fn read_response(
-    res: Response,
-    cancel: &Cancel,
-) -> Result<(u16, String, bool, Option<Meta>), Broken> {
+async fn read_response(res: Response, cancel: &Cancel) -> Result<Answer, Broken> {
     let status = res.status();
     let headers = res.headers();
-    let meta = Meta {
-        retry_after: headers.get("retry-after"),
-    };
+    let retry_after = || headers.get("retry-after");
     let declared = headers
         .get("content-length")
         .and_then(|l| l.trim().parse::<u64>().ok());
     let Some(stream) = res.body() else {
-        return Ok((status, String::new(), false, Some(meta)));
+        return Ok(Answer::new(status, String::new(), false, retry_after));
     };
     if declared.is_some_and(|l| l > MAX_BODY as u64) {
         abandon(stream.cancel());
-        return Ok((status, String::new(), true, Some(meta)));
+        return Ok(Answer::new(status, String::new(), true, retry_after));
     }
     let reader = stream
         .unchecked_ref::<BodyStream>()
@@ -380,15 +395,12 @@ async fn read_response(
         Some(rest) => rest.to_owned(),
         None => text,
     };
-    Ok((status, text, too_large, Some(meta)))
+    Ok(Answer::new(status, text, too_large, retry_after))
 }
 
 /// Something else a caller's fetch resolved to: a Response from another library or realm
 /// (undici's own, node-fetch's) is read through its `status`, `headers.get` and `text()`.
-async fn read_loose(
-    res: LooseResponse,
-    cancel: &Cancel,
-) -> Result<(u16, String, bool, Option<Meta>), Broken> {
+async fn read_loose(res: LooseResponse, cancel: &Cancel) -> Result<Answer, Broken> {
     let value: &JsValue = res.as_ref();
     if !value.is_object() {
         return Err(Broken::NotAResponse);
@@ -411,14 +423,12 @@ async fn read_loose(
             .and_then(|h| h.get(name).ok())
             .and_then(|v| v.as_string())
     };
-    let meta = Meta {
-        retry_after: header("retry-after"),
-    };
+    let retry_after = || header("retry-after");
     if header("content-length")
         .and_then(|l| l.trim().parse::<u64>().ok())
         .is_some_and(|l| l > MAX_BODY as u64)
     {
-        return Ok((status, String::new(), true, Some(meta)));
+        return Ok(Answer::new(status, String::new(), true, retry_after));
     }
     let promise = res
         .text()
@@ -430,14 +440,19 @@ async fn read_loose(
         Ok(Ok(text)) => text,
     };
     let Some(js_text) = text.dyn_ref::<js_sys::JsString>() else {
-        return Ok((status, String::new(), false, Some(meta)));
+        return Ok(Answer::new(status, String::new(), false, retry_after));
     };
     if js_text.length() as usize > MAX_BODY {
         // Only the head crosses into wasm, for the error body.
         let head = String::from(js_text.slice(0, OVERSIZED_HEAD as u32));
-        return Ok((status, head, true, Some(meta)));
+        return Ok(Answer::new(status, head, true, retry_after));
     }
-    Ok((status, String::from(js_text), false, Some(meta)))
+    Ok(Answer::new(
+        status,
+        String::from(js_text),
+        false,
+        retry_after,
+    ))
 }
 
 /// The platform parses; serde-wasm-bindgen reads the parsed value into the core's types.

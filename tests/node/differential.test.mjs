@@ -12,22 +12,12 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { loadBoth } from "../support/load.mjs";
+import { prng } from "../support/prng.mjs";
 
 const mods = await loadBoth();
 const CASES = Number(process.env.DIFF_CASES ?? 3000);
 const TOKEN = '{"access_token":"a","expires_in":1}';
 
-/** mulberry32: a small seeded PRNG, uniform in [0, 1). */
-function prng(seed) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 // What form and URL encoders get wrong: separators, the escape character itself, `+` vs space,
 // characters some encoders leave alone, line breaks and NUL, U+FFFD (which the wasm boundary

@@ -30,21 +30,11 @@
 // invariants from it.
 import http from "node:http";
 import { randomBytes } from "node:crypto";
+import { prng } from "./prng.mjs";
 
 export const FAULT_TYPES = ["http_500", "http_502", "http_503", "reset_before", "reset_after", "hang", "slow"];
 const GRANTS = ["refresh_token", "client_credentials"];
 
-/** A small seeded PRNG (mulberry32): a seed gives one sequence of draws (which request gets which draw depends on timing). */
-export function prng(seed) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const tok = (prefix) => `${prefix}_${randomBytes(16).toString("base64url")}`;
 /** A short, stable name for a token in reports (never the token itself). */

@@ -2,7 +2,7 @@
 // (`#[wasm_bindgen(module = "/js/exception.js")]`) and constructs it with the fields of a
 // failure that it has already redacted; every runtime entry re-exports this very class, so
 // `err instanceof ApiException` holds for what the crate throws.
-const KINDS = ["oauth", "http", "invalid_response", "network", "timeout", "aborted", "invalid_argument"];
+const KINDS = ["oauth", "http", "invalid_response", "network", "timeout", "aborted", "invalid_argument", "store"];
 
 export class ApiException extends Error {
   /**

@@ -59,6 +59,35 @@ extern "C" {
 
     #[wasm_bindgen(catch, js_namespace = JSON, js_name = parse)]
     pub fn json_parse(text: &str) -> Result<JsValue, JsValue>;
+
+    /// A `TokenManager`'s store, called structurally on whatever object the caller gave.
+    pub type TokenStore;
+    #[wasm_bindgen(catch, method, structural, js_name = get)]
+    pub fn stored(this: &TokenStore) -> Result<JsValue, JsValue>;
+    #[wasm_bindgen(catch, method, structural, js_name = compareAndSet)]
+    pub fn compare_and_set(
+        this: &TokenStore,
+        expected: &JsValue,
+        next: &JsValue,
+    ) -> Result<JsValue, JsValue>;
+    #[wasm_bindgen(catch, method, structural, js_name = acquireLease)]
+    pub fn acquire_lease(this: &TokenStore, ttl_ms: f64) -> Result<JsValue, JsValue>;
+    #[wasm_bindgen(catch, method, structural, js_name = releaseLease)]
+    pub fn release_lease(this: &TokenStore, id: &JsValue) -> Result<JsValue, JsValue>;
+
+    /// The global `fetch` as `tm.fetch` calls it: `fetch(input, init)`.
+    #[wasm_bindgen(catch, js_name = fetch)]
+    pub fn global_fetch_with(input: &JsValue, init: &JsValue) -> Result<JsValue, JsValue>;
+}
+
+/// `new Headers(init)` for any `HeadersInit` (a Headers, pairs, a record); it throws for invalid
+/// names or values, which comes back as `Err`. (web-sys's binding names one of the shapes, but
+/// passes the value as it is.)
+pub fn new_headers(init: &JsValue) -> Result<web_sys::Headers, JsValue> {
+    if absent(init) {
+        return web_sys::Headers::new();
+    }
+    web_sys::Headers::new_with_str_sequence_sequence(init)
 }
 
 /// `target[key]` for any value: `undefined` for non-objects and for getters or proxies that throw.

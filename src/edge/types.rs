@@ -27,7 +27,12 @@ export type ApiExceptionKind =
   /** The caller's `AbortSignal` fired. */
   | "aborted"
   /** A bad argument or configuration, refused before any request is sent. */
-  | "invalid_argument";
+  | "invalid_argument"
+  /**
+   * A TokenManager's store failed: a call rejected, threw or did not settle within `leaseMs`, or
+   * its `compareAndSet` never accepted the set its `get` returned.
+   */
+  | "store";
 
 /**
  * The one error type. A real `Error` subclass. Never contains a secret value (client secret,
@@ -116,11 +121,25 @@ export interface GetAccessToken200Response {
 export interface TokenSet extends GetAccessTokenAuthorizationCode200Response {
   expires_at?: number;
   /**
-   * Set by a TokenManager in the stored set while its refresh is in flight (Unix ms). It stays
-   * when the refresh's answer was lost, and then no renewer sends that refresh token again: the
-   * user must sign in (`signInRequired`). A new sign-in writes a set without it.
+   * Written by a TokenManager into the stored set before it presents the refresh token: until
+   * `answer_by` (Unix ms) that request may still be answered, so no other renewer presents the
+   * same refresh token. When the answer is lost, the token is presented again after `answer_by`
+   * and the server decides (README "Keeping tokens fresh"). Stores round-trip it and compare
+   * its `id`.
    */
-  refreshing?: number;
+  renewal?: TokenRenewalMark;
+  /**
+   * Written (with `refresh_token` removed) when the server refused the refresh token
+   * (`invalid_grant`): the seller must sign in again. A new sign-in writes a set without it.
+   */
+  refresh_refused_at?: number;
+}
+
+/** A refresh in flight, or whose answer was lost. */
+export interface TokenRenewalMark {
+  id: string;
+  presented_at: number;
+  answer_by: number;
 }
 
 export interface AvitoAuthOptions extends ConfigurationOptions {
@@ -147,15 +166,27 @@ export interface CallbackResult {
 export type CallbackInput = string | URL | URLSearchParams | { url: string };
 
 /**
- * Storage shared by TokenManagers (see README "Keeping tokens fresh"). All methods async.
+ * Storage shared by TokenManagers (see README "Keeping tokens fresh"). All methods async; each
+ * call must settle (a TokenManager gives up on a call after `leaseMs` with kind "store").
+ * `avito-auth/testing`'s `verifyTokenStore` checks a store against these promises.
  */
 export interface TokenStore {
-  /** The current TokenSet, or undefined. */
+  /** The current TokenSet exactly as written (every member, unknown ones and `renewal` included), or undefined. */
   get(): Promise<TokenSet | undefined>;
-  /** Writes `next` only if the stored set is still `expected` (compared by access_token); returns whether it wrote. */
+  /**
+   * Writes `next` only if the stored set still matches `expected`, atomically; returns whether it
+   * wrote. `expected` undefined matches only an empty store. Otherwise a set matches when its
+   * `access_token`, `refresh_token` and `renewal.id` equal `expected`'s (each compared as a
+   * string, absent equal to absent). Comparing by identity (`===`) never matches: the manager
+   * passes copies.
+   */
   compareAndSet(expected: TokenSet | undefined, next: TokenSet): Promise<boolean>;
-  /** Tries to take the renewal lease for `ttlMs`; returns a lease id, or undefined when another renewer holds it. */
+  /**
+   * Takes the renewal lease for `ttlMs` (the store's own clock); returns a new lease id, or
+   * undefined while another lease is live. At most one live lease at a time.
+   */
   acquireLease(ttlMs: number): Promise<string | undefined>;
+  /** Releases the lease only if `leaseId` is the live one. */
   releaseLease(leaseId: string): Promise<void>;
 }
 
@@ -169,8 +200,23 @@ export interface TokenManagerOptions {
   refreshSkewMs?: number;
   /** Default: a MemoryTokenStore. */
   store?: TokenStore;
-  /** Lease length for cross-process renewals; default 10 000 ms. */
+  /**
+   * Lease length for cross-process renewals, default 10 000 ms; a lease is taken for at least one
+   * whole token request (`timeoutMs` × attempts + retry delays). Also the longest a store call may
+   * take. A renewal gives up after 2 × `leaseMs` + one request's time.
+   */
   leaseMs?: number;
+  /**
+   * Never present a refresh token again after its refresh's answer was lost: ask for a sign-in
+   * instead. For servers that punish a replayed refresh token; default false (present it again
+   * and let the server decide).
+   */
+  strictRotation?: boolean;
+  /**
+   * `tm.fetch` renews on a 401/403 at most once per this many ms (default 60 000), and never for
+   * a token it has just obtained: Avito also answers 403 to a missing scope or a blocked IP.
+   */
+  refusalRenewalIntervalMs?: number;
   /**
    * Called after every successful renewal: persist the TokenSet (its refresh_token is new).
    * Awaited; if it throws, the callers waiting for that renewal get its error (the new tokens

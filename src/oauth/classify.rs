@@ -127,10 +127,11 @@ impl Failure {
             .body
             .as_deref()
             .map(|b| truncate(&clean(&truncate(b, window)), BODY_LIMIT));
-        // Only a network failure's detail carries outside text (the platform's error message);
-        // every other detail is ours, and redacting a short secret out of our own words would
-        // both garble them and give the secret away ("[redacted]ody" for a secret "b").
-        if self.kind == Kind::Network {
+        // Only a network or store failure's detail carries outside text (the platform's or the
+        // store's error message); every other detail is ours, and redacting a short secret out
+        // of our own words would both garble them and give the secret away ("[redacted]ody" for
+        // a secret "b").
+        if matches!(self.kind, Kind::Network | Kind::Store) {
             self.detail = clean(&self.detail);
         }
         self

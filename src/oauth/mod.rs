@@ -5,8 +5,8 @@
 pub mod callback;
 pub mod classify;
 pub mod form;
-pub mod lifecycle;
 pub mod redact;
+pub mod renewal;
 pub mod retry;
 pub mod transport;
 pub mod url;
@@ -52,6 +52,9 @@ pub enum Kind {
     Timeout,
     Aborted,
     InvalidArgument,
+    /// The `TokenManager`'s store failed (rejected, threw, did not settle, or its compare-and-set
+    /// never matched).
+    Store,
 }
 
 impl Kind {
@@ -64,6 +67,7 @@ impl Kind {
             Kind::Timeout => "timeout",
             Kind::Aborted => "aborted",
             Kind::InvalidArgument => "invalid_argument",
+            Kind::Store => "store",
         }
     }
 }

@@ -39,6 +39,7 @@ pub fn retryable(grant: Grant, f: &Failure) -> bool {
         },
         Kind::Network => f.not_sent || !grant.is_single_use(),
         Kind::Timeout => !grant.is_single_use(),
+        Kind::Store => false,
         _ => false,
     }
 }

@@ -13,7 +13,7 @@ use avito_auth::oauth::redact::{BODY_LIMIT, REDACTED};
 use avito_auth::oauth::retry::RetryPolicy;
 use avito_auth::oauth::wire::{parse_native, BodyShape};
 use avito_auth::oauth::{
-    callback, classify, form, lifecycle, redact, retry, transport, url, Failure, Grant, Kind,
+    callback, classify, form, redact, renewal, retry, transport, url, Failure, Grant, Kind,
 };
 
 /// A target body: raw bytes in, a panic on a finding.
@@ -217,10 +217,10 @@ pub fn classify_target(data: &[u8]) {
     }
 }
 
-/// A single-use credential (code, refresh token) is re-sent only when the outcome of the failed
-/// request is known, and a `TokenManager` puts a refresh token back only then too.
+/// A single-use credential (code, refresh token) is re-sent within one request only when the
+/// outcome of the failed request is known; the renewal protocol's reading of the failure agrees.
 fn assert_single_use_safety(f: &Failure) {
-    let known = lifecycle::refresh_outcome_known(f);
+    let known = renewal::answer_of(f) != renewal::Answer::Uncertain;
     for grant in [Grant::AuthorizationCode, Grant::RefreshToken] {
         if retry::retryable(grant, f) {
             assert!(
@@ -233,7 +233,7 @@ fn assert_single_use_safety(f: &Failure) {
         Kind::InvalidArgument | Kind::OAuth => true,
         Kind::Http => matches!(f.status, Some(429) | Some(503)),
         Kind::Network | Kind::Aborted => f.not_sent,
-        Kind::Timeout | Kind::InvalidResponse => false,
+        Kind::Timeout | Kind::InvalidResponse | Kind::Store => false,
     };
     assert_eq!(known, expected, "{f:?}");
 }
@@ -668,7 +668,7 @@ pub fn redact_target(data: &[u8]) {
 }
 
 // ---------------------------------------------------------------------------------------------
-// callback: read_callback; lifecycle: is_fresh and the lease arithmetic
+// callback: read_callback; renewal: is_usable and the bounds' arithmetic
 
 /// Input: `[flags: u8][expires_at: f64][now: f64][skew: f64][status: u16]`, then `expected
 /// 0xFF state 0xFF code 0xFF error 0xFF error_description 0xFF access_token 0xFF invalidated`.
@@ -722,12 +722,13 @@ pub fn callback_target(data: &[u8]) {
         }
     }
 
-    let held = lifecycle::Held {
+    let held = renewal::StoredSet {
         access_token: present(4, 5),
         expires_at: (flags & 32 != 0).then_some(exp),
+        ..Default::default()
     };
     let invalidated = present(6, 6);
-    let fresh = lifecycle::is_fresh(held, invalidated, now, skew);
+    let fresh = renewal::is_usable(&held, invalidated, now, skew);
     match held.access_token {
         None => assert!(!fresh),
         Some(at) if Some(at) == invalidated => assert!(!fresh),
@@ -736,13 +737,19 @@ pub fn callback_target(data: &[u8]) {
             Some(e) => assert_eq!(fresh, e - skew > now),
         },
     }
-    let lease = skew;
-    let poll = lifecycle::lease_poll_ms(lease);
+    let cfg = renewal::RenewalConfig {
+        grant: renewal::RenewalGrant::RefreshToken,
+        skew_ms: skew,
+        lease_ms: skew,
+        request_budget_ms: exp,
+        strict: false,
+    };
+    let poll = cfg.poll_ms();
     assert!(poll.is_nan() || poll <= 100.0);
-    let wait = lifecycle::lease_wait_ms(lease);
-    assert!(wait.is_nan() || wait == lease * 2.0);
+    let ttl = cfg.lease_ttl_ms();
+    assert!(ttl.is_nan() || ttl >= cfg.lease_ms || cfg.lease_ms.is_nan());
     assert_eq!(
-        lifecycle::token_refused(status),
+        renewal::token_refused(status),
         status == 401 || status == 403
     );
 }

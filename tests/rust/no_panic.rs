@@ -3,7 +3,7 @@
 
 use avito_auth::oauth::wire::parse_native;
 use avito_auth::oauth::{
-    callback, classify, form, lifecycle, redact, retry, transport, url, Failure, Grant, Kind,
+    callback, classify, form, redact, renewal, retry, transport, url, Failure, Grant, Kind,
 };
 
 struct Rng(u64);
@@ -151,11 +151,12 @@ fn no_entry_point_panics_on_random_input() {
             error_description: Some(&text),
         };
         let _ = callback::read_callback(&params, &other).map_err(|f| f.message());
-        let held = lifecycle::Held {
+        let held = renewal::StoredSet {
             access_token: Some(&text),
             expires_at: Some(i as f64),
+            ..Default::default()
         };
-        let _ = lifecycle::is_fresh(held, Some(&other), (i * 3) as f64, (i % 7) as f64);
+        let _ = renewal::is_usable(&held, Some(&other), (i * 3) as f64, (i % 7) as f64);
     }
     let _ = Failure::new(Kind::Network, "x");
 }

@@ -1,0 +1,238 @@
+//! Keeping tokens fresh: `TokenManager` and the default `MemoryTokenStore`.
+//!
+//! - `manager`: the renewal, performing the steps of the core's protocol
+//!   ([`crate::oauth::renewal`]);
+//! - `store`: the store protocol with a deadline on every call, the stored set as the protocol
+//!   reads it, `MemoryTokenStore`;
+//! - `api_fetch`: `tm.fetch`, with its rules for API refusals.
+//!
+//! Stores stay JavaScript objects (`get`, `compareAndSet`, `acquireLease`, `releaseLease`, all
+//! async): a Durable Object, Redis, PostgreSQL, or anything else.
+
+mod api_fetch;
+mod manager;
+mod store;
+
+pub use store::MemoryTokenStore;
+
+use super::auth::auth_of;
+use super::exception::{invalid, rejected};
+use super::js::{self, absent, CallerSignal, TokenStore};
+use super::options;
+use crate::oauth::renewal::{self, RenewalConfig, RenewalGrant};
+use crate::oauth::wire::Scalar;
+use js_sys::Promise;
+use manager::{access_token, Manager};
+use serde::Deserialize;
+use std::rc::Rc;
+use store::{HeldTokens, Store};
+use wasm_bindgen::prelude::*;
+use wasm_bindgen::JsCast;
+
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "camelCase", default)]
+struct ManagerOptions {
+    #[serde(with = "serde_wasm_bindgen::preserve")]
+    auth: JsValue,
+    grant: Option<Scalar>,
+    #[serde(with = "serde_wasm_bindgen::preserve")]
+    tokens: JsValue,
+    #[serde(with = "serde_wasm_bindgen::preserve")]
+    store: JsValue,
+    refresh_skew_ms: Option<Scalar>,
+    lease_ms: Option<Scalar>,
+    strict_rotation: Option<Scalar>,
+    refusal_renewal_interval_ms: Option<Scalar>,
+    #[serde(with = "serde_wasm_bindgen::preserve")]
+    on_tokens: JsValue,
+    #[serde(with = "serde_wasm_bindgen::preserve")]
+    fetch: JsValue,
+}
+
+/// Keeps a valid access token: renews `refreshSkewMs` before expiry, one renewal at a time (in
+/// this process through a shared promise, across processes through the store's lease and the
+/// renewal mark), and hands every rotated TokenSet to the store and to `onTokens`.
+#[wasm_bindgen]
+pub struct TokenManager {
+    inner: Rc<Manager>,
+}
+
+/// A non-negative number option, or its default.
+fn number_or(value: &Option<Scalar>, name: &str, min: f64, default: f64) -> Result<f64, JsValue> {
+    let what = if min > 0.0 {
+        "positive"
+    } else {
+        "non-negative"
+    };
+    match options::number(value, name, min, f64::MAX, false) {
+        Ok(n) => Ok(n.unwrap_or(default)),
+        Err(_) => Err(invalid(format!("{name} must be a {what} number"))),
+    }
+}
+
+#[wasm_bindgen]
+impl TokenManager {
+    /// `{ auth, grant?, tokens?, store?, refreshSkewMs?, leaseMs?, strictRotation?,
+    /// refusalRenewalIntervalMs?, onTokens?, fetch? }`.
+    #[wasm_bindgen(constructor)]
+    pub fn new(
+        #[wasm_bindgen(unchecked_param_type = "TokenManagerOptions")] options: JsValue,
+    ) -> Result<TokenManager, JsValue> {
+        let o: ManagerOptions = options::read(&options, "TokenManager options", &[])?;
+        let auth =
+            auth_of(&o.auth).ok_or_else(|| invalid("TokenManager needs auth: an AvitoAuth"))?;
+        let grant_name = match &o.grant {
+            None | Some(Scalar::Null) => None,
+            Some(Scalar::Str(s)) => Some(s.as_str()),
+            Some(_) => Some(""),
+        };
+        let (grant, seed) = if !absent(&o.tokens) {
+            let has_refresh_token = HeldTokens::of(&o.tokens)
+                .ok()
+                .is_some_and(|h| h.refresh_token().is_some());
+            if !has_refresh_token {
+                return Err(invalid("tokens must be a TokenSet with a refresh_token"));
+            }
+            if grant_name.is_some_and(|g| g != "refresh_token") {
+                return Err(invalid(
+                    "with tokens, grant must be \"refresh_token\" (or omitted)",
+                ));
+            }
+            (RenewalGrant::RefreshToken, Some(o.tokens.clone()))
+        } else {
+            match grant_name {
+                None | Some("client_credentials") => (RenewalGrant::ClientCredentials, None),
+                Some("refresh_token") if o.store.is_undefined() => {
+                    return Err(invalid(
+                        "grant \"refresh_token\" needs tokens (or a store that holds them)",
+                    ))
+                }
+                Some("refresh_token") => (RenewalGrant::RefreshToken, None),
+                Some(_) => {
+                    return Err(invalid(
+                        "grant must be \"client_credentials\" or \"refresh_token\"",
+                    ))
+                }
+            }
+        };
+        let skew_ms = number_or(
+            &o.refresh_skew_ms,
+            "refreshSkewMs",
+            0.0,
+            renewal::DEFAULT_SKEW_MS,
+        )?;
+        let lease_ms = number_or(
+            &o.lease_ms,
+            "leaseMs",
+            f64::MIN_POSITIVE,
+            renewal::DEFAULT_LEASE_MS,
+        )?;
+        let refusal_interval_ms = number_or(
+            &o.refusal_renewal_interval_ms,
+            "refusalRenewalIntervalMs",
+            0.0,
+            renewal::DEFAULT_REFUSAL_INTERVAL_MS,
+        )?;
+        let strict = match &o.strict_rotation {
+            None | Some(Scalar::Null) => false,
+            Some(Scalar::Bool(b)) => *b,
+            Some(_) => return Err(invalid("strictRotation must be a boolean")),
+        };
+        let store: TokenStore = if o.store.is_undefined() {
+            JsValue::from(MemoryTokenStore::new(
+                seed.clone().unwrap_or(JsValue::UNDEFINED),
+            ))
+            .unchecked_into()
+        } else {
+            for method in ["get", "compareAndSet", "acquireLease", "releaseLease"] {
+                if !js::get(&o.store, method).is_function() {
+                    return Err(invalid(format!("store must implement {method}()")));
+                }
+            }
+            o.store.clone().unchecked_into()
+        };
+        let on_tokens = options::function(&o.on_tokens, "onTokens")?;
+        let fetch = options::function(&o.fetch, "fetch")?;
+        let settings = &auth.settings;
+        let cfg = RenewalConfig {
+            grant,
+            skew_ms,
+            lease_ms,
+            request_budget_ms: renewal::request_budget_ms(settings.timeout_ms, &settings.policy),
+            strict,
+        };
+        let store = Store::new(store, cfg.store_call_timeout_ms());
+        let inner = Manager::new(
+            auth,
+            cfg,
+            refusal_interval_ms,
+            store,
+            seed,
+            on_tokens,
+            fetch,
+        );
+        Ok(TokenManager {
+            inner: Rc::new(inner),
+        })
+    }
+
+    /// A valid access token. Concurrent callers share one renewal; each caller's `signal` only
+    /// abandons that caller's wait (the renewal goes on for the others, and is stored).
+    #[wasm_bindgen(js_name = getAccessToken, unchecked_return_type = "Promise<string>")]
+    pub fn get_access_token(
+        &self,
+        #[wasm_bindgen(unchecked_optional_param_type = "CallOptions")] options: JsValue,
+    ) -> Promise {
+        let signal = match call_signal(&options) {
+            Ok(signal) => signal,
+            Err(e) => return rejected(e),
+        };
+        let m = self.inner.clone();
+        super::promise(async move {
+            let (token, _) = access_token(m, signal).await?;
+            Ok(JsValue::from_str(&token))
+        })
+    }
+
+    /// `"Bearer …"`.
+    #[wasm_bindgen(js_name = authorizationHeader, unchecked_return_type = "Promise<string>")]
+    pub fn authorization_header(
+        &self,
+        #[wasm_bindgen(unchecked_optional_param_type = "CallOptions")] options: JsValue,
+    ) -> Promise {
+        let signal = match call_signal(&options) {
+            Ok(signal) => signal,
+            Err(e) => return rejected(e),
+        };
+        let m = self.inner.clone();
+        super::promise(async move {
+            let (token, _) = access_token(m, signal).await?;
+            Ok(JsValue::from_str(&format!("Bearer {token}")))
+        })
+    }
+
+    /// Forces a renewal on next use (e.g. after an API refused the token for expiry).
+    pub fn invalidate(&self) {
+        if let Some(token) = self.inner.current_access_token() {
+            self.inner.refuse(&token);
+        }
+    }
+
+    /// `fetch` with `Authorization: Bearer …`. On 401/403 it recovers (re-reads the store, else
+    /// renews) and retries once when the body can be replayed, at most once per
+    /// `refusalRenewalIntervalMs` and never for a token it has just renewed; otherwise the refusal
+    /// is returned as it is.
+    #[wasm_bindgen(unchecked_return_type = "Promise<Response>")]
+    pub fn fetch(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "RequestInfo | URL")] input: JsValue,
+        #[wasm_bindgen(unchecked_optional_param_type = "RequestInit")] init: JsValue,
+    ) -> Promise {
+        super::promise(api_fetch::api_fetch(self.inner.clone(), input, init))
+    }
+}
+
+fn call_signal(options: &JsValue) -> Result<Option<CallerSignal>, JsValue> {
+    let o: options::CallOptions = options::read(options, "options", &[])?;
+    options::signal(&o.signal)
+}

@@ -1,0 +1,913 @@
+//! The renewal protocol: decisions, not I/O. One [`Renewal`] is one process's attempt to obtain a
+//! valid token set; the edge performs each [`Step`] it asks for (a store read, a lease, a
+//! compare-and-set, the token request, a sleep) and feeds back what happened as an [`Event`].
+//!
+//! The rules, in the words a user reads in README "Keeping tokens fresh":
+//! - one renewer at a time holds the store's lease; the others wait and re-read;
+//! - before a refresh token is presented, the stored set is marked with a `renewal`
+//!   ([`Mark`]): until its `answer_by` that request may still be answered, so nobody presents the
+//!   same refresh token again — a second presentation while the first could be in flight is what
+//!   a rotating server punishes;
+//! - when the answer is known, the mark goes: new tokens replace the set; `invalid_grant` removes
+//!   the refresh token (the seller must sign in); anything that proves the token untouched
+//!   (nothing sent, 429, 503, another OAuth error) restores the set;
+//! - when the answer is lost (a reset after sending, a timeout, another 5xx, a garbled 2xx, a
+//!   renewer that died), the same refresh token is presented again once its mark has passed, and
+//!   the server decides: RFC 9700 replay detection revokes the successor the lost answer carried,
+//!   which nobody holds, so nothing is lost that was not already lost. In `strict` mode (for
+//!   servers that punish a replay harder) such a set means "sign in" instead;
+//! - every wait has a deadline, every loop a delay; a failure for a passing reason hands out the
+//!   stored access token while it is still valid.
+
+/// Renew this long before `expires_at` unless told otherwise.
+pub const DEFAULT_SKEW_MS: f64 = 60_000.0;
+/// How long a renewal lease lasts at least unless told otherwise.
+pub const DEFAULT_LEASE_MS: f64 = 10_000.0;
+/// Other processes' clocks may run ahead of the renewer's: a waiter honours a mark this much
+/// longer than its `answer_by` says.
+pub const CLOCK_MARGIN_MS: f64 = 2_000.0;
+/// Presentations of a refresh token in one renewal: the first, and one more at once when the
+/// first one's answer was lost and time remains.
+pub const MAX_PRESENTATIONS: u32 = 2;
+/// Attempts to write delivered tokens to a store that failed or moved under us.
+const MAX_STORE_WRITES: u32 = 3;
+
+/// The store member holding a [`Mark`].
+pub const RENEWAL: &str = "renewal";
+/// The store member recording when the server refused the refresh token (which is removed).
+pub const REFRESH_REFUSED_AT: &str = "refresh_refused_at";
+
+/// A refresh in flight (or whose answer was lost): who marked it and until when it may be answered.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Mark {
+    /// Unix ms when the refresh token was (about to be) presented.
+    pub presented_at: f64,
+    /// Unix ms until which that presentation may still be answered; the request is abandoned then.
+    pub answer_by: f64,
+}
+
+/// What the protocol reads of a stored token set.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct StoredSet<'a> {
+    pub access_token: Option<&'a str>,
+    /// Unix ms; `None` when the server gave no `expires_in` (good until an API refuses it).
+    pub expires_at: Option<f64>,
+    pub refresh_token: Option<&'a str>,
+    pub renewal: Option<Mark>,
+}
+
+/// Which grant renews.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RenewalGrant {
+    RefreshToken,
+    ClientCredentials,
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct RenewalConfig {
+    pub grant: RenewalGrant,
+    pub skew_ms: f64,
+    pub lease_ms: f64,
+    /// The longest one token request can take: timeout × attempts + retry delays.
+    pub request_budget_ms: f64,
+    /// Never present a refresh token whose earlier presentation's answer was lost.
+    pub strict: bool,
+}
+
+impl RenewalConfig {
+    /// The lease covers a whole request, so that it does not expire while the renewer waits.
+    pub fn lease_ttl_ms(&self) -> f64 {
+        self.lease_ms.max(self.request_budget_ms + 1_000.0)
+    }
+    /// How long one renewal may take before its callers get a typed failure: two leases (one may
+    /// expire with its holder dead) and one request.
+    pub fn renewal_bound_ms(&self) -> f64 {
+        2.0 * self.lease_ms + self.request_budget_ms
+    }
+    /// The delay between two reads of the store while waiting for another renewer.
+    pub fn poll_ms(&self) -> f64 {
+        (self.lease_ms / 4.0).clamp(1.0, 100.0)
+    }
+    /// A store call that has not settled after this long has failed.
+    pub fn store_call_timeout_ms(&self) -> f64 {
+        self.lease_ms
+    }
+}
+
+/// Whether a set's access token can be handed out now: present, not refused by an API
+/// (`refused` is the token a caller reported), and not expiring within `skew_ms`.
+pub fn is_usable(set: &StoredSet, refused: Option<&str>, now_ms: f64, skew_ms: f64) -> bool {
+    match set.access_token {
+        Some(at) if Some(at) != refused => {
+            set.expires_at.map_or(true, |exp| exp - skew_ms > now_ms)
+        }
+        _ => false,
+    }
+}
+
+/// How a token request ended, as the protocol needs to know it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Answer {
+    /// A token set was delivered.
+    Tokens,
+    /// `invalid_grant`: the refresh token is dead.
+    Refused,
+    /// Another OAuth refusal: the server processed the request and left the token alone.
+    Declined,
+    /// Nothing reached the server, or it said it did not process the request (429, 503).
+    NotSent,
+    /// The request may have been processed, and its answer is lost.
+    Uncertain,
+}
+
+/// What happened to the step the edge performed.
+#[derive(Debug, Clone, Copy)]
+pub enum Event<'a> {
+    /// The store's set (`None`: nothing stored).
+    Read(Option<StoredSet<'a>>),
+    /// Whether a lease was granted.
+    Lease(bool),
+    /// Whether a compare-and-set won.
+    Swapped(bool),
+    Answered(Answer),
+    Released,
+    Slept,
+    /// A store call rejected, threw or did not settle in time.
+    StoreFailed,
+}
+
+/// Which value a compare-and-set expects the store to hold.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Expected {
+    /// The set last read.
+    LastRead,
+    /// The set this renewer wrote with its mark.
+    Marked,
+}
+
+/// What the edge does next. Compare-and-sets name what they expect and what they write; the edge
+/// keeps the JS values (the last read set, the marked set, the delivered tokens).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Step {
+    Read,
+    AcquireLease {
+        ttl_ms: f64,
+    },
+    /// CAS(`over` → the last read set with this mark and a new id, without any earlier mark).
+    /// `over` is the marked set when the same renewal presents again after a lost answer.
+    Mark {
+        mark: Mark,
+        over: Expected,
+    },
+    /// The token request: the refresh token of the last read set, or client_credentials. It must
+    /// be abandoned at `abandon_at` (the mark's `answer_by`), and not sent at all when that time
+    /// has passed already (answer `NotSent`).
+    Request {
+        abandon_at: f64,
+    },
+    /// CAS(expected → the delivered tokens).
+    StoreTokens(Expected),
+    /// CAS(marked → the last read set without its mark): the token is untouched.
+    Unmark,
+    /// CAS(marked → the last read set without its mark and refresh token, with
+    /// `refresh_refused_at`): the server refused the refresh token.
+    RecordRefused {
+        at: f64,
+    },
+    /// CAS(marked → the marked set with this mark, same id): the answer is lost, and nobody can
+    /// receive it after `answer_by`.
+    RecordUncertain(Mark),
+    Release,
+    Sleep {
+        ms: f64,
+    },
+    Finish(Ending),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ending {
+    /// The last read set is usable (fresh, or still valid after a passing failure).
+    UseLastRead,
+    /// The delivered tokens.
+    UseTokens,
+    Fail(Why),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Why {
+    /// The seller must sign in again.
+    SignIn(SignIn),
+    /// The token request's own failure.
+    Answer,
+    /// Waited past the renewal's deadline for another renewer.
+    Timeout,
+    /// A store call failed (rejected, threw, or did not settle).
+    Store,
+    /// The store's compareAndSet kept refusing what its get() returned.
+    StoreNeverMatched,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SignIn {
+    /// The store holds no refresh token (never had one, or the server refused it earlier).
+    NoRefreshToken,
+    /// The server answered `invalid_grant` now.
+    Refused,
+    /// Strict mode: an earlier presentation's answer was lost.
+    LostAnswer,
+}
+
+impl Why {
+    /// A reason that may pass by itself: a still-valid access token is handed out instead.
+    pub fn is_passing(self, answer: Option<Answer>) -> bool {
+        match self {
+            Why::SignIn(_) | Why::StoreNeverMatched => false,
+            Why::Timeout | Why::Store => true,
+            Why::Answer => matches!(answer, Some(Answer::NotSent | Answer::Uncertain)),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Phase {
+    Reading {
+        leased: bool,
+    },
+    Leasing,
+    Marking,
+    Requesting,
+    Storing,
+    /// A CAS that reports the request's outcome; then release and end.
+    Recording,
+    Releasing,
+    Sleeping,
+    Done,
+}
+
+/// One renewal by one process.
+#[derive(Debug, Clone)]
+pub struct Renewal {
+    cfg: RenewalConfig,
+    deadline: f64,
+    phase: Phase,
+    lease_held: bool,
+    presentations: u32,
+    store_writes: u32,
+    /// The refresh token of the set last marked (what the request presented).
+    presented: Option<String>,
+    /// Whether the last read set's access token is still valid (not refused, not expired).
+    last_read_valid: bool,
+    last_answer: Option<Answer>,
+    /// What to finish with once the lease is released.
+    ending: Option<Ending>,
+    /// CAS that lost to a store that still held what we read: a sign of a store whose
+    /// compare-and-set cannot match.
+    lost_swaps: u32,
+    refused_access_token: Option<String>,
+    /// The `answer_by` of the mark being written: the request is abandoned then.
+    mark_answer_by: f64,
+}
+
+impl Renewal {
+    /// `refused`: an access token an API refused (never handed out again).
+    pub fn new(cfg: RenewalConfig, now_ms: f64, refused: Option<&str>) -> Renewal {
+        Renewal {
+            cfg,
+            deadline: now_ms + cfg.renewal_bound_ms(),
+            phase: Phase::Reading { leased: false },
+            lease_held: false,
+            presentations: 0,
+            store_writes: 0,
+            presented: None,
+            last_read_valid: false,
+            last_answer: None,
+            ending: None,
+            lost_swaps: 0,
+            refused_access_token: refused.map(str::to_owned),
+            mark_answer_by: f64::NAN,
+        }
+    }
+
+    /// The first step.
+    pub fn start(&self) -> Step {
+        Step::Read
+    }
+
+    pub fn deadline(&self) -> f64 {
+        self.deadline
+    }
+
+    /// The answer of the last token request, if there was one.
+    pub fn last_answer(&self) -> Option<Answer> {
+        self.last_answer
+    }
+
+    /// The next step after `event`, at `now_ms`.
+    pub fn on(&mut self, event: Event, now_ms: f64) -> Step {
+        match (self.phase, event) {
+            (Phase::Reading { leased }, Event::Read(set)) => self.on_read(set, leased, now_ms),
+            (Phase::Leasing, Event::Lease(true)) => {
+                self.lease_held = true;
+                self.phase = Phase::Reading { leased: true };
+                Step::Read
+            }
+            (Phase::Leasing, Event::Lease(false)) => self.wait(now_ms),
+            (Phase::Sleeping, Event::Slept) => {
+                self.phase = Phase::Reading { leased: false };
+                Step::Read
+            }
+            (Phase::Marking, Event::Swapped(true)) => {
+                // The request must be over when the mark says its answer can no longer come.
+                self.presentations += 1;
+                self.phase = Phase::Requesting;
+                Step::Request {
+                    abandon_at: self.mark_answer_by,
+                }
+            }
+            (Phase::Marking, Event::Swapped(false)) => {
+                // The store moved since we read it: read again, after a pause (a store whose
+                // compare-and-set never matches must not spin us).
+                self.presented = None;
+                self.lost_swaps += 1;
+                self.wait(now_ms)
+            }
+            (Phase::Requesting, Event::Answered(answer)) => self.on_answer(answer, now_ms),
+            (Phase::Storing, Event::Swapped(true)) => self.end(Ending::UseTokens),
+            (Phase::Storing, Event::Swapped(false) | Event::StoreFailed) => {
+                // Delivered tokens are the newest rotation: they must reach the store unless it
+                // moved on to another rotation. Read it again and decide.
+                self.store_writes += 1;
+                if self.store_writes >= MAX_STORE_WRITES {
+                    return self.end(Ending::UseTokens);
+                }
+                self.phase = Phase::Reading { leased: true };
+                Step::Read
+            }
+            (Phase::Recording, Event::Swapped(_) | Event::StoreFailed) => {
+                // Lost or failed, the request's own outcome stands (a store error must not
+                // replace `signInRequired`).
+                let ending = self.ending.unwrap_or(Ending::Fail(Why::Answer));
+                self.end(ending)
+            }
+            (Phase::Releasing, Event::Released | Event::StoreFailed) => {
+                // A failed release is harmless: the lease expires by itself.
+                self.lease_held = false;
+                match self.ending {
+                    Some(ending) => {
+                        self.phase = Phase::Done;
+                        Step::Finish(ending)
+                    }
+                    // Released to let someone else's request be answered: keep waiting.
+                    None => self.wait(now_ms),
+                }
+            }
+            (Phase::Reading { .. }, Event::StoreFailed)
+                if self.last_answer == Some(Answer::Tokens) =>
+            {
+                // Delivered tokens are valid whatever the store does.
+                self.end(Ending::UseTokens)
+            }
+            (Phase::Reading { .. } | Phase::Leasing | Phase::Marking, Event::StoreFailed) => {
+                self.presented = None;
+                self.fail(Why::Store)
+            }
+            // Anything else is the edge feeding an event the step did not ask for: end the
+            // renewal as a store failure rather than guess.
+            _ => self.fail(Why::Store),
+        }
+    }
+
+    fn on_read(&mut self, set: Option<StoredSet>, leased: bool, now: f64) -> Step {
+        let set = set.unwrap_or_default();
+        let refused = self.refused_access_token.as_deref();
+        self.last_read_valid = is_usable(&set, refused, now, 0.0);
+        if self.phase_is_storing_again() {
+            return self.store_over(set);
+        }
+        if is_usable(&set, refused, now, self.cfg.skew_ms) {
+            return self.end(Ending::UseLastRead);
+        }
+        if now > self.deadline {
+            return self.fail(Why::Timeout);
+        }
+        if self.cfg.grant == RenewalGrant::RefreshToken {
+            if set.refresh_token.is_none() {
+                return self.fail(Why::SignIn(SignIn::NoRefreshToken));
+            }
+            if let Some(mark) = set.renewal {
+                if now < mark.answer_by + CLOCK_MARGIN_MS {
+                    return self.wait(now); // its answer may still come
+                }
+                if self.cfg.strict {
+                    return self.fail(Why::SignIn(SignIn::LostAnswer));
+                }
+            }
+        }
+        if !leased {
+            self.phase = Phase::Leasing;
+            return Step::AcquireLease {
+                ttl_ms: self.cfg.lease_ttl_ms(),
+            };
+        }
+        match self.cfg.grant {
+            RenewalGrant::ClientCredentials => {
+                self.phase = Phase::Requesting;
+                self.presentations += 1;
+                Step::Request {
+                    abandon_at: now + self.cfg.request_budget_ms,
+                }
+            }
+            RenewalGrant::RefreshToken => {
+                self.presented = set.refresh_token.map(str::to_owned);
+                self.mark(now, Expected::LastRead)
+            }
+        }
+    }
+
+    fn phase_is_storing_again(&self) -> bool {
+        self.store_writes > 0 && self.last_answer == Some(Answer::Tokens)
+    }
+
+    /// After a store write of delivered tokens lost: write them over the set read now if it is
+    /// still the one we renewed (marked, unmarked, or recorded as refused by someone who
+    /// presented it after us); leave a different rotation alone.
+    fn store_over(&mut self, set: StoredSet) -> Step {
+        let ours_is_newer = match self.cfg.grant {
+            RenewalGrant::ClientCredentials => true,
+            RenewalGrant::RefreshToken => {
+                set.refresh_token.is_none() || set.refresh_token == self.presented.as_deref()
+            }
+        };
+        if !ours_is_newer {
+            return self.end(Ending::UseTokens);
+        }
+        self.phase = Phase::Storing;
+        Step::StoreTokens(Expected::LastRead)
+    }
+
+    fn on_answer(&mut self, answer: Answer, now: f64) -> Step {
+        self.last_answer = Some(answer);
+        if self.cfg.grant == RenewalGrant::ClientCredentials {
+            return match answer {
+                Answer::Tokens => {
+                    self.phase = Phase::Storing;
+                    Step::StoreTokens(Expected::LastRead)
+                }
+                _ => self.fail(Why::Answer),
+            };
+        }
+        match answer {
+            Answer::Tokens => {
+                self.phase = Phase::Storing;
+                Step::StoreTokens(Expected::Marked)
+            }
+            Answer::Refused => self.record(
+                Step::RecordRefused { at: now },
+                Why::SignIn(SignIn::Refused),
+            ),
+            Answer::Declined | Answer::NotSent => self.record(Step::Unmark, Why::Answer),
+            Answer::Uncertain => {
+                let time_left = self.deadline - now > self.cfg.request_budget_ms;
+                if !self.cfg.strict && self.presentations < MAX_PRESENTATIONS && time_left {
+                    // Present the same refresh token again at once: the first presentation is
+                    // over (abandoned, reset or answered with garbage), so this one cannot
+                    // overlap it. The new mark replaces the old one.
+                    return self.mark(now, Expected::Marked);
+                }
+                // Leave the mark, moved to now: nobody can receive that answer any more, and the
+                // next renewer presents the token again (or, strict, asks for a sign-in).
+                self.record(
+                    Step::RecordUncertain(Mark {
+                        presented_at: now,
+                        answer_by: now,
+                    }),
+                    Why::Answer,
+                )
+            }
+        }
+    }
+
+    fn mark(&mut self, now: f64, over: Expected) -> Step {
+        self.phase = Phase::Marking;
+        self.mark_answer_by = now + self.cfg.request_budget_ms;
+        Step::Mark {
+            mark: Mark {
+                presented_at: now,
+                answer_by: self.mark_answer_by,
+            },
+            over,
+        }
+    }
+
+    fn record(&mut self, step: Step, why: Why) -> Step {
+        self.ending = Some(self.failure_ending(why));
+        self.phase = Phase::Recording;
+        step
+    }
+
+    fn failure_ending(&self, why: Why) -> Ending {
+        if why.is_passing(self.last_answer_for(why)) && self.last_read_valid {
+            Ending::UseLastRead
+        } else {
+            Ending::Fail(why)
+        }
+    }
+
+    fn last_answer_for(&self, why: Why) -> Option<Answer> {
+        match why {
+            Why::Answer => self.last_answer,
+            _ => None,
+        }
+    }
+
+    fn fail(&mut self, why: Why) -> Step {
+        let why = match why {
+            Why::Timeout if self.lost_swaps > 0 && self.lost_swaps_dominate() => {
+                Why::StoreNeverMatched
+            }
+            other => other,
+        };
+        let ending = self.failure_ending(why);
+        self.end(ending)
+    }
+
+    /// A deadline reached while every attempt to mark lost: the store's compare-and-set is the
+    /// likely culprit, and the message should say so.
+    fn lost_swaps_dominate(&self) -> bool {
+        self.lost_swaps >= 3
+    }
+
+    fn wait(&mut self, now: f64) -> Step {
+        if now > self.deadline {
+            return self.fail(Why::Timeout);
+        }
+        if self.lease_held {
+            // Someone else's request may still be answered: let the lease go while we wait.
+            self.ending = None;
+            self.phase = Phase::Releasing;
+            return Step::Release;
+        }
+        self.phase = Phase::Sleeping;
+        Step::Sleep {
+            ms: self.cfg.poll_ms().min((self.deadline - now).max(0.0) + 1.0),
+        }
+    }
+
+    fn end(&mut self, ending: Ending) -> Step {
+        self.ending = Some(ending);
+        if self.lease_held {
+            self.phase = Phase::Releasing;
+            return Step::Release;
+        }
+        self.phase = Phase::Done;
+        Step::Finish(ending)
+    }
+}
+
+/// What a failed token request means for the refresh token it presented (or for a
+/// client_credentials request): see [`Answer`].
+pub fn answer_of(f: &super::Failure) -> Answer {
+    use super::Kind;
+    match f.kind {
+        Kind::OAuth if f.sign_in_required() => Answer::Refused,
+        Kind::OAuth => Answer::Declined,
+        Kind::InvalidArgument => Answer::NotSent,
+        Kind::Http if matches!(f.status, Some(429 | 503)) => Answer::NotSent,
+        Kind::Network | Kind::Aborted if f.not_sent => Answer::NotSent,
+        Kind::Http
+        | Kind::Network
+        | Kind::Aborted
+        | Kind::Timeout
+        | Kind::InvalidResponse
+        | Kind::Store => Answer::Uncertain,
+    }
+}
+
+/// Whether an API status means the access token may have been refused (Avito answers 403 to an
+/// expired token, but also to a missing scope or a blocked IP; RFC 6750 says 401).
+pub fn token_refused(status: u16) -> bool {
+    status == 401 || status == 403
+}
+
+/// How often an API refusal (401/403) may set off a renewal unless told otherwise.
+pub const DEFAULT_REFUSAL_INTERVAL_MS: f64 = 60_000.0;
+
+/// Whether an API refusal of `used` may set off a recovery (re-read the store, then renew):
+/// never for a token this very call obtained by renewing (the refusal is not about expiry), and
+/// at most once per `interval_ms` per manager — an endpoint that refuses every call for a missing
+/// scope must not cost a renewal per call.
+pub fn may_recover_from_refusal(
+    now_ms: f64,
+    last_recovery_ms: Option<f64>,
+    interval_ms: f64,
+    token_just_renewed: bool,
+) -> bool {
+    !token_just_renewed && last_recovery_ms.map_or(true, |last| now_ms - last >= interval_ms)
+}
+
+/// The longest one token request can take: every attempt's timeout and the longest delay
+/// between attempts.
+pub fn request_budget_ms(timeout_ms: f64, policy: &super::retry::RetryPolicy) -> f64 {
+    let attempts = f64::from(policy.max_attempts.max(1));
+    timeout_ms * attempts + policy.max_delay_ms as f64 * (attempts - 1.0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::oauth::{Failure, Kind};
+
+    const CFG: RenewalConfig = RenewalConfig {
+        grant: RenewalGrant::RefreshToken,
+        skew_ms: 60_000.0,
+        lease_ms: 10_000.0,
+        request_budget_ms: 30_000.0,
+        strict: false,
+    };
+
+    fn set<'a>(at: &'a str, exp: f64, rt: Option<&'a str>, mark: Option<Mark>) -> StoredSet<'a> {
+        StoredSet {
+            access_token: Some(at),
+            expires_at: Some(exp),
+            refresh_token: rt,
+            renewal: mark,
+        }
+    }
+
+    /// Drives a renewal from a read of `stored` through a granted lease to its mark.
+    fn to_request(r: &mut Renewal, stored: StoredSet, now: f64) {
+        assert_eq!(
+            r.on(Event::Read(Some(stored)), now),
+            Step::AcquireLease {
+                ttl_ms: CFG.lease_ttl_ms()
+            }
+        );
+        assert_eq!(r.on(Event::Lease(true), now), Step::Read);
+        assert!(matches!(
+            r.on(Event::Read(Some(stored)), now),
+            Step::Mark {
+                over: Expected::LastRead,
+                ..
+            }
+        ));
+        assert!(matches!(
+            r.on(Event::Swapped(true), now),
+            Step::Request { .. }
+        ));
+    }
+
+    #[test]
+    fn a_fresh_set_is_used_without_a_lease() {
+        let mut r = Renewal::new(CFG, 0.0, None);
+        let s = set("a", 1e9, Some("r"), None);
+        assert_eq!(
+            r.on(Event::Read(Some(s)), 0.0),
+            Step::Finish(Ending::UseLastRead)
+        );
+        // ... unless an API refused that access token.
+        let mut r = Renewal::new(CFG, 0.0, Some("a"));
+        assert!(matches!(
+            r.on(Event::Read(Some(s)), 0.0),
+            Step::AcquireLease { .. }
+        ));
+    }
+
+    #[test]
+    fn delivered_tokens_replace_the_marked_set() {
+        let mut r = Renewal::new(CFG, 0.0, None);
+        to_request(&mut r, set("a", 0.0, Some("r"), None), 1.0);
+        assert_eq!(
+            r.on(Event::Answered(Answer::Tokens), 2.0),
+            Step::StoreTokens(Expected::Marked)
+        );
+        assert_eq!(r.on(Event::Swapped(true), 3.0), Step::Release);
+        assert_eq!(r.on(Event::Released, 3.0), Step::Finish(Ending::UseTokens));
+    }
+
+    #[test]
+    fn a_lost_answer_is_presented_again_at_once_then_left_for_the_next_call() {
+        let mut r = Renewal::new(CFG, 0.0, None);
+        to_request(&mut r, set("a", 0.0, Some("r"), None), 1.0);
+        assert!(matches!(
+            r.on(Event::Answered(Answer::Uncertain), 5.0),
+            Step::Mark {
+                over: Expected::Marked,
+                ..
+            }
+        ));
+        assert!(matches!(
+            r.on(Event::Swapped(true), 6.0),
+            Step::Request { .. }
+        ));
+        // The second loss in one renewal: the mark is moved to now, and the failure surfaces.
+        assert_eq!(
+            r.on(Event::Answered(Answer::Uncertain), 9.0),
+            Step::RecordUncertain(Mark {
+                presented_at: 9.0,
+                answer_by: 9.0
+            })
+        );
+        assert_eq!(r.on(Event::Swapped(true), 9.0), Step::Release);
+        assert_eq!(
+            r.on(Event::Released, 9.0),
+            Step::Finish(Ending::Fail(Why::Answer))
+        );
+    }
+
+    #[test]
+    fn a_live_mark_is_waited_for_and_a_passed_one_presented_again() {
+        let mark = Mark {
+            presented_at: 0.0,
+            answer_by: 1_000.0,
+        };
+        let mut r = Renewal::new(CFG, 0.0, None);
+        let s = set("a", 0.0, Some("r"), Some(mark));
+        assert!(matches!(
+            r.on(Event::Read(Some(s)), 500.0),
+            Step::Sleep { .. }
+        ));
+        assert!(matches!(r.on(Event::Slept, 600.0), Step::Read));
+        let later = 1_000.0 + CLOCK_MARGIN_MS + 1.0;
+        assert!(matches!(
+            r.on(Event::Read(Some(s)), later),
+            Step::AcquireLease { .. }
+        ));
+        // Strict: the same set means "sign in".
+        let mut strict = Renewal::new(
+            RenewalConfig {
+                strict: true,
+                ..CFG
+            },
+            0.0,
+            None,
+        );
+        assert_eq!(
+            strict.on(Event::Read(Some(s)), later),
+            Step::Finish(Ending::Fail(Why::SignIn(SignIn::LostAnswer)))
+        );
+    }
+
+    #[test]
+    fn invalid_grant_removes_the_refresh_token_and_a_store_error_then_does_not_hide_it() {
+        let mut r = Renewal::new(CFG, 0.0, None);
+        to_request(&mut r, set("a", 0.0, Some("r"), None), 1.0);
+        assert_eq!(
+            r.on(Event::Answered(Answer::Refused), 2.0),
+            Step::RecordRefused { at: 2.0 }
+        );
+        assert_eq!(r.on(Event::StoreFailed, 3.0), Step::Release);
+        assert_eq!(
+            r.on(Event::StoreFailed, 3.0),
+            Step::Finish(Ending::Fail(Why::SignIn(SignIn::Refused)))
+        );
+        let mut r = Renewal::new(CFG, 0.0, None);
+        let none = StoredSet {
+            refresh_token: None,
+            ..set("a", 0.0, None, None)
+        };
+        assert_eq!(
+            r.on(Event::Read(Some(none)), 0.0),
+            Step::Finish(Ending::Fail(Why::SignIn(SignIn::NoRefreshToken)))
+        );
+    }
+
+    #[test]
+    fn a_passing_failure_hands_out_the_still_valid_token() {
+        let mut r = Renewal::new(CFG, 0.0, None);
+        // Valid for 30 s more: inside the 60 s skew, so a renewal runs.
+        to_request(&mut r, set("a", 30_000.0, Some("r"), None), 1.0);
+        assert_eq!(r.on(Event::Answered(Answer::NotSent), 2.0), Step::Unmark);
+        assert_eq!(r.on(Event::Swapped(true), 2.0), Step::Release);
+        assert_eq!(
+            r.on(Event::Released, 2.0),
+            Step::Finish(Ending::UseLastRead)
+        );
+        // A refusal is not passing.
+        let mut r = Renewal::new(CFG, 0.0, None);
+        to_request(&mut r, set("a", 30_000.0, Some("r"), None), 1.0);
+        assert_eq!(r.on(Event::Answered(Answer::Declined), 2.0), Step::Unmark);
+        r.on(Event::Swapped(true), 2.0);
+        assert_eq!(
+            r.on(Event::Released, 2.0),
+            Step::Finish(Ending::Fail(Why::Answer))
+        );
+    }
+
+    #[test]
+    fn a_store_that_never_matches_ends_in_a_typed_failure_within_the_bound() {
+        let mut r = Renewal::new(CFG, 0.0, None);
+        let s = set("a", 0.0, Some("r"), None);
+        let mut now = 0.0;
+        let mut step = r.on(Event::Read(Some(s)), now);
+        let mut steps = 0;
+        loop {
+            steps += 1;
+            assert!(steps < 100_000, "no end");
+            let event = match step {
+                Step::Read => Event::Read(Some(s)),
+                Step::AcquireLease { .. } => Event::Lease(true),
+                Step::Mark { .. } => Event::Swapped(false),
+                Step::Release => Event::Released,
+                Step::Sleep { ms } => {
+                    assert!(ms > 0.0, "every loop waits");
+                    now += ms;
+                    Event::Slept
+                }
+                Step::Finish(ending) => {
+                    assert_eq!(ending, Ending::Fail(Why::StoreNeverMatched));
+                    assert!(now <= CFG.renewal_bound_ms() + CFG.poll_ms() + 1.0);
+                    break;
+                }
+                other => panic!("unexpected {other:?}"),
+            };
+            step = r.on(event, now);
+        }
+    }
+
+    #[test]
+    fn client_credentials_need_no_mark() {
+        let cfg = RenewalConfig {
+            grant: RenewalGrant::ClientCredentials,
+            ..CFG
+        };
+        let mut r = Renewal::new(cfg, 0.0, None);
+        assert!(matches!(
+            r.on(Event::Read(None), 0.0),
+            Step::AcquireLease { .. }
+        ));
+        r.on(Event::Lease(true), 0.0);
+        assert!(matches!(r.on(Event::Read(None), 0.0), Step::Request { .. }));
+        assert_eq!(
+            r.on(Event::Answered(Answer::Tokens), 1.0),
+            Step::StoreTokens(Expected::LastRead)
+        );
+    }
+
+    #[test]
+    fn what_a_failed_request_means_for_its_token() {
+        let f = |kind, status: Option<u16>, error: Option<&str>, not_sent| {
+            let mut f = Failure::new(kind, "");
+            f.status = status;
+            f.error = error.map(str::to_owned);
+            f.not_sent = not_sent;
+            f
+        };
+        let cases = [
+            (
+                f(Kind::OAuth, Some(400), Some("invalid_grant"), false),
+                Answer::Refused,
+            ),
+            (
+                f(Kind::OAuth, Some(401), Some("invalid_client"), false),
+                Answer::Declined,
+            ),
+            (f(Kind::InvalidArgument, None, None, false), Answer::NotSent),
+            (f(Kind::Http, Some(429), None, false), Answer::NotSent),
+            (f(Kind::Http, Some(503), None, false), Answer::NotSent),
+            (f(Kind::Network, None, None, true), Answer::NotSent),
+            (f(Kind::Aborted, None, None, true), Answer::NotSent),
+            (f(Kind::Http, Some(500), None, false), Answer::Uncertain),
+            (f(Kind::Http, Some(502), None, false), Answer::Uncertain),
+            (f(Kind::Network, None, None, false), Answer::Uncertain),
+            (f(Kind::Timeout, None, None, false), Answer::Uncertain),
+            (f(Kind::Aborted, None, None, false), Answer::Uncertain),
+            (
+                f(Kind::InvalidResponse, Some(200), None, false),
+                Answer::Uncertain,
+            ),
+        ];
+        for (failure, answer) in cases {
+            assert_eq!(answer_of(&failure), answer, "{failure:?}");
+        }
+    }
+
+    #[test]
+    fn refusals_renew_at_most_once_per_interval_and_never_for_a_token_just_renewed() {
+        let i = DEFAULT_REFUSAL_INTERVAL_MS;
+        assert!(may_recover_from_refusal(0.0, None, i, false));
+        assert!(!may_recover_from_refusal(0.0, None, i, true));
+        assert!(!may_recover_from_refusal(59_999.0, Some(0.0), i, false));
+        assert!(may_recover_from_refusal(60_000.0, Some(0.0), i, false));
+        assert!(token_refused(401) && token_refused(403) && !token_refused(500));
+    }
+
+    #[test]
+    fn bounds() {
+        let policy = crate::oauth::retry::RetryPolicy::default();
+        assert_eq!(request_budget_ms(30_000.0, &policy), 110_000.0);
+        assert_eq!(CFG.lease_ttl_ms(), 31_000.0);
+        assert_eq!(CFG.poll_ms(), 100.0);
+        assert!(is_usable(
+            &set("a", 100_000.0, None, None),
+            None,
+            30_000.0,
+            60_000.0
+        ));
+        assert!(!is_usable(
+            &set("a", 100_000.0, None, None),
+            None,
+            40_000.0,
+            60_000.0
+        ));
+    }
+}

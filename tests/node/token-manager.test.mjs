@@ -69,7 +69,7 @@ describe("TokenManager", () => {
     assert.deepEqual(await store.get(), seen.at(-1));
   });
 
-  it("a failed renewal rejects every waiter with the same ApiException and leaves the store untouched", async () => {
+  it("a refused refresh token rejects every waiter with the same ApiException, and the store records the refusal", async () => {
     const original = { access_token: "old", refresh_token: "spent-or-bogus", expires_at: 0 };
     const store = new lib.MemoryTokenStore(original);
     const onTokens = () => assert.fail("onTokens must not run on failure");
@@ -85,7 +85,14 @@ describe("TokenManager", () => {
     assert.equal(err.signInRequired, true, "invalid_grant on refresh means: sign in again");
     assert.equal(mock.counts.refresh, 1);
     assert.equal(mock.counts.client_credentials, 0, "never falls back to another grant");
-    assert.deepEqual(await store.get(), original);
+    // The refused refresh token is removed (never presented again); the access token stays.
+    const { refresh_refused_at, ...rest } = await store.get();
+    assert.deepEqual(rest, { access_token: "old", expires_at: 0 });
+    assert.ok(refresh_refused_at > 0);
+    const again = await tm.getAccessToken().catch((e) => e);
+    assert.equal(again.signInRequired, true);
+    assert.equal(again.kind, "invalid_argument", "answered without sending");
+    assert.equal(mock.counts.refresh, 1, "the refused token is not presented again");
   });
 
   it("one caller's abort does not fail the others sharing the renewal", async () => {
@@ -113,7 +120,8 @@ describe("TokenManager", () => {
   });
 
   it("tm.fetch adds Authorization; on 403 renews once and retries once", async () => {
-    const tm = new lib.TokenManager({ auth });
+    // Recoveries are rate-limited (60 s by default); this test expires the token three times.
+    const tm = new lib.TokenManager({ auth, refusalRenewalIntervalMs: 0 });
     const ok = await tm.fetch(`${mock.url}/core/v1/accounts/self`);
     assert.equal(ok.status, 200);
     await fetch(`${mock.url}/__expire`, { method: "POST" });
@@ -129,7 +137,12 @@ describe("TokenManager", () => {
     let calls = 0;
     const statuses = [];
     const fetchImpl = async (input, init) => { calls++; statuses.push(init.headers.get("authorization")); return new Response("no", { status: 401 }); };
-    const tm = new lib.TokenManager({ auth, fetch: fetchImpl });
+    const tm = new lib.TokenManager({ auth, fetch: fetchImpl, refusalRenewalIntervalMs: 0 });
+    // A token this very call obtained is not renewed again on a refusal (not about expiry).
+    assert.equal((await tm.fetch("https://api.example/x")).status, 401);
+    assert.equal(calls, 1, "no renewal for a token just obtained");
+    calls = 0;
+    statuses.length = 0;
     assert.equal((await tm.fetch("https://api.example/x")).status, 401);
     assert.equal(calls, 2, "one retry");
     assert.notEqual(statuses[0], statuses[1], "with a new token");

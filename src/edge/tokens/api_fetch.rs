@@ -29,24 +29,14 @@ async fn send(
     signal: Option<CallerSignal>,
 ) -> Result<(JsValue, String, bool), JsValue> {
     let (token, renewed) = access_token(m.clone(), signal).await?;
-    let bearer = JsValue::from_str(&format!("Bearer {token}"));
     let given = js::get(&out.init, "headers");
-    let start_from = if absent(&given) {
+    // Always a Headers (a caller's fetch may call `init.headers.get`).
+    let headers = js::new_headers(if absent(&given) {
         &out.fallback_headers
     } else {
         &given
-    };
-    // The common call (no headers of its own) gets a plain object: the platform's Headers is
-    // built once, by fetch, instead of twice (README "Performance").
-    let headers: JsValue = if absent(start_from) {
-        let plain = js_sys::Object::new();
-        js::set(&plain, "authorization", &bearer);
-        plain.into()
-    } else {
-        let headers = js::new_headers(start_from)?;
-        headers.set("authorization", &bearer.as_string().unwrap_or_default())?;
-        headers.into()
-    };
+    })?;
+    headers.set("authorization", &format!("Bearer {token}"))?;
     let request_init = js::snapshot(&out.init, &[]).unwrap_or_default();
     js::set(&request_init, "headers", &headers);
     let called = match &m.fetch {

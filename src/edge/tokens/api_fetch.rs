@@ -22,7 +22,7 @@ struct Outgoing {
 }
 
 /// One API request with a valid token, as `fetch(target, { ...init, headers })`; the response,
-/// the token used, and whether it was renewed for this call.
+/// the token used, and whether the token endpoint delivered it during this call.
 async fn send(
     m: &Rc<Manager>,
     out: &Outgoing,

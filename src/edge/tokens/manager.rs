@@ -42,6 +42,9 @@ pub struct Manager {
     refused: Cell<Option<Rc<str>>>,
     /// When an API refusal last set off a recovery (`tm.fetch`).
     pub last_recovery: Cell<Option<f64>>,
+    /// The access token the token endpoint last delivered to this manager (not one read from
+    /// the store): a refusal of it is not about expiry.
+    delivered: Cell<Option<Rc<str>>>,
 }
 
 impl Manager {
@@ -67,6 +70,7 @@ impl Manager {
             inflight: Cell::new(None),
             refused: Cell::new(None),
             last_recovery: Cell::new(None),
+            delivered: Cell::new(None),
         }
     }
 
@@ -119,8 +123,8 @@ impl Manager {
     }
 }
 
-/// A valid access token: the cached one, or the shared renewal's; with whether a renewal ran
-/// for it. `signal` abandons only this caller's wait.
+/// A valid access token: the cached one, or the shared renewal's; with whether the token
+/// endpoint delivered it during this call. `signal` abandons only this caller's wait.
 pub async fn access_token(
     m: Rc<Manager>,
     signal: Option<CallerSignal>,
@@ -162,7 +166,8 @@ pub async fn access_token(
                 false,
             )
         })?;
-    Ok((token, true))
+    let delivered = peek(&m.delivered).is_some_and(|d| *d == *token);
+    Ok((token, delivered))
 }
 
 /// Runs one renewal; clears the in-flight slot when done, whatever happened.
@@ -424,6 +429,11 @@ impl<'m> Renewing<'m> {
             Ending::UseTokens => {
                 self.m.keep(&self.tokens);
                 self.m.refused.set(None);
+                self.m.delivered.set(
+                    js::get(&self.tokens, "access_token")
+                        .as_string()
+                        .map(Rc::from),
+                );
                 if let Some(on_tokens) = &self.m.on_tokens {
                     let called = on_tokens.call1(&JsValue::UNDEFINED, &self.tokens);
                     JsFuture::from(Promise::resolve(&called?)).await?;

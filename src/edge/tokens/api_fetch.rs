@@ -30,13 +30,24 @@ async fn send(
 ) -> Result<(JsValue, String, bool), JsValue> {
     let (token, renewed) = access_token(m.clone(), signal).await?;
     let given = js::get(&out.init, "headers");
-    // Always a Headers (a caller's fetch may call `init.headers.get`).
-    let headers = js::new_headers(if absent(&given) {
+    let start_from = if absent(&given) {
         &out.fallback_headers
     } else {
         &given
-    })?;
-    headers.set("authorization", &format!("Bearer {token}"))?;
+    };
+    let bearer = format!("Bearer {token}");
+    // A caller's fetch always gets a Headers (it may call `init.headers.get`). The global fetch,
+    // for a call with no headers of its own, gets a plain object: it builds its Headers once
+    // instead of copying ours (README "Performance").
+    let headers: JsValue = if absent(start_from) && m.fetch.is_none() {
+        let plain = js_sys::Object::new();
+        js::set(&plain, "authorization", &JsValue::from_str(&bearer));
+        plain.into()
+    } else {
+        let headers = js::new_headers(start_from)?;
+        headers.set("authorization", &bearer)?;
+        headers.into()
+    };
     let request_init = js::snapshot(&out.init, &[]).unwrap_or_default();
     js::set(&request_init, "headers", &headers);
     let called = match &m.fetch {
@@ -67,6 +78,51 @@ async fn discard(response: &JsValue) {
     }
 }
 
+/// What a refused first answer needs to be retried: where it went, how, whether its body can be
+/// sent again.
+struct Retry {
+    first: Outgoing,
+    /// A clone of a Request input, taken before the first send consumed its body.
+    spare: Option<JsValue>,
+    replayable: bool,
+    signal: Option<CallerSignal>,
+}
+
+/// The common call — a URL, no init, the global fetch, a cached token — without a Rust future:
+/// the request goes out at once, and only a 401/403 answer enters the recovery path. `None`
+/// when the call is not that one.
+pub fn fetch_cached(m: &Rc<Manager>, input: &JsValue, init: &JsValue) -> Option<Promise> {
+    let is_url = input.is_string() || input.is_instance_of::<web_sys::Url>();
+    if !absent(init) || m.fetch.is_some() || !is_url {
+        return None;
+    }
+    let current = m.usable_current()?;
+    let sent = match js::global_fetch_with(input, &current.bearer_init) {
+        Ok(sent) => Promise::resolve(&sent),
+        Err(thrown) => return Some(Promise::reject(&thrown)),
+    };
+    let m = m.clone();
+    let retry = Retry {
+        first: Outgoing {
+            target: input.clone(),
+            init: JsValue::UNDEFINED,
+            fallback_headers: JsValue::UNDEFINED,
+        },
+        spare: None,
+        replayable: true,
+        signal: None,
+    };
+    let answered = Closure::once_into_js(move |response: JsValue| -> JsValue {
+        if !token_refused(status_of(&response)) {
+            return response;
+        }
+        let used = current.access_token.clone();
+        super::super::promise(after_refusal(m, retry, response, used, false)).into()
+    });
+    let then = sent.unchecked_ref::<js::Thenable>().then(&answered);
+    Some(then.unwrap_or_else(|e| Promise::reject(&e)))
+}
+
 pub async fn api_fetch(m: Rc<Manager>, input: JsValue, init: JsValue) -> Result<JsValue, JsValue> {
     let request = input.dyn_ref::<web_sys::Request>().cloned();
     let body = js::get(&init, "body");
@@ -89,17 +145,35 @@ pub async fn api_fetch(m: Rc<Manager>, input: JsValue, init: JsValue) -> Result<
     let fallback_headers = request
         .as_ref()
         .map_or(JsValue::UNDEFINED, |r| r.headers().into());
-    let first = Outgoing {
-        target: input.clone(),
-        init: init.clone(),
-        fallback_headers,
+    let retry = Retry {
+        first: Outgoing {
+            target: input,
+            init,
+            fallback_headers,
+        },
+        spare,
+        replayable,
+        signal,
     };
-    let (response, used, renewed) = send(&m, &first, signal.clone()).await?;
-    if !token_refused(status_of(&response)) || !replayable {
+    let (response, used, delivered) = send(&m, &retry.first, retry.signal.clone()).await?;
+    if !token_refused(status_of(&response)) {
         return Ok(response);
     }
+    after_refusal(m, retry, response, used, delivered).await
+}
+
+/// A 401/403 to the token `used`: recover and retry once, or hand the refusal back unchanged.
+async fn after_refusal(
+    m: Rc<Manager>,
+    retry: Retry,
+    response: JsValue,
+    used: String,
+    delivered: bool,
+) -> Result<JsValue, JsValue> {
     let now = js_sys::Date::now();
-    if !may_recover_from_refusal(now, m.last_recovery.get(), m.refusal_interval_ms, renewed) {
+    if !retry.replayable
+        || !may_recover_from_refusal(now, m.last_recovery.get(), m.refusal_interval_ms, delivered)
+    {
         return Ok(response);
     }
     m.last_recovery.set(Some(now));
@@ -117,13 +191,13 @@ pub async fn api_fetch(m: Rc<Manager>, input: JsValue, init: JsValue) -> Result<
     }
     // Obtain the next token before letting the refused answer go: if that fails, the caller
     // gets the refusal as it was.
-    if access_token(m.clone(), signal.clone()).await.is_err() {
+    if access_token(m.clone(), retry.signal.clone()).await.is_err() {
         return Ok(response);
     }
     discard(&response).await;
     let again = Outgoing {
-        target: spare.unwrap_or(input),
-        ..first
+        target: retry.spare.unwrap_or(retry.first.target),
+        ..retry.first
     };
-    Ok(send(&m, &again, signal).await?.0)
+    Ok(send(&m, &again, retry.signal).await?.0)
 }

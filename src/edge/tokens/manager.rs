@@ -24,6 +24,9 @@ use wasm_bindgen_futures::JsFuture;
 pub struct Current {
     pub access_token: String,
     pub expires_at: Option<f64>,
+    /// `{ headers: { authorization: "Bearer …" } }`, frozen: the `init` of every cached-token
+    /// `tm.fetch` that has none of its own, built once per token.
+    pub bearer_init: js_sys::Object,
 }
 
 pub struct Manager {
@@ -74,15 +77,15 @@ impl Manager {
         }
     }
 
-    /// The cached access token, if it can be handed out now.
-    pub fn usable_token(&self) -> Option<String> {
+    /// The cached token set, if its access token can be handed out now.
+    pub fn usable_current(&self) -> Option<Rc<Current>> {
         let current = peek(&self.current)?;
         let refused = peek(&self.refused);
         let usable = Some(current.access_token.as_str()) != refused.as_deref()
             && current
                 .expires_at
                 .map_or(true, |exp| exp - self.cfg.skew_ms > js_sys::Date::now());
-        usable.then(|| current.access_token.clone())
+        usable.then_some(current)
     }
 
     pub fn current_access_token(&self) -> Option<String> {
@@ -97,9 +100,20 @@ impl Manager {
     /// Makes `set` the one in use here.
     fn keep(&self, set: &JsValue) {
         let held = HeldTokens::of(set).unwrap_or_default();
-        let current = held.access_token().map(|at| Current {
-            access_token: at.to_owned(),
-            expires_at: held.expires_at(),
+        let current = held.access_token().map(|at| {
+            let headers = js_sys::Object::new();
+            js::set(
+                &headers,
+                "authorization",
+                &JsValue::from_str(&format!("Bearer {at}")),
+            );
+            let bearer_init = js_sys::Object::new();
+            js::set(&bearer_init, "headers", &js_sys::Object::freeze(&headers));
+            Current {
+                access_token: at.to_owned(),
+                expires_at: held.expires_at(),
+                bearer_init: js_sys::Object::freeze(&bearer_init),
+            }
         });
         self.current.set(current.map(Rc::new));
     }
@@ -129,8 +143,8 @@ pub async fn access_token(
     m: Rc<Manager>,
     signal: Option<CallerSignal>,
 ) -> Result<(String, bool), JsValue> {
-    if let Some(token) = m.usable_token() {
-        return Ok((token, false));
+    if let Some(current) = m.usable_current() {
+        return Ok((current.access_token.clone(), false));
     }
     let renewal = match peek(&m.inflight) {
         Some(p) => p,

@@ -228,6 +228,9 @@ impl TokenManager {
         #[wasm_bindgen(unchecked_param_type = "RequestInfo | URL")] input: JsValue,
         #[wasm_bindgen(unchecked_optional_param_type = "RequestInit")] init: JsValue,
     ) -> Promise {
+        if let Some(sent) = api_fetch::fetch_cached(&self.inner, &input, &init) {
+            return sent;
+        }
         super::promise(api_fetch::api_fetch(self.inner.clone(), input, init))
     }
 }

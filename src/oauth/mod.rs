@@ -102,8 +102,12 @@ impl Failure {
     }
 
     /// The `message` a user reads: what happened, with the (already redacted) fields that say
-    /// why. Call it on a [`Failure::redacted`] failure.
+    /// why, at most [`redact::MESSAGE_LIMIT`] bytes. Call it on a [`Failure::redacted`] failure.
     pub fn message(&self) -> String {
+        redact::truncate(&self.unbounded_message(), redact::MESSAGE_LIMIT)
+    }
+
+    fn unbounded_message(&self) -> String {
         let status = self
             .status
             .map(|s| format!(" (HTTP {s})"))

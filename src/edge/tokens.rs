@@ -7,7 +7,7 @@
 //! `releaseLease`, all async): a Durable Object, Redis, or anything else.
 
 use super::auth::{auth_of, random_state, AuthInner};
-use super::exception::{exception, exception_with, invalid, rejected};
+use super::exception::{exception, invalid, rejected};
 use super::js::{self, absent, CallerSignal, LooseResponse};
 use super::options;
 use super::timing::{self, Cancel};
@@ -179,13 +179,10 @@ async fn renew_under_lease(m: &Manager) -> Result<JsValue, JsValue> {
             }
         }
         if js_sys::Date::now() > give_up_at {
-            return Err(exception(
-                &Failure::new(
-                    Kind::Timeout,
-                    "another process holds the token renewal lease and did not finish in time",
-                ),
-                false,
-            ));
+            return Err(exception(&Failure::new(
+                Kind::Timeout,
+                "another process holds the token renewal lease and did not finish in time",
+            )));
         }
         timing::sleep(lifecycle::lease_poll_ms(m.lease_ms), None).await;
     }
@@ -195,7 +192,7 @@ async fn renew_under_lease(m: &Manager) -> Result<JsValue, JsValue> {
 fn sign_in_again(detail: &str) -> JsValue {
     let mut f = Failure::invalid_argument(detail);
     f.error = Some("invalid_grant".into());
-    exception_with(&f, false, true)
+    exception(&f)
 }
 
 /// Renews under the lease: the new set, or `None` when the store changed before anything was sent.
@@ -270,12 +267,12 @@ async fn refresh(m: &Manager, base: &JsValue) -> Result<Option<JsValue>, JsValue
     }
     let next = match request_outcome(&m.auth.settings, &call).await {
         Ok(next) => next,
-        Err((failure, retryable)) => {
+        Err(failure) => {
             if lifecycle::refresh_outcome_known(&failure) {
                 // Nothing sent, or a definite answer: the store goes back to what it was.
                 settle(m.store.compare_and_set(&marked, base)).await?;
             }
-            return Err(exception(&failure, retryable));
+            return Err(exception(&failure));
         }
     };
     // A server that does not rotate keeps the old refresh token valid: keep it with the set.
@@ -306,17 +303,14 @@ async fn access_token(m: Rc<Manager>, signal: Option<CallerSignal>) -> Result<Js
     let tokens = match signal {
         None => JsFuture::from(renewal).await?,
         Some(signal) => {
-            let cancel = Cancel::new(None, Some(&signal), false);
+            let cancel = Cancel::for_wait(None, Some(&signal));
             match cancel.race(JsFuture::from(renewal)).await {
                 Ok(outcome) => outcome?,
                 Err(_) => {
-                    return Err(exception(
-                        &Failure::new(
-                            Kind::Aborted,
-                            "the caller's AbortSignal fired while waiting for the token",
-                        ),
-                        false,
-                    ))
+                    return Err(exception(&Failure::new(
+                        Kind::Aborted,
+                        "the caller's AbortSignal fired while waiting for the token",
+                    )))
                 }
             }
         }
@@ -357,7 +351,7 @@ impl TokenManager {
     pub fn new(
         #[wasm_bindgen(unchecked_param_type = "TokenManagerOptions")] options: JsValue,
     ) -> Result<TokenManager, JsValue> {
-        let o: ManagerOptions = options::read(&options, "TokenManager options", &[])?;
+        let o: ManagerOptions = options::from_object(&options, "TokenManager options")?;
         let auth =
             auth_of(&o.auth).ok_or_else(|| invalid("TokenManager needs auth: an AvitoAuth"))?;
         let grant_name = match &o.grant {
@@ -488,7 +482,7 @@ impl TokenManager {
 }
 
 fn call_signal(options: &JsValue) -> Result<Option<CallerSignal>, JsValue> {
-    let o: options::CallOptions = options::read(options, "options", &[])?;
+    let o: options::CallOptions = options::from_object(options, "options")?;
     options::signal(&o.signal)
 }
 

@@ -9,7 +9,7 @@
 
 use super::redact::{redact, BODY_LIMIT, FIELD_LIMIT};
 use super::wire::{BodyShape, ErrorMember, Scalar, WireBody};
-use super::{Failure, Kind, Token};
+use super::{Delivery, Failure, Kind, Token};
 
 pub const MAX_BODY: usize = 1 << 20;
 
@@ -44,7 +44,8 @@ pub fn classify(
         // Kept whole (it is at most 1 MiB, or the head of a larger one) until redaction, which
         // knows how long the secrets are: see `Failure::redacted`.
         body: Some(text.to_owned()),
-        not_sent: false,
+        delivery: Delivery::MayHaveArrived,
+        retryable: false,
     };
 
     if is_success(status) {

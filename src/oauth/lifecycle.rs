@@ -55,7 +55,7 @@ pub fn refresh_outcome_known(f: &Failure) -> bool {
     match f.kind {
         Kind::InvalidArgument | Kind::OAuth => true,
         Kind::Http => matches!(f.status, Some(429) | Some(503)),
-        Kind::Network | Kind::Aborted => f.not_sent,
+        Kind::Network | Kind::Aborted => f.not_sent(),
         Kind::Timeout | Kind::InvalidResponse => false,
     }
 }
@@ -113,7 +113,9 @@ mod tests {
             let mut f = Failure::new(kind, "");
             f.status = status;
             f.error = error.map(str::to_owned);
-            f.not_sent = not_sent;
+            if not_sent {
+                f.delivery = crate::oauth::Delivery::NotSent;
+            }
             f
         };
         for known in [

@@ -7,8 +7,8 @@ pub mod classify;
 pub mod form;
 pub mod lifecycle;
 pub mod redact;
+pub mod rejection;
 pub mod retry;
-pub mod transport;
 pub mod url;
 pub mod wire;
 
@@ -79,9 +79,22 @@ pub struct Failure {
     pub error_description: Option<String>,
     pub retry_after_ms: Option<u64>,
     pub body: Option<String>,
-    /// Network failures and aborts only: nothing was sent (the connection was never made, or the
-    /// caller aborted before the request or during a retry delay).
-    pub not_sent: bool,
+    /// Network failures and aborts: whether the request can have reached the server.
+    pub delivery: Delivery,
+    /// Whether repeating the same request is safe and may succeed: the retry policy's verdict
+    /// ([`retry::retryable`]), set once the call has given up.
+    pub retryable: bool,
+}
+
+/// Whether a failed request can have reached the server (what a single-use credential's fate
+/// depends on).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Delivery {
+    /// It may have arrived (the default: a response, a reset after sending, a timeout).
+    MayHaveArrived,
+    /// Nothing was sent: the connection was never made, or the caller aborted before the
+    /// request or during a retry delay.
+    NotSent,
 }
 
 impl Failure {
@@ -94,8 +107,13 @@ impl Failure {
             error_description: None,
             retry_after_ms: None,
             body: None,
-            not_sent: false,
+            delivery: Delivery::MayHaveArrived,
+            retryable: false,
         }
+    }
+    /// Nothing was sent (see [`Delivery::NotSent`]).
+    pub fn not_sent(&self) -> bool {
+        self.delivery == Delivery::NotSent
     }
     pub fn invalid_argument(detail: impl Into<String>) -> Failure {
         Failure::new(Kind::InvalidArgument, detail)
@@ -146,9 +164,12 @@ impl Failure {
         }
     }
 
-    /// Whether the user must sign in again: the code or refresh token is dead.
+    /// Whether the user must sign in again: the code or refresh token is dead (an OAuth
+    /// `invalid_grant`, or an `invalid_argument` worded so, as a TokenManager with no usable
+    /// refresh token reports it).
     pub fn sign_in_required(&self) -> bool {
-        self.kind == Kind::OAuth && self.error.as_deref() == Some("invalid_grant")
+        matches!(self.kind, Kind::OAuth | Kind::InvalidArgument)
+            && self.error.as_deref() == Some("invalid_grant")
     }
 }
 

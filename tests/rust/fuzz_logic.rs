@@ -13,7 +13,7 @@ use avito_auth::oauth::redact::{BODY_LIMIT, FIELD_LIMIT, MESSAGE_LIMIT, REDACTED
 use avito_auth::oauth::retry::RetryPolicy;
 use avito_auth::oauth::wire::{parse_native, BodyShape};
 use avito_auth::oauth::{
-    callback, classify, form, lifecycle, redact, retry, transport, url, Failure, Grant, Kind,
+    callback, classify, form, lifecycle, redact, rejection, retry, url, Failure, Grant, Kind,
 };
 
 /// A target body: raw bytes in, a panic on a finding.
@@ -248,7 +248,7 @@ fn assert_single_use_safety(f: &Failure) {
     let expected = match f.kind {
         Kind::InvalidArgument | Kind::OAuth => true,
         Kind::Http => matches!(f.status, Some(429) | Some(503)),
-        Kind::Network | Kind::Aborted => f.not_sent,
+        Kind::Network | Kind::Aborted => f.not_sent(),
         Kind::Timeout | Kind::InvalidResponse => false,
     };
     assert_eq!(known, expected, "{f:?}");
@@ -787,7 +787,7 @@ pub fn transport_target(data: &[u8]) {
     let strings = input.strings();
     let message = nth(&strings, 0);
     let code = (flags & 8 != 0).then(|| nth(&strings, 1));
-    let r = transport::Rejection {
+    let r = rejection::Rejection {
         caller_aborted: flags & 1 != 0,
         timed_out: flags & 2 != 0,
         timeout_ms,
@@ -795,7 +795,7 @@ pub fn transport_target(data: &[u8]) {
         code,
         before_response: flags & 4 != 0,
     };
-    let f = transport::classify_rejection(&r);
+    let f = rejection::classify_rejection(&r);
     if r.caller_aborted {
         assert_eq!(f.kind, Kind::Aborted);
     } else if r.timed_out {
@@ -812,7 +812,7 @@ pub fn transport_target(data: &[u8]) {
             "{} bytes of message",
             shown.len()
         );
-        assert!(!f.not_sent || r.before_response);
+        assert!(!f.not_sent() || r.before_response);
         if let Some(e) = &f.error {
             assert_eq!(Some(e.as_str()), code);
             assert!(
@@ -822,13 +822,13 @@ pub fn transport_target(data: &[u8]) {
             );
         }
         if r.before_response && code == Some("ECONNREFUSED") {
-            assert!(f.not_sent);
+            assert!(f.not_sent());
         }
     }
     assert_single_use_safety(&f);
     for grant in GRANTS {
         let again = retry::retryable(grant, &f);
-        if f.kind == Kind::Network && f.not_sent {
+        if f.kind == Kind::Network && f.not_sent() {
             assert!(again);
         }
         if matches!(f.kind, Kind::Aborted) {
@@ -850,7 +850,7 @@ pub fn transport_target(data: &[u8]) {
     }
     let _ = f.message();
     let mut printed = String::new();
-    transport::push_u64(&mut printed, timeout_ms);
+    rejection::push_u64(&mut printed, timeout_ms);
     assert_eq!(printed, timeout_ms.to_string());
 }
 

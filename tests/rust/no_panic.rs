@@ -3,7 +3,7 @@
 
 use avito_auth::oauth::wire::parse_native;
 use avito_auth::oauth::{
-    callback, classify, form, lifecycle, redact, retry, transport, url, Failure, Grant, Kind,
+    callback, classify, form, lifecycle, redact, rejection, retry, url, Failure, Grant, Kind,
 };
 
 struct Rng(u64);
@@ -136,7 +136,7 @@ fn no_entry_point_panics_on_random_input() {
         );
         let _ = avito_auth::oauth::check_grant_type(Grant::RefreshToken, Some(&text));
         let _ = avito_auth::oauth::extra_header(&text, &other);
-        let _ = transport::classify_rejection(&transport::Rejection {
+        let _ = rejection::classify_rejection(&rejection::Rejection {
             caller_aborted: i % 7 == 0,
             timed_out: i % 5 == 0,
             timeout_ms: i as u64,

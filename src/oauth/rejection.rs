@@ -1,7 +1,7 @@
 //! What a rejected `fetch` (or body read) means: the caller's abort, our timeout, or a network
 //! failure — and for a network failure, whether the request can have reached the server.
 
-use super::{concat_str, Failure, Kind};
+use super::{concat_str, Delivery, Failure, Kind};
 
 /// Error codes (Node/undici, Bun) and messages (Deno, browsers) of a connection never made.
 const NOT_SENT: [&str; 8] = [
@@ -59,7 +59,9 @@ pub fn classify_rejection(r: &Rejection) -> Failure {
             },
         ]),
     );
-    f.not_sent = r.before_response && (r.code.is_some_and(refused) || refused(r.message));
+    if r.before_response && (r.code.is_some_and(refused) || refused(r.message)) {
+        f.delivery = Delivery::NotSent;
+    }
     f.error = r
         .code
         .filter(|c| {
@@ -135,17 +137,17 @@ mod tests {
         ] {
             let f = classify_rejection(&rej(m, c));
             assert_eq!(f.kind, Kind::Network);
-            assert!(f.not_sent, "{m}");
+            assert!(f.not_sent(), "{m}");
         }
         let reset = classify_rejection(&rej(
             "fetch failed: other side closed",
             Some("UND_ERR_SOCKET"),
         ));
-        assert!(!reset.not_sent);
+        assert!(!reset.not_sent());
         assert_eq!(reset.error.as_deref(), Some("UND_ERR_SOCKET"));
         let mut late = rej("ECONNREFUSED", Some("ECONNREFUSED"));
         late.before_response = false;
-        assert!(!classify_rejection(&late).not_sent);
+        assert!(!classify_rejection(&late).not_sent());
         assert_eq!(classify_rejection(&rej("", Some("bad code!"))).error, None);
         assert_eq!(
             classify_rejection(&rej("", None)).detail,

@@ -161,6 +161,9 @@ enum Broken {
     Fired { why: Fired, stage: Stage },
     /// The fetch resolved to something that is not a response (or its body is not bytes).
     NotAResponse,
+    /// Reading the response object threw (a getter, `getReader()`, `read()` itself): it is
+    /// broken, not the network.
+    Unreadable,
 }
 
 impl Broken {
@@ -185,6 +188,10 @@ async fn attempt_once(settings: &Settings, call: &Call) -> Result<Token, Failure
         Err(Broken::NotAResponse) => Err(Failure::new(
             Kind::InvalidResponse,
             "fetch did not resolve to a Response",
+        )),
+        Err(Broken::Unreadable) => Err(Failure::new(
+            Kind::InvalidResponse,
+            "the Response threw when it was read",
         )),
         Err(Broken::Fired { why, stage }) => Err(rejection(
             settings,
@@ -217,13 +224,16 @@ fn rejection(
     })
 }
 
-/// What the core needs of a rejection: its message (with its cause's) and code, bounded, read
-/// through catching getters (a rejection may be any value).
+/// What the core needs of a rejection: its message (with its cause's) and code, read through
+/// catching getters (a rejection may be any value). A string over 16 KiB is left out whole rather
+/// than cut: a cut before redaction could leave half a secret (the detail is bounded after it).
 fn error_info(error: &JsValue) -> (String, Option<String>) {
     let pick = |v: &JsValue, key: &str| {
         js::get(v, key)
-            .as_string()
-            .map(|s| s.chars().take(2000).collect::<String>())
+            .dyn_into::<js_sys::JsString>()
+            .ok()
+            .filter(|s| s.length() <= 16 * 1024)
+            .map(String::from)
     };
     let cause = js::get(error, "cause");
     let message = [pick(error, "message"), pick(&cause, "message")]
@@ -303,6 +313,8 @@ fn send(settings: &Settings, call: &Call, cancel: &Cancel) -> Result<Promise, Js
         )?;
         return Ok(Promise::resolve(&returned));
     }
+    // `new Headers()` succeeding here also makes the throwaway one gloo-net's builder creates
+    // (its `unwrap_throw`) safe.
     let headers = web_sys::Headers::new()?;
     for (name, value) in &settings.headers {
         headers.append(name, value)?;
@@ -399,16 +411,16 @@ async fn read_answer(res: LooseResponse, cancel: &Cancel) -> Result<Answer, Brok
     if !value.is_object() {
         return Err(Broken::NotAResponse);
     }
-    let reading = Broken::rejected(Stage::ReadingBody);
-    let status = match res.status().map_err(&reading)?.as_f64() {
+    let reading = |_: JsValue| Broken::Unreadable;
+    let status = match res.status().map_err(reading)?.as_f64() {
         Some(s) if (0.0..=999.0).contains(&s) && s.fract() == 0.0 => s as u16,
         _ => return Err(Broken::NotAResponse),
     };
-    let headers = res.headers().map_err(&reading)?;
+    let headers = res.headers().map_err(reading)?;
     let headers: Option<&LooseHeaders> = headers.is_object().then(|| headers.unchecked_ref());
     let header = |name: &str| -> Result<Option<String>, Broken> {
         match headers {
-            Some(h) => Ok(h.get(name).map_err(&reading)?.as_string()),
+            Some(h) => Ok(h.get(name).map_err(reading)?.as_string()),
             None => Ok(None),
         }
     };
@@ -418,14 +430,14 @@ async fn read_answer(res: LooseResponse, cancel: &Cancel) -> Result<Answer, Brok
         header("retry-after")?
     };
     let declared = header("content-length")?.and_then(|l| l.trim().parse::<u64>().ok());
-    let body = res.body().map_err(&reading)?;
+    let body = res.body().map_err(reading)?;
     let answer = |text: String, too_large: bool| Answer {
         status,
         text,
         too_large,
         retry_after: retry_after.clone(),
     };
-    let chunks = Chunks::of(&body).map_err(&reading)?;
+    let chunks = Chunks::of(&body).map_err(reading)?;
     if declared.is_some_and(|l| l > MAX_BODY as u64) {
         if let Some(chunks) = &chunks {
             chunks.stop();
@@ -453,7 +465,6 @@ async fn read_chunks(
     declared: Option<u64>,
     cancel: &Cancel,
 ) -> Result<(String, bool), Broken> {
-    let reading = Broken::rejected(Stage::ReadingBody);
     if let Chunks::Reader(reader) = chunks {
         // `closed` rejects when the stream errors or is cancelled; workerd reports that as an
         // unhandled rejection unless someone observes it.
@@ -464,12 +475,9 @@ async fn read_chunks(
     let mut bytes: Vec<u8> = Vec::with_capacity(declared.map_or(0, |l| l as usize).min(MAX_BODY));
     let mut too_large = false;
     loop {
-        let next = match chunks.next() {
-            Ok(next) => next,
-            Err(error) => {
-                chunks.stop();
-                return Err(reading(error));
-            }
+        let Ok(next) = chunks.next() else {
+            chunks.stop();
+            return Err(Broken::Unreadable);
         };
         let chunk = match cancel.race(JsFuture::from(next)).await {
             Err(why) => {
@@ -479,7 +487,12 @@ async fn read_chunks(
                     stage: Stage::ReadingBody,
                 });
             }
-            Ok(Err(error)) => return Err(reading(error)),
+            Ok(Err(error)) => {
+                return Err(Broken::Rejected {
+                    error,
+                    stage: Stage::ReadingBody,
+                })
+            }
             Ok(Ok(chunk)) => chunk,
         };
         if js::get(&chunk, "done").as_bool() == Some(true) {
@@ -503,7 +516,14 @@ async fn read_chunks(
         if part.length() as usize > room {
             // Over 1 MiB of decoded bytes: stop reading; keep the head for the error body.
             too_large = true;
-            bytes.truncate(OVERSIZED_HEAD);
+            // On a character boundary: a character cut in half would decode to U+FFFD, and the
+            // piece of a secret before it would no longer be seen as one (redaction treats the end
+            // of a head as a cut, see `TextEnd::Cut`).
+            let mut end = OVERSIZED_HEAD.min(bytes.len());
+            while end > 0 && bytes.get(end).is_some_and(|b| b & 0xC0 == 0x80) {
+                end -= 1;
+            }
+            bytes.truncate(end);
             chunks.stop();
             break;
         }
@@ -524,7 +544,7 @@ async fn read_text(res: &LooseResponse, cancel: &Cancel) -> Result<(String, bool
     let promise = res
         .text()
         .map(|p| Promise::resolve(&p))
-        .map_err(Broken::rejected(Stage::ReadingBody))?;
+        .map_err(|_| Broken::Unreadable)?;
     let text = match cancel.race(JsFuture::from(promise)).await {
         Err(why) => {
             return Err(Broken::Fired {
@@ -544,8 +564,13 @@ async fn read_text(res: &LooseResponse, cancel: &Cancel) -> Result<(String, bool
         return Ok((String::new(), false));
     };
     if js_text.length() as usize > MAX_BODY {
-        // Only the head crosses into wasm, for the error body.
-        return Ok((String::from(js_text.slice(0, OVERSIZED_HEAD as u32)), true));
+        // Only the head crosses into wasm, for the error body; not ending in half a surrogate
+        // pair (it would decode to U+FFFD, see above).
+        let mut end = OVERSIZED_HEAD as u32;
+        if (55296.0..56320.0).contains(&js_text.char_code_at(end - 1)) {
+            end -= 1;
+        }
+        return Ok((String::from(js_text.slice(0, end)), true));
     }
     Ok((String::from(js_text), false))
 }

@@ -7,7 +7,7 @@
 //! - `invalid_response`: a 2xx that is not a JSON object with a non-empty string
 //!   `access_token` and well-typed optional fields, or a body over 1 MiB.
 
-use super::redact::{redact, BODY_LIMIT, FIELD_LIMIT};
+use super::redact::{redact, redact_counted, TextEnd, BODY_LIMIT, FIELD_LIMIT};
 use super::wire::{BodyShape, ErrorMember, Scalar, WireBody};
 use super::{Delivery, Failure, Kind, Token};
 
@@ -44,6 +44,11 @@ pub fn classify(
         // Kept whole (it is at most 1 MiB, or the head of a larger one) until redaction, which
         // knows how long the secrets are: see `Failure::redacted`.
         body: Some(text.to_owned()),
+        body_end: if too_large {
+            TextEnd::Cut
+        } else {
+            TextEnd::Whole
+        },
         delivery: Delivery::MayHaveArrived,
         retryable: false,
     };
@@ -106,7 +111,9 @@ impl Failure {
     /// Removes every secret from the fields that came from the server: the values sent
     /// (`secrets`), and the value of any secret-named field in the text (`access_token`,
     /// `refresh_token`, `id_token`, `client_secret`, `code`), JSON or not; and bounds them:
-    /// `body` to [`BODY_LIMIT`], `error` and `error_description` to [`FIELD_LIMIT`], each cut
+    /// `body` to [`BODY_LIMIT`] (a head of a larger body is redacted as one that was cut:
+    /// a piece of a secret at its end goes too), `error` and `error_description` (and a network
+    /// failure's platform message) to [`FIELD_LIMIT`], each cut
     /// after redaction (see [`redact`]: the cost is linear in what is kept, however many times
     /// a 1 MiB description repeats a secret).
     pub fn redacted(mut self, secrets: &[&str]) -> Failure {
@@ -114,7 +121,10 @@ impl Failure {
         self.error_description = self
             .error_description
             .map(|d| redact(&d, secrets, FIELD_LIMIT));
-        self.body = self.body.map(|b| redact(&b, secrets, BODY_LIMIT));
+        let end = self.body_end;
+        self.body = self
+            .body
+            .map(|b| redact_counted(&b, secrets, BODY_LIMIT, end).0);
         // Only a network failure's detail carries outside text (the platform's error message);
         // every other detail is ours, and redacting a short secret out of our own words would
         // both garble them and give the secret away ("[redacted]ody" for a secret "b").

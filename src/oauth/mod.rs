@@ -79,6 +79,9 @@ pub struct Failure {
     pub error_description: Option<String>,
     pub retry_after_ms: Option<u64>,
     pub body: Option<String>,
+    /// Whether `body` is the whole response text or the head of a larger one (cut before
+    /// redaction could see the rest: see [`redact::TextEnd`]).
+    pub body_end: redact::TextEnd,
     /// Network failures and aborts: whether the request can have reached the server.
     pub delivery: Delivery,
     /// Whether repeating the same request is safe and may succeed: the retry policy's verdict
@@ -107,6 +110,7 @@ impl Failure {
             error_description: None,
             retry_after_ms: None,
             body: None,
+            body_end: redact::TextEnd::Whole,
             delivery: Delivery::MayHaveArrived,
             retryable: false,
         }

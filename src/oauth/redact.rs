@@ -38,18 +38,33 @@ pub const SECRET_FIELDS: [&str; 5] = [
 /// *after* redaction and no partial secret survives it. Its cost is linear in the part of `text`
 /// it reads (times the secrets' lengths), never in the number of matches.
 pub fn redact(text: &str, secrets: &[&str], limit: usize) -> String {
-    redact_counted(text, secrets, limit).0
+    redact_counted(text, secrets, limit, TextEnd::Whole).0
 }
 
-/// [`redact`], with the number of steps it took (bytes compared or scanned), for the property
-/// "cost linear in the input" (native tests and the fuzz target check it).
-pub fn redact_counted(text: &str, secrets: &[&str], limit: usize) -> (String, u64) {
+/// Where a text ends: with the original, or cut from a longer one before redaction could see it
+/// (the head of a body over 1 MiB). At a cut, a spelling that runs into the end counts as an
+/// occurrence: the piece of a secret the cut left is redacted too.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TextEnd {
+    Whole,
+    Cut,
+}
+
+/// [`redact`] for a text that may end in a cut, with the number of steps it took (bytes compared
+/// or scanned), for the property "cost linear in the input" (native tests and the fuzz target
+/// check it).
+pub fn redact_counted(text: &str, secrets: &[&str], limit: usize, end: TextEnd) -> (String, u64) {
     let hay = text.as_bytes();
-    let secrets: Vec<&[u8]> = secrets
-        .iter()
-        .filter(|s| !s.is_empty())
-        .map(|s| s.as_bytes())
-        .collect();
+    let secrets: Vec<&str> = secrets.iter().copied().filter(|s| !s.is_empty()).collect();
+    // The bytes an occurrence or a field value can be found at: a secret's first byte, an
+    // escape's, a quote, `=`. Every other position costs one lookup.
+    let mut starts = [false; 256];
+    for b in secrets.iter().filter_map(|s| s.bytes().next()) {
+        starts[usize::from(b)] = true;
+    }
+    for b in [b'%', b'+', b'\\', b'"', b'='] {
+        starts[usize::from(b)] = true;
+    }
     let mut steps: u64 = 0;
     let mut out = String::new();
     // `text[..kept]` is written to `out`; `open` is a redacted range not written yet. Every range
@@ -82,9 +97,14 @@ pub fn redact_counted(text: &str, secrets: &[&str], limit: usize) -> (String, u6
             found = Some(found.map_or(range, |(s, e)| (s.min(range.0), e.max(range.1))));
         };
         let byte = hay[at];
+        steps += 1;
+        if !starts[usize::from(byte)] {
+            at += 1;
+            continue;
+        }
         for secret in &secrets {
             steps += 1;
-            let first = secret[0];
+            let first = secret.as_bytes()[0];
             for spelling in [Spelling::Raw, Spelling::Percent, Spelling::Json] {
                 let starts = byte == first
                     || match spelling {
@@ -95,8 +115,13 @@ pub fn redact_counted(text: &str, secrets: &[&str], limit: usize) -> (String, u6
                 if !starts {
                     continue;
                 }
-                if let Some(end) = spelled_at(hay, at, secret, spelling, &mut steps) {
-                    add((floor_boundary(text, at), ceil_boundary(text, end)));
+                if let Some(stop) = spelled_at(hay, at, secret, spelling, end, &mut steps) {
+                    add((floor_boundary(text, at), ceil_boundary(text, stop)));
+                    // The other spellings read the secret's literal bytes the same way, so
+                    // none of them reaches further than a raw occurrence.
+                    if matches!(spelling, Spelling::Raw) {
+                        break;
+                    }
                 }
             }
         }
@@ -113,7 +138,6 @@ pub fn redact_counted(text: &str, secrets: &[&str], limit: usize) -> (String, u6
             }
             _ => {}
         }
-        steps += 1;
         if let Some((start, end)) = found {
             open = match open {
                 Some((s, e)) if start <= e => Some((s, e.max(end))),
@@ -246,26 +270,43 @@ enum Spelling {
     Json,
 }
 
-/// Where an occurrence of `secret` starting at `at` ends, if there is one.
+/// Where an occurrence of `secret` starting at `at` ends, if there is one. At a [`TextEnd::Cut`],
+/// an occurrence that the end of the text interrupts (mid-character or mid-escape included)
+/// ends there.
 fn spelled_at(
     hay: &[u8],
     at: usize,
-    secret: &[u8],
+    secret_text: &str,
     spelling: Spelling,
+    end: TextEnd,
     steps: &mut u64,
 ) -> Option<usize> {
+    let secret = secret_text.as_bytes();
     let mut j = at;
     *steps += secret.len() as u64;
+    // The text ran out in the middle of a spelling: an occurrence only if the text was cut.
+    let ran_out = || (end == TextEnd::Cut).then_some(hay.len());
     match spelling {
         Spelling::Raw => {
-            let end = at.checked_add(secret.len())?;
-            return (hay.get(at..end) == Some(secret)).then_some(end);
+            let rest = hay.get(at..)?;
+            if rest.len() < secret.len() {
+                return (secret.starts_with(rest) && !rest.is_empty())
+                    .then_some(())
+                    .and_then(|()| ran_out());
+            }
+            return (rest.get(..secret.len()) == Some(secret)).then_some(at + secret.len());
         }
         Spelling::Percent => {
             for &b in secret {
+                let Some(&c) = hay.get(j) else {
+                    return ran_out();
+                };
                 // `%XX` is always an escape (a literal `%` is only ever found raw).
-                j += match (*hay.get(j)?, hex_byte(hay, j + 1)) {
+                j += match (c, hex_byte(hay, j + 1)) {
                     (b'%', Some(v)) => (v == b).then_some(3)?,
+                    (b'%', None) if hay.len() < j + 3 && escape_prefix(hay.get(j + 1..)?) => {
+                        return ran_out()
+                    }
                     (b'+', _) if b == b' ' || b == b'+' => 1,
                     (c, _) if c == b => 1,
                     _ => return None,
@@ -273,10 +314,15 @@ fn spelled_at(
             }
         }
         Spelling::Json => {
-            // Secrets come from `&str`s: always valid UTF-8.
-            for c in core::str::from_utf8(secret).ok()?.chars() {
+            for c in secret_text.chars() {
+                if j >= hay.len() {
+                    return ran_out();
+                }
                 if hay.get(j) == Some(&b'\\') {
-                    let (decoded, len) = json_escape(hay, j)?;
+                    let Some((decoded, len)) = json_escape(hay, j) else {
+                        // An escape the end cut short (`\u00`) may be this character's.
+                        return (hay.len() < j + 12).then_some(()).and_then(|()| ran_out());
+                    };
                     if decoded != c {
                         return None;
                     }
@@ -284,15 +330,21 @@ fn spelled_at(
                 } else {
                     let mut buf = [0u8; 4];
                     let raw = c.encode_utf8(&mut buf).as_bytes();
-                    if hay.get(j..j + raw.len()) != Some(raw) {
-                        return None;
+                    match hay.get(j..j + raw.len()) {
+                        Some(got) if got == raw => j += raw.len(),
+                        None if raw.starts_with(&hay[j..]) => return ran_out(),
+                        _ => return None,
                     }
-                    j += raw.len();
                 }
             }
         }
     }
     Some(j)
+}
+
+/// Whether `rest` (what follows a `%` at the end of a text) can begin a `%XX` escape.
+fn escape_prefix(rest: &[u8]) -> bool {
+    rest.iter().all(|&b| hex_digit(b).is_some())
 }
 
 fn hex_digit(b: u8) -> Option<u8> {
@@ -530,7 +582,7 @@ mod tests {
         // Back to back, the occurrences are one range: one pass over the MiB, a few steps a
         // byte. Apart, the output fills up: the pass stops after a few KiB.
         for (t, most) in [(&text, 16 * text.len() as u64), (&sep, 100_000)] {
-            let (out, steps) = redact_counted(t, &[secret], BODY_LIMIT);
+            let (out, steps) = redact_counted(t, &[secret], BODY_LIMIT, TextEnd::Whole);
             assert!(out.len() <= BODY_LIMIT + TRUNCATED.len(), "{}", out.len());
             assert!(!out.contains("Cnry"), "{out}");
             assert!(steps < most, "{steps} steps");
@@ -567,10 +619,40 @@ mod tests {
         ] {
             for n in [1_000usize, 100_000] {
                 let text = unit.repeat(n);
-                let (_, steps) = redact_counted(&text, &[secret, "x"], usize::MAX);
+                let (_, steps) = redact_counted(&text, &[secret, "x"], usize::MAX, TextEnd::Cut);
                 let per_byte = steps as f64 / text.len() as f64;
                 assert!(per_byte < 64.0, "{unit:?} × {n}: {per_byte} steps a byte");
             }
         }
+    }
+
+    #[test]
+    fn a_secret_cut_by_the_end_of_a_head_is_redacted() {
+        let secret = "p@ss w/\"rd";
+        let head = |t: &str| redact_counted(t, &[secret], usize::MAX, TextEnd::Cut).0;
+        for spelling in [
+            "p@ss w",
+            "p%40ss%20w%2",
+            "p%40ss+w%",
+            "p@ss w\\/\\",
+            "p@ss w\\u002",
+            "p",
+        ] {
+            assert_eq!(head(&format!("x {spelling}")), "x [redacted]", "{spelling}");
+            // A whole text keeps what is not a whole occurrence.
+            assert_eq!(
+                super::redact(&format!("x {spelling}"), &[secret], usize::MAX),
+                format!("x {spelling}")
+            );
+        }
+        assert_eq!(head("x p@ss w/\"rd y"), "x [redacted] y");
+        assert_eq!(head("x q"), "x q");
+        // The edge cuts heads on character boundaries, so a secret whose last character was cut
+        // off ends the text with the characters before it.
+        assert_eq!(head_of("xab", "ab€"), "x[redacted]");
+    }
+
+    fn head_of(text: &str, secret: &str) -> String {
+        redact_counted(text, &[secret], usize::MAX, TextEnd::Cut).0
     }
 }

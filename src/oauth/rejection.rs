@@ -47,15 +47,16 @@ pub fn classify_rejection(r: &Rejection) -> Failure {
             .iter()
             .any(|c| super::redact::find(s, c, 0).is_some())
     };
-    let message = super::redact::truncate(r.message, 300);
+    // Not cut here: a cut before redaction could leave half a secret. `Failure::redacted`
+    // bounds it after redaction.
     let mut f = Failure::new(
         Kind::Network,
         concat_str(&[
             "network error: ",
-            if message.is_empty() {
+            if r.message.is_empty() {
                 "fetch failed"
             } else {
-                &message
+                r.message
             },
         ]),
     );

@@ -71,6 +71,14 @@ extern "C" {
     #[wasm_bindgen(catch, method, getter, structural)]
     pub fn closed(this: &StreamReader) -> Result<JsValue, JsValue>;
 
+    /// A fresh `Uint8Array` view over a chunk's buffer (no copy): the chunk itself may be a
+    /// subclass whose `length` or `subarray` throws, or a view of a detached buffer (then this
+    /// throws, caught).
+    #[wasm_bindgen(js_name = Uint8Array)]
+    pub type ByteView;
+    #[wasm_bindgen(catch, constructor, js_class = Uint8Array)]
+    pub fn new(buffer: &JsValue, byte_offset: f64, length: f64) -> Result<ByteView, JsValue>;
+
     /// A Node stream's async iterator (node-fetch bodies): `next()` reads a chunk, `return()`
     /// stops and destroys the stream.
     pub type ChunkIterator;

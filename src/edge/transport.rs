@@ -391,17 +391,26 @@ impl Chunks {
     }
 }
 
-/// The bytes of a chunk: a `Uint8Array` (or a `Buffer`, one) of any realm.
+/// The bytes of a chunk (a `Uint8Array` or a `Buffer`, of any realm), as a plain view made here:
+/// the chunk's own `length`, `subarray` or species may be a subclass's and throw, so only its
+/// `buffer`, `byteOffset` and `byteLength` are read (through catching getters), and the view
+/// constructor checks them against the real buffer.
 fn chunk_bytes(value: &JsValue) -> Option<Uint8Array> {
-    if let Some(bytes) = value.dyn_ref::<Uint8Array>() {
-        return Some(bytes.clone());
+    if !js_sys::ArrayBuffer::is_view(value) {
+        return None;
     }
-    // Another realm's Uint8Array fails `instanceof`; its internal slots are the same, and the
-    // typed-array methods js-sys calls work on it.
-    let is_view = js_sys::ArrayBuffer::is_view(value);
-    let tag = js_sys::Reflect::get(value, &js_sys::Symbol::to_string_tag()).ok();
-    (is_view && tag.and_then(|t| t.as_string()).as_deref() == Some("Uint8Array"))
-        .then(|| value.clone().unchecked_into())
+    let tag = js_sys::Reflect::get(value, &js_sys::Symbol::to_string_tag()).ok()?;
+    if tag.as_string().as_deref() != Some("Uint8Array") {
+        return None;
+    }
+    let number = |key: &str| js::get(value, key).as_f64();
+    let view = js::ByteView::new(
+        &js::get(value, "buffer"),
+        number("byteOffset")?,
+        number("byteLength")?,
+    )
+    .ok()?;
+    Some(view.unchecked_into())
 }
 
 /// Reads whatever the fetch resolved to: status, `Content-Length`, `Retry-After`, and the body

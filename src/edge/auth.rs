@@ -1,16 +1,16 @@
 //! `AvitoAuth`, the ergonomic client (one per Avito application), `parseCallback` and
 //! `randomState`.
 
-use super::client::{build_call, call_options_of, handle, spawn};
-use super::exception::{exception, invalid, rejected};
+use super::client::{build_call, call_options_of, handle, secret_name, spawn, CallArgs, Results};
+use super::exception::{exception, invalid, rejected, unserializable};
 use super::js::{self, absent};
 use super::options::{self, ConfigurationOptions};
-use super::transport::Settings;
+use super::transport::{Call, Settings};
 use crate::oauth::callback::{read_callback, CallbackParams};
 use crate::oauth::form::encode_query;
 use crate::oauth::Grant;
 use serde::{Deserialize, Serialize};
-use std::cell::RefCell;
+use std::cell::Cell;
 use std::rc::Rc;
 use wasm_bindgen::convert::TryFromJsValue;
 use wasm_bindgen::prelude::*;
@@ -35,23 +35,23 @@ impl AuthInner {
         grant: Grant,
         grant_secret: &JsValue,
         call_options: &JsValue,
-    ) -> Result<super::transport::Call, JsValue> {
-        let (o, signal, secret_name) = call_options_of(grant, call_options)?;
-        let grant_secret = options::loose_text(grant_secret, secret_name)?;
+    ) -> Result<Call, JsValue> {
+        let (o, signal) = call_options_of(call_options)?;
+        let grant_secret = options::string_or_none(grant_secret, secret_name(grant))?;
         let redirect_uri = match grant {
-            Grant::AuthorizationCode => options::optional_text(&o.redirect_uri, "redirectUri")?,
+            Grant::AuthorizationCode => options::optional_string(&o.redirect_uri, "redirectUri")?,
             _ => None,
         };
-        build_call(
+        build_call(CallArgs {
             grant,
-            Some(self.client_id.clone()),
-            Some(self.client_secret.clone()),
+            client_id: Some(self.client_id.clone()),
+            client_secret: Some(self.client_secret.clone()),
             grant_secret,
-            None,
+            grant_type: None,
             redirect_uri,
             signal,
-            true,
-        )
+            results: Results::WithExpiry,
+        })
     }
 }
 
@@ -115,10 +115,12 @@ impl AvitoAuth {
         if absent(&options) {
             return Err(invalid("AvitoAuth options must be an object"));
         }
-        let extra: AuthOptions = options::read(&options, "AvitoAuth options", &[])?;
-        let client_id = options::text(&extra.client_id, "clientId")?;
-        let client_secret = options::text(&extra.client_secret, "clientSecret")?;
-        let transport: ConfigurationOptions = options::read(&options, "AvitoAuth options", &[])?;
+        // One copy of the options (each getter runs once), read as two structs.
+        let snapshot = options::snapshot(&options, "AvitoAuth options")?;
+        let extra: AuthOptions = options::from_snapshot(snapshot.as_ref(), "")?;
+        let client_id = options::required_string(&extra.client_id, "clientId")?;
+        let client_secret = options::required_string(&extra.client_secret, "clientSecret")?;
+        let transport: ConfigurationOptions = options::from_snapshot(snapshot.as_ref(), "")?;
         let settings = Rc::new(Settings::from_options(&transport)?);
         let authorize_url = if absent(&extra.authorize_url) {
             DEFAULT_AUTHORIZE_URL.to_owned()
@@ -152,7 +154,7 @@ impl AvitoAuth {
         &self,
         #[wasm_bindgen(unchecked_param_type = "AuthorizationUrlOptions")] options: JsValue,
     ) -> Result<JsValue, JsValue> {
-        let o: UrlOptions = options::read(&options, "authorizationUrl options", &[])?;
+        let o: UrlOptions = options::from_object(&options, "authorizationUrl options")?;
         let scope = match o.scope.dyn_ref::<js_sys::Array>() {
             Some(list) if list.length() == 0 => {
                 return Err(invalid("scope must name at least one scope"))
@@ -160,17 +162,17 @@ impl AvitoAuth {
             Some(list) => list
                 .iter()
                 .enumerate()
-                .map(|(i, s)| options::text(&s, &format!("scope[{i}]")))
+                .map(|(i, s)| options::required_string(&s, &format!("scope[{i}]")))
                 .collect::<Result<Vec<_>, _>>()?
                 .join(","),
-            None => options::text(&o.scope, "scope")?,
+            None => options::required_string(&o.scope, "scope")?,
         };
         let state = if absent(&o.state) {
             random_state()?
         } else {
-            options::text(&o.state, "state")?
+            options::required_string(&o.state, "state")?
         };
-        let redirect_uri = options::optional_text(&o.redirect_uri, "redirectUri")?;
+        let redirect_uri = options::optional_string(&o.redirect_uri, "redirectUri")?;
         let mut pairs = vec![
             ("response_type", "code"),
             ("client_id", self.inner.client_id.as_str()),
@@ -181,7 +183,8 @@ impl AvitoAuth {
             pairs.push(("redirect_uri", uri));
         }
         let url = format!("{}?{}", self.inner.authorize_url, encode_query(&pairs));
-        Ok(serde_wasm_bindgen::to_value(&AuthorizationUrl { url, state }).unwrap_or(JsValue::NULL))
+        serde_wasm_bindgen::to_value(&AuthorizationUrl { url, state })
+            .map_err(|_| unserializable("authorization URL"))
     }
 
     /// See the exported `parseCallback`.
@@ -282,7 +285,7 @@ pub fn parse_callback(
     expected_state: JsValue,
 ) -> Result<JsValue, JsValue> {
     let params = search_params(&input)?;
-    let expected = options::text(&expected_state, "expectedState")?;
+    let expected = options::required_string(&expected_state, "expectedState")?;
     let (state, code, error, error_description) = (
         params.get("state"),
         params.get("code"),
@@ -296,35 +299,36 @@ pub fn parse_callback(
         error_description: error_description.as_deref(),
     };
     match read_callback(&read, &expected) {
-        Ok(code) => Ok(serde_wasm_bindgen::to_value(&Callback {
+        Ok(code) => serde_wasm_bindgen::to_value(&Callback {
             code,
             state: &expected,
         })
-        .unwrap_or(JsValue::NULL)),
-        Err(f) => Err(exception(&f, false)),
+        .map_err(|_| unserializable("callback result")),
+        Err(f) => Err(exception(&f)),
     }
 }
 
 thread_local! {
     /// The WebCrypto to draw from: the global one, or what the runtime entry handed over
     /// (Node 18 has no global `crypto` in every mode).
-    static CRYPTO: RefCell<Option<JsValue>> = const { RefCell::new(None) };
+    /// A `Cell`, taken and put back whole: no borrow that could fail.
+    static CRYPTO: Cell<Option<JsValue>> = const { Cell::new(None) };
 }
 
 /// Called by the Node entries with `node:crypto`'s `webcrypto`.
 #[wasm_bindgen(js_name = __setCrypto, skip_typescript)]
 pub fn set_crypto(crypto: JsValue) {
-    CRYPTO.with(|c| {
-        if let Ok(mut slot) = c.try_borrow_mut() {
-            *slot = Some(crypto);
-        }
-    });
+    CRYPTO.with(|c| c.set(Some(crypto)));
 }
 
 /// A fresh URL-safe random state: 256 bits from `crypto.getRandomValues`, base64url (43 chars).
 #[wasm_bindgen(js_name = randomState)]
 pub fn random_state() -> Result<String, JsValue> {
-    let given = CRYPTO.with(|c| c.try_borrow().ok().and_then(|slot| slot.clone()));
+    let given = CRYPTO.with(|c| {
+        let given = c.take();
+        c.set(given.clone());
+        given
+    });
     let crypto = given
         .filter(|c| !absent(c))
         .unwrap_or_else(|| js::get(&js_sys::global(), "crypto"));

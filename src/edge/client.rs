@@ -3,6 +3,7 @@
 //! (client_credentials), with its names and parameter order.
 
 use super::exception::{exception, invalid, rejected};
+use super::js::CallerSignal;
 use super::options::{self, CallOptions, ConfigurationOptions};
 use super::transport::{request, Call, Settings};
 use crate::oauth::{check_grant_type, require_arg, token_body, Grant};
@@ -62,7 +63,7 @@ impl Configuration {
     pub fn new(
         #[wasm_bindgen(unchecked_optional_param_type = "ConfigurationOptions")] options: JsValue,
     ) -> Result<Configuration, JsValue> {
-        let o: ConfigurationOptions = options::read(&options, "Configuration options", &[])?;
+        let o: ConfigurationOptions = options::from_object(&options, "Configuration options")?;
         Ok(Configuration {
             settings: Rc::new(Settings::from_options(&o)?),
         })
@@ -170,56 +171,82 @@ fn prepare(
     grant_type: &JsValue,
     call_options: &JsValue,
 ) -> Result<Call, JsValue> {
-    let (_, signal, secret_name) = call_options_of(grant, call_options)?;
-    let client_id = options::loose_text(client_id, "clientId")?;
-    let client_secret = options::loose_text(client_secret, "clientSecret")?;
-    let grant_secret = options::loose_text(grant_secret, secret_name)?;
+    let (_, signal) = call_options_of(call_options)?;
+    let client_id = options::string_or_none(client_id, "clientId")?;
+    let client_secret = options::string_or_none(client_secret, "clientSecret")?;
+    let grant_secret = options::string_or_none(grant_secret, secret_name(grant))?;
     // grantType: absent means the method's own grant; a non-string is refused as a mismatch.
     let grant_type = if super::js::absent(grant_type) {
         None
     } else {
         Some(grant_type.as_string().unwrap_or_default())
     };
-    build_call(
+    build_call(CallArgs {
         grant,
         client_id,
         client_secret,
         grant_secret,
-        grant_type.as_deref(),
-        None,
+        grant_type: grant_type.as_deref(),
+        redirect_uri: None,
         signal,
-        false,
-    )
+        results: Results::Plain,
+    })
 }
 
-/// What every grant call reads first: its options (`{ signal, … }`), the caller's signal, and
-/// the name its single-use credential has in messages.
+/// What every grant call reads first: its options (`{ signal, … }`, read once) and the
+/// caller's signal.
 pub fn call_options_of(
-    grant: Grant,
     call_options: &JsValue,
-) -> Result<(CallOptions, Option<super::js::CallerSignal>, &'static str), JsValue> {
-    let o: CallOptions = options::read(call_options, "options", &[])?;
+) -> Result<(CallOptions, Option<CallerSignal>), JsValue> {
+    let o: CallOptions = options::from_object(call_options, "options")?;
     let signal = options::signal(&o.signal)?;
-    let secret_name = if grant == Grant::RefreshToken {
+    Ok((o, signal))
+}
+
+/// The name a grant's single-use credential has in messages.
+pub fn secret_name(grant: Grant) -> &'static str {
+    if grant == Grant::RefreshToken {
         "refreshToken"
     } else {
         "code"
-    };
-    Ok((o, signal, secret_name))
+    }
+}
+
+/// The shape of a call's results.
+#[derive(Clone, Copy)]
+pub enum Results {
+    /// The seed-shaped layer's: the wire members only.
+    Plain,
+    /// `AvitoAuth`'s: with `expires_at` (Unix ms).
+    WithExpiry,
+}
+
+/// A grant call's arguments as read from JavaScript, before the core's checks.
+pub struct CallArgs<'a> {
+    pub grant: Grant,
+    /// `None` when the JS value was not a string (the core words the refusal).
+    pub client_id: Option<String>,
+    pub client_secret: Option<String>,
+    pub grant_secret: Option<String>,
+    /// The seed layer's `grantType` argument, when given.
+    pub grant_type: Option<&'a str>,
+    pub redirect_uri: Option<String>,
+    pub signal: Option<CallerSignal>,
+    pub results: Results,
 }
 
 /// Checks a call's arguments with the core's rules and builds its form body.
-#[allow(clippy::too_many_arguments)]
-pub fn build_call(
-    grant: Grant,
-    client_id: Option<String>,
-    client_secret: Option<String>,
-    grant_secret: Option<String>,
-    grant_type: Option<&str>,
-    redirect_uri: Option<String>,
-    signal: Option<super::js::CallerSignal>,
-    with_expiry: bool,
-) -> Result<Call, JsValue> {
+pub fn build_call(args: CallArgs) -> Result<Call, JsValue> {
+    let CallArgs {
+        grant,
+        client_id,
+        client_secret,
+        grant_secret,
+        grant_type,
+        redirect_uri,
+        signal,
+        results,
+    } = args;
     let checked = (|| {
         let client_id = require_arg("clientId", client_id)?;
         let client_secret = require_arg("clientSecret", client_secret)?;
@@ -245,10 +272,10 @@ pub fn build_call(
             body,
             secrets,
             signal,
-            with_expiry,
+            results,
         })
     })();
-    checked.map_err(|f| exception(&f, false))
+    checked.map_err(|f| exception(&f))
 }
 
 /// Runs a checked call; every exported method hands its call to this one future.

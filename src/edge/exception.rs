@@ -1,16 +1,10 @@
-//! `ApiException` (the class in `js/exception.js`), built from a core [`Failure`].
+//! `ApiException` (the class in `js/exception.js`, bound in `js.rs`), built from a core
+//! [`Failure`].
 
-use crate::oauth::Failure;
+use super::js::ApiException;
+use crate::oauth::{Failure, Kind};
 use serde::Serialize;
 use wasm_bindgen::prelude::*;
-
-#[wasm_bindgen(module = "/js/exception.js")]
-extern "C" {
-    #[wasm_bindgen(extends = js_sys::Error)]
-    pub type ApiException;
-    #[wasm_bindgen(constructor)]
-    fn new(kind: &str, message: &str, fields: &JsValue) -> ApiException;
-}
 
 /// The fields of an `ApiException` beside `kind` and `message`, with their JS names.
 #[derive(Serialize, Default)]
@@ -31,27 +25,46 @@ struct ExceptionFields<'a> {
 }
 
 /// The `ApiException` for a failure that is already free of secrets.
-pub fn exception(f: &Failure, retryable: bool) -> JsValue {
-    exception_with(f, retryable, f.sign_in_required())
-}
-
-pub fn exception_with(f: &Failure, retryable: bool, sign_in_required: bool) -> JsValue {
+pub fn exception(f: &Failure) -> JsValue {
     let fields = ExceptionFields {
         status: f.status,
         error: f.error.as_deref(),
         error_description: f.error_description.as_deref(),
-        retryable,
+        retryable: f.retryable,
         retry_after_ms: f.retry_after_ms,
         body: f.body.as_deref(),
-        sign_in_required,
+        sign_in_required: f.sign_in_required(),
     };
-    let fields = serde_wasm_bindgen::to_value(&fields).unwrap_or(JsValue::UNDEFINED);
-    ApiException::new(f.kind.as_str(), &f.message(), &fields).into()
+    let fields = match serde_wasm_bindgen::to_value(&fields) {
+        Ok(fields) => fields,
+        // Plain data cannot fail to serialize today; if it ever does, the caller still gets an
+        // ApiException, with the kind and message, never `undefined` or a bare JS error.
+        Err(_) => JsValue::UNDEFINED,
+    };
+    construct(f.kind, &f.message(), &fields)
+}
+
+fn construct(kind: Kind, message: &str, fields: &JsValue) -> JsValue {
+    match ApiException::new(kind.as_str(), message, fields) {
+        Ok(e) => e.into(),
+        // Our own class's constructor does not throw; should the module be broken, a plain
+        // Error with the same words is still an Error, not a throw through wasm.
+        Err(_) => js_sys::Error::new(message).into(),
+    }
+}
+
+/// A result value serde-wasm-bindgen could not build: the call fails as `invalid_response`
+/// instead of resolving to `undefined`.
+pub fn unserializable(what: &str) -> JsValue {
+    exception(&Failure::new(
+        Kind::InvalidResponse,
+        format!("the {what} could not be converted to a JavaScript value"),
+    ))
 }
 
 /// `invalid_argument` with a message.
 pub fn invalid(detail: impl Into<String>) -> JsValue {
-    exception(&Failure::invalid_argument(detail), false)
+    exception(&Failure::invalid_argument(detail))
 }
 
 /// A rejected promise holding `invalid_argument` (async methods reject, never throw).

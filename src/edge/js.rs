@@ -1,7 +1,9 @@
 //! The JavaScript this crate calls, all of it through `catch` bindings: a user's object may be a
 //! Proxy, a getter may throw, a "fetch" may be anything. A JS exception must never unwind through
 //! wasm frames (inside wasm-bindgen-futures' executor it would leave the task queue stuck), so
-//! every call that can throw returns a `Result` here.
+//! every call that can throw returns a `Result` here. This is the one `extern` home of the edge
+//! (the token store protocol in `tokens.rs` is moving here with that module's rewrite); web-sys
+//! and js-sys methods used elsewhere are their `catch` ones (`Result`) or cannot throw.
 
 use js_sys::{Array, Function, JsString, Object, Promise, Reflect};
 use wasm_bindgen::prelude::*;
@@ -13,10 +15,11 @@ extern "C" {
     #[wasm_bindgen(catch, js_name = fetch)]
     pub fn global_fetch(request: &web_sys::Request) -> Result<Promise, JsValue>;
 
-    #[wasm_bindgen(js_name = setTimeout)]
-    pub fn set_timeout(handler: &Function, ms: f64) -> JsValue;
-    #[wasm_bindgen(js_name = clearTimeout)]
-    pub fn clear_timeout(handle: &JsValue);
+    /// `setTimeout` can throw: a runtime may lack it, or refuse a handler.
+    #[wasm_bindgen(catch, js_name = setTimeout)]
+    pub fn set_timeout(handler: &Function, ms: f64) -> Result<JsValue, JsValue>;
+    #[wasm_bindgen(catch, js_name = clearTimeout)]
+    pub fn clear_timeout(handle: &JsValue) -> Result<(), JsValue>;
 
     #[wasm_bindgen(catch, js_namespace = Array, js_name = from)]
     pub fn array_from(iterable: &JsValue) -> Result<Array, JsValue>;
@@ -39,19 +42,50 @@ extern "C" {
         listener: &Function,
     ) -> Result<(), JsValue>;
 
-    /// Something a caller's `fetch` resolved to, read structurally (it may be a Response from
-    /// another realm or library, or anything at all).
+    /// Whatever a `fetch` resolved to, read structurally: the platform's `Response`, npm undici's,
+    /// node-fetch's, one from another realm, or anything at all (every getter may throw).
     pub type LooseResponse;
     #[wasm_bindgen(catch, method, getter, structural)]
     pub fn status(this: &LooseResponse) -> Result<JsValue, JsValue>;
     #[wasm_bindgen(catch, method, getter, structural)]
     pub fn headers(this: &LooseResponse) -> Result<JsValue, JsValue>;
+    #[wasm_bindgen(catch, method, getter, structural)]
+    pub fn body(this: &LooseResponse) -> Result<JsValue, JsValue>;
     #[wasm_bindgen(catch, method, structural)]
     pub fn text(this: &LooseResponse) -> Result<JsValue, JsValue>;
 
     pub type LooseHeaders;
     #[wasm_bindgen(catch, method, structural)]
     pub fn get(this: &LooseHeaders, name: &str) -> Result<JsValue, JsValue>;
+
+    /// A WHATWG body stream, of any realm or library (`getReader` throws on a locked stream).
+    pub type BodyStream;
+    #[wasm_bindgen(catch, method, structural, js_name = getReader)]
+    pub fn get_reader(this: &BodyStream) -> Result<JsValue, JsValue>;
+    /// Its reader: `read()` and `cancel()` return promises (or anything: they are resolved).
+    pub type StreamReader;
+    #[wasm_bindgen(catch, method, structural)]
+    pub fn read(this: &StreamReader) -> Result<JsValue, JsValue>;
+    #[wasm_bindgen(catch, method, structural)]
+    pub fn cancel(this: &StreamReader) -> Result<JsValue, JsValue>;
+    #[wasm_bindgen(catch, method, getter, structural)]
+    pub fn closed(this: &StreamReader) -> Result<JsValue, JsValue>;
+
+    /// A fresh `Uint8Array` view over a chunk's buffer (no copy): the chunk itself may be a
+    /// subclass whose `length` or `subarray` throws, or a view of a detached buffer (then this
+    /// throws, caught).
+    #[wasm_bindgen(js_name = Uint8Array)]
+    pub type ByteView;
+    #[wasm_bindgen(catch, constructor, js_class = Uint8Array)]
+    pub fn new(buffer: &JsValue, byte_offset: f64, length: f64) -> Result<ByteView, JsValue>;
+
+    /// A Node stream's async iterator (node-fetch bodies): `next()` reads a chunk, `return()`
+    /// stops and destroys the stream.
+    pub type ChunkIterator;
+    #[wasm_bindgen(catch, method, structural)]
+    pub fn next(this: &ChunkIterator) -> Result<JsValue, JsValue>;
+    #[wasm_bindgen(catch, method, structural, js_name = return)]
+    pub fn stop(this: &ChunkIterator) -> Result<JsValue, JsValue>;
 
     /// Throws (URIError) on unpaired surrogates: one native pass over the original JS string.
     #[wasm_bindgen(catch, js_name = encodeURIComponent)]
@@ -94,6 +128,15 @@ pub fn new_headers(init: &JsValue) -> Result<web_sys::Headers, JsValue> {
         return web_sys::Headers::new();
     }
     web_sys::Headers::new_with_str_sequence_sequence(init)
+}
+
+#[wasm_bindgen(module = "/js/exception.js")]
+extern "C" {
+    /// `ApiException`, the one error class (a JS class, so that it is a real `Error`).
+    #[wasm_bindgen(extends = js_sys::Error)]
+    pub type ApiException;
+    #[wasm_bindgen(catch, constructor)]
+    pub fn new(kind: &str, message: &str, fields: &JsValue) -> Result<ApiException, JsValue>;
 }
 
 /// `target[key]` for any value: `undefined` for non-objects and for getters or proxies that throw.
@@ -143,7 +186,7 @@ pub fn snapshot(value: &JsValue, nested: &[&str]) -> Option<Object> {
 pub const MAX_ARG: u32 = 65_536;
 
 /// Why a JS value is not usable as a string argument.
-pub enum StrIssue {
+pub enum NotText {
     NotAString,
     TooLong,
     /// Unpaired UTF-16 surrogates: encoding would silently change the value.
@@ -151,18 +194,18 @@ pub enum StrIssue {
 }
 
 /// A JS string argument as Rust text, refusing what cannot cross unchanged.
-pub fn string_arg(value: &JsValue) -> Result<String, StrIssue> {
+pub fn rust_string(value: &JsValue) -> Result<String, NotText> {
     let Some(js) = value.dyn_ref::<JsString>() else {
-        return Err(StrIssue::NotAString);
+        return Err(NotText::NotAString);
     };
     if js.length() > MAX_ARG {
-        return Err(StrIssue::TooLong);
+        return Err(NotText::TooLong);
     }
     let text = String::from(js);
     // A lone surrogate becomes U+FFFD on the way in. Only then ask the platform (one native
     // call: encodeURIComponent refuses lone surrogates) whether the original was well formed.
     if text.contains('\u{FFFD}') && encode_uri_component(js).is_err() {
-        return Err(StrIssue::IllFormed);
+        return Err(NotText::IllFormed);
     }
     Ok(text)
 }

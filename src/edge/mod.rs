@@ -3,7 +3,8 @@
 //! - `client`: `Configuration`, `ApiClient`, `ApplicationAccessApi`, `AccessApi`;
 //! - `auth`: `AvitoAuth`, `parseCallback`, `randomState`;
 //! - `tokens`: `TokenManager`, `MemoryTokenStore`;
-//! - `transport`: one token request through gloo-net, awaited with wasm-bindgen-futures;
+//! - `transport`: one token request (gloo-net builds it), its answer read through one bounded
+//!   reader, awaited with wasm-bindgen-futures;
 //! - `timing`: the owner of each attempt's AbortController, timer and caller-signal listener;
 //! - `options`: option objects read with serde-wasm-bindgen, arguments checked;
 //! - `exception`: `ApiException` (a JS class in `js/exception.js`) built from a core failure;

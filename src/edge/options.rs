@@ -1,9 +1,10 @@
-//! Option objects and arguments as they arrive from JavaScript: read with serde-wasm-bindgen into
-//! Rust structs (after [`js::snapshot`] made them plain data), then checked with the messages the
-//! README documents. Everything here is synchronous: it runs before any future exists.
+//! Option objects and arguments as they arrive from JavaScript: copied once into plain data
+//! ([`snapshot`]: every getter runs exactly once per call), read with serde-wasm-bindgen into
+//! Rust structs, then checked with the messages the README documents. Everything here is
+//! synchronous: it runs before any future exists.
 
 use super::exception::invalid;
-use super::js::{self, string_arg, CallerSignal, StrIssue, MAX_ARG};
+use super::js::{self, rust_string, CallerSignal, NotText, MAX_ARG};
 use super::transport::Settings;
 use crate::oauth::retry::RetryPolicy;
 use crate::oauth::wire::Scalar;
@@ -55,56 +56,82 @@ pub struct CallOptions {
     pub redirect_uri: JsValue,
 }
 
-/// Reads an options object: `undefined`/`null` is `{}`, anything else but an object is refused
-/// with "`what` must be an object". `nested` names members copied as plain objects too.
-pub fn read<T: DeserializeOwned + Default>(
-    value: &JsValue,
-    what: &str,
-    nested: &[&str],
-) -> Result<T, JsValue> {
-    if js::absent(value) {
-        return Ok(T::default());
-    }
-    let snapshot =
-        js::snapshot(value, nested).ok_or_else(|| invalid(format!("{what} must be an object")))?;
-    serde_wasm_bindgen::from_value(snapshot.into())
-        .map_err(|_| invalid(format!("{what} must be an object")))
-}
-
-/// A string argument that may be absent; `Err` names the argument.
-pub fn optional_text(value: &JsValue, name: &str) -> Result<Option<String>, JsValue> {
+/// Copies an options object once (each own property read once, through catching getters):
+/// `undefined`/`null` is `None`, anything else but an object is refused with "`what` must be an
+/// object". Read it with [`from_snapshot`], as many structs as the options hold.
+pub fn snapshot(value: &JsValue, what: &str) -> Result<Option<Object>, JsValue> {
     if js::absent(value) {
         return Ok(None);
     }
-    text(value, name).map(Some)
+    js::snapshot(value, &[])
+        .map(Some)
+        .ok_or_else(|| invalid(format!("{what} must be an object")))
+}
+
+/// Reads a snapshot into an options struct (the defaults when there is none). serde-wasm-bindgen
+/// refuses values it cannot represent (a Symbol, a BigInt past 64 bits, …) without saying where:
+/// the first such member is found and named (`{prefix}{key}`), never replaced by a default.
+pub fn from_snapshot<T: DeserializeOwned + Default>(
+    snapshot: Option<&Object>,
+    prefix: &str,
+) -> Result<T, JsValue> {
+    let Some(snapshot) = snapshot else {
+        return Ok(T::default());
+    };
+    serde_wasm_bindgen::from_value(snapshot.into()).map_err(|_| {
+        let unreadable = Object::keys(snapshot).iter().find(|key| {
+            let member = Reflect::get(snapshot, key).unwrap_or(JsValue::UNDEFINED);
+            serde_wasm_bindgen::from_value::<Scalar>(member).is_err()
+        });
+        match unreadable.and_then(|k| k.as_string()) {
+            Some(key) => invalid(format!("{prefix}{key} is not a value this option accepts")),
+            None => invalid(format!("{prefix}options cannot be read")),
+        }
+    })
+}
+
+/// An options object read once into `T` (see [`snapshot`] and [`from_snapshot`]).
+pub fn from_object<T: DeserializeOwned + Default>(
+    value: &JsValue,
+    what: &str,
+) -> Result<T, JsValue> {
+    from_snapshot(snapshot(value, what)?.as_ref(), "")
+}
+
+/// A string argument that may be absent; `Err` names the argument.
+pub fn optional_string(value: &JsValue, name: &str) -> Result<Option<String>, JsValue> {
+    if js::absent(value) {
+        return Ok(None);
+    }
+    required_string(value, name).map(Some)
 }
 
 /// A required non-empty string argument.
-pub fn text(value: &JsValue, name: &str) -> Result<String, JsValue> {
-    match string_arg(value) {
+pub fn required_string(value: &JsValue, name: &str) -> Result<String, JsValue> {
+    match rust_string(value) {
         Ok(s) if !s.is_empty() => Ok(s),
-        Ok(_) | Err(StrIssue::NotAString) => {
+        Ok(_) | Err(NotText::NotAString) => {
             Err(invalid(format!("{name} must be a non-empty string")))
         }
-        Err(issue) => Err(issue_error(issue, name)),
+        Err(issue) => Err(not_text(issue, name)),
     }
 }
 
-/// A string argument read as the core's `require_arg` expects it: `None` when it is not a
-/// string (the core words the refusal), but unpaired surrogates and excess length refused here.
-pub fn loose_text(value: &JsValue, name: &str) -> Result<Option<String>, JsValue> {
-    match string_arg(value) {
+/// A string argument as the core's `require_arg` expects it: `None` when it is not a string
+/// (the core words the refusal), but unpaired surrogates and excess length refused here.
+pub fn string_or_none(value: &JsValue, name: &str) -> Result<Option<String>, JsValue> {
+    match rust_string(value) {
         Ok(s) => Ok(Some(s)),
-        Err(StrIssue::NotAString) => Ok(None),
-        Err(issue) => Err(issue_error(issue, name)),
+        Err(NotText::NotAString) => Ok(None),
+        Err(issue) => Err(not_text(issue, name)),
     }
 }
 
-fn issue_error(issue: StrIssue, name: &str) -> JsValue {
+fn not_text(issue: NotText, name: &str) -> JsValue {
     match issue {
-        StrIssue::TooLong => invalid(format!("{name} is longer than {MAX_ARG} characters")),
-        StrIssue::IllFormed => invalid(format!("{name} contains unpaired UTF-16 surrogates")),
-        StrIssue::NotAString => invalid(format!("{name} must be a string")),
+        NotText::TooLong => invalid(format!("{name} is longer than {MAX_ARG} characters")),
+        NotText::IllFormed => invalid(format!("{name} contains unpaired UTF-16 surrogates")),
+        NotText::NotAString => invalid(format!("{name} must be a string")),
     }
 }
 
@@ -153,10 +180,10 @@ pub fn number(
 /// Validates a base URL (`host`, `authorizeUrl`); returns it normalised.
 pub fn base_url(value: &JsValue, name: &str) -> Result<String, JsValue> {
     let bad = || invalid(format!("{name} {}", url::BAD_URL));
-    let s = match string_arg(value) {
+    let s = match rust_string(value) {
         Ok(s) => s,
-        Err(StrIssue::NotAString) => return Err(bad()),
-        Err(issue) => return Err(issue_error(issue, name)),
+        Err(NotText::NotAString) => return Err(bad()),
+        Err(issue) => return Err(not_text(issue, name)),
     };
     url::normalize_base(&s).map_err(|_| bad())
 }
@@ -169,7 +196,7 @@ fn retry_policy(value: &JsValue) -> Result<RetryPolicy, JsValue> {
         return Ok(RetryPolicy::OFF);
     }
     let o: RetryOptions = match js::snapshot(value, &[]) {
-        Some(s) => serde_wasm_bindgen::from_value(s.into()).unwrap_or_default(),
+        Some(s) => from_snapshot(Some(&s), "retries.")?,
         None => {
             return Err(invalid(
                 "retries must be false or { maxAttempts, baseDelayMs, maxDelayMs }",
@@ -230,12 +257,13 @@ fn header_pairs(value: &JsValue) -> Result<Vec<(String, String)>, JsValue> {
     };
     let mut pairs = Vec::with_capacity(entries.len());
     for (name, value) in entries {
-        let name = loose_text(&name, "a header name")?.ok_or_else(|| invalid(BAD_HEADERS))?;
-        let value = loose_text(&value, "a header value")?.ok_or_else(|| invalid(BAD_HEADERS))?;
+        let name = string_or_none(&name, "a header name")?.ok_or_else(|| invalid(BAD_HEADERS))?;
+        let value =
+            string_or_none(&value, "a header value")?.ok_or_else(|| invalid(BAD_HEADERS))?;
         match extra_header(&name, &value) {
             Ok(Some(lower)) => pairs.push((lower, value)),
             Ok(None) => {}
-            Err(f) => return Err(super::exception::exception(&f, false)),
+            Err(f) => return Err(super::exception::exception(&f)),
         }
     }
     Ok(pairs)
@@ -255,7 +283,7 @@ impl Settings {
         let policy = retry_policy(&o.retries)?;
         let mut headers = header_pairs(&o.headers)?;
         if !js::absent(&o.user_agent) {
-            match loose_text(&o.user_agent, "userAgent")? {
+            match string_or_none(&o.user_agent, "userAgent")? {
                 Some(ua) if !ua.is_empty() && header_value_ok(&ua) => {
                     headers.retain(|(n, _)| n != "user-agent");
                     headers.push(("user-agent".into(), ua));

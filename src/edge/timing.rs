@@ -3,7 +3,7 @@
 //! disarms all three when dropped — a settled call leaves no timer armed and no listener behind.
 
 use super::js::{self, CallerSignal};
-use std::cell::{Cell, RefCell};
+use std::cell::Cell;
 use std::future::{poll_fn, Future};
 use std::pin::pin;
 use std::rc::Rc;
@@ -20,10 +20,12 @@ pub enum Fired {
     Caller,
 }
 
+/// Cells, not `RefCell`s: the waker is taken and replaced whole (the workers-rs `Delay` style),
+/// so there is no borrow that could fail, and none to ignore.
 #[derive(Default)]
 struct Flag {
     fired: Cell<Option<Fired>>,
-    waker: RefCell<Option<Waker>>,
+    waker: Cell<Option<Waker>>,
 }
 
 impl Flag {
@@ -31,14 +33,12 @@ impl Flag {
         if self.fired.get().is_none() {
             self.fired.set(Some(why));
         }
-        if let Some(waker) = self.waker.try_borrow_mut().ok().and_then(|mut w| w.take()) {
+        if let Some(waker) = self.waker.take() {
             waker.wake();
         }
     }
     fn register(&self, waker: &Waker) {
-        if let Ok(mut slot) = self.waker.try_borrow_mut() {
-            *slot = Some(waker.clone());
-        }
+        self.waker.set(Some(waker.clone()));
     }
 }
 
@@ -55,15 +55,31 @@ pub fn is_aborted(signal: Option<&CallerSignal>) -> bool {
     signal.is_some_and(|s| s.aborted().ok().and_then(|v| v.as_bool()) == Some(true))
 }
 
+/// What a [`Cancel`] aborts besides waking its waiter.
+enum Aborts {
+    /// A request: an `AbortController` whose signal goes to `fetch`.
+    Request,
+    /// Nothing: a wait (a retry delay, a caller waiting on a shared renewal).
+    Wait,
+}
+
 impl Cancel {
-    /// Arms a timer of `ms` (when given) and listens to `signal` (when given). With
-    /// `controller`, both also abort an `AbortController` whose signal goes to `fetch`.
-    pub fn new(ms: Option<f64>, signal: Option<&CallerSignal>, controller: bool) -> Cancel {
+    /// A request's cancellation: a timer of `ms` (when given) and `signal` (when given) also
+    /// abort the `AbortController` whose [`Cancel::signal`] goes to `fetch`.
+    pub fn for_request(ms: Option<f64>, signal: Option<&CallerSignal>) -> Cancel {
+        Cancel::new(ms, signal, Aborts::Request)
+    }
+
+    /// A wait's: a timer of `ms` (when given) and `signal` (when given) end it.
+    pub fn for_wait(ms: Option<f64>, signal: Option<&CallerSignal>) -> Cancel {
+        Cancel::new(ms, signal, Aborts::Wait)
+    }
+
+    fn new(ms: Option<f64>, signal: Option<&CallerSignal>, aborts: Aborts) -> Cancel {
         let flag = Rc::new(Flag::default());
-        let controller = if controller {
-            web_sys::AbortController::new().ok()
-        } else {
-            None
+        let controller = match aborts {
+            Aborts::Request => web_sys::AbortController::new().ok(),
+            Aborts::Wait => None,
         };
         let firing = |why: Fired| {
             let flag = flag.clone();
@@ -75,10 +91,18 @@ impl Cancel {
                 }
             })
         };
-        let timer = ms.map(|ms| {
+        // A timer that cannot be armed (no `setTimeout`, or it threw) fires at once: a request
+        // that could never time out would be worse than one that fails as a timeout now.
+        let mut unarmed = false;
+        let timer = ms.and_then(|ms| {
             let callback = firing(Fired::Timer);
-            let handle = js::set_timeout(callback.as_ref().unchecked_ref(), ms);
-            (handle, callback)
+            match js::set_timeout(callback.as_ref().unchecked_ref(), ms) {
+                Ok(handle) => Some((handle, callback)),
+                Err(_) => {
+                    unarmed = true;
+                    None
+                }
+            }
         });
         let listener = signal.and_then(|s| {
             let callback = firing(Fired::Caller);
@@ -92,8 +116,15 @@ impl Cancel {
             timer,
             listener,
         };
-        if is_aborted(signal) {
-            cancel.flag.fire(Fired::Caller);
+        let fired_already = if is_aborted(signal) {
+            Some(Fired::Caller)
+        } else if unarmed {
+            Some(Fired::Timer)
+        } else {
+            None
+        };
+        if let Some(why) = fired_already {
+            cancel.flag.fire(why);
             if let Some(c) = &cancel.controller {
                 c.abort();
             }
@@ -145,7 +176,7 @@ impl Cancel {
 impl Drop for Cancel {
     fn drop(&mut self) {
         if let Some((handle, _)) = &self.timer {
-            js::clear_timeout(handle);
+            let _ = js::clear_timeout(handle);
         }
         if let Some((signal, callback)) = &self.listener {
             let _ = signal.remove_event_listener("abort", callback.as_ref().unchecked_ref());
@@ -155,5 +186,5 @@ impl Drop for Cancel {
 
 /// Waits `ms`, or less if `signal` fires; `true` when the caller aborted.
 pub async fn sleep(ms: f64, signal: Option<&CallerSignal>) -> bool {
-    Cancel::new(Some(ms), signal, false).fired_wait().await == Fired::Caller
+    Cancel::for_wait(Some(ms), signal).fired_wait().await == Fired::Caller
 }

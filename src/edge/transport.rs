@@ -1,17 +1,25 @@
-//! One token request, issued from Rust: gloo-net builds the `Request` (method, headers, form
-//! body, redirect policy, abort signal), the platform's `fetch` (or the caller's) sends it, the
-//! body is read as a stream and abandoned past 1 MiB, `JSON.parse` + serde-wasm-bindgen read it
-//! into the core's wire types, and the core decides what it means and whether to try again.
+//! One token request, issued from Rust: gloo-net builds the `Request` (method, form body,
+//! redirect policy, abort signal) around headers built with web-sys (every step a `Result`), the
+//! platform's `fetch` (or the caller's) sends it, the body is read as a stream and abandoned past
+//! 1 MiB, `JSON.parse` + serde-wasm-bindgen read it into the core's wire types, and the core
+//! decides what it means and whether to try again.
+//!
+//! Whatever the fetch resolved to is read structurally, through `catch` bindings (`js.rs`): the
+//! platform's `Response`, npm undici's, one from another realm (all with a `getReader()` body),
+//! node-fetch's (a Node stream body, read by its chunks) go through the one bounded reader; only
+//! a look-alike with no body stream is read with its `text()`, which has no bound (README).
 
+use super::client::Results;
 use super::exception::exception;
-use super::js::{self, CallerSignal, LooseHeaders, LooseResponse};
+use super::js::{
+    self, BodyStream, CallerSignal, ChunkIterator, LooseHeaders, LooseResponse, StreamReader,
+};
 use super::timing::{self, Cancel, Fired};
 use crate::oauth::classify::{classify, MAX_BODY};
+use crate::oauth::rejection::{classify_rejection, Rejection};
 use crate::oauth::retry::{next_delay, retry_after_seconds, retryable, RetryPolicy};
-use crate::oauth::transport::{classify_rejection, Rejection};
 use crate::oauth::wire::{BodyShape, WireBody};
-use crate::oauth::{Failure, Grant, Kind, Token};
-use gloo_net::http::{Headers, Request, Response};
+use crate::oauth::{Delivery, Failure, Grant, Kind, Token};
 use js_sys::{Function, Object, Promise, Uint8Array};
 use serde::Serialize;
 use std::rc::Rc;
@@ -42,8 +50,7 @@ pub struct Call {
     pub body: String,
     pub secrets: Vec<String>,
     pub signal: Option<CallerSignal>,
-    /// `AvitoAuth` results carry `expires_at` (Unix ms); the seed-shaped layer's do not.
-    pub with_expiry: bool,
+    pub results: Results,
 }
 
 /// The result object: wire names, in this order, absent members left out.
@@ -62,9 +69,11 @@ struct TokenSet<'a> {
     expires_at: Option<f64>,
 }
 
-fn token_to_js(t: &Token, with_expiry: bool) -> JsValue {
-    let expires_at = match (with_expiry, t.expires_in) {
-        (true, Some(seconds)) => Some(js_sys::Date::now() + seconds as f64 * 1000.0),
+/// The token as the JS result object; a serializer failure is an `invalid_response` failure,
+/// never a grant that resolves to `undefined`.
+fn token_to_js(t: &Token, results: Results) -> Result<JsValue, Failure> {
+    let expires_at = match (results, t.expires_in) {
+        (Results::WithExpiry, Some(seconds)) => Some(js_sys::Date::now() + seconds as f64 * 1000.0),
         _ => None,
     };
     let set = TokenSet {
@@ -75,46 +84,50 @@ fn token_to_js(t: &Token, with_expiry: bool) -> JsValue {
         scope: t.scope.as_deref(),
         expires_at,
     };
-    serde_wasm_bindgen::to_value(&set).unwrap_or(JsValue::UNDEFINED)
+    serde_wasm_bindgen::to_value(&set).map_err(|_| {
+        Failure::new(
+            Kind::InvalidResponse,
+            "the token response could not be converted to a JavaScript value",
+        )
+    })
 }
 
 /// Runs a call to the end: attempts, retry delays, and the typed result or `ApiException`.
 pub async fn request(settings: Rc<Settings>, call: Call) -> Result<JsValue, JsValue> {
     request_outcome(&settings, &call)
         .await
-        .map_err(|(failure, retryable)| exception(&failure, retryable))
+        .map_err(|failure| exception(&failure))
 }
 
-/// The same, with the final failure (already redacted) as the core sees it, for callers that
-/// decide on it (a `TokenManager` asks whether a refresh may have spent its token).
-pub async fn request_outcome(settings: &Settings, call: &Call) -> Result<JsValue, (Failure, bool)> {
+/// The same, with the final failure (already redacted, its `retryable` verdict set) as the core
+/// sees it, for callers that decide on it (a `TokenManager` asks whether a refresh may have spent
+/// its token).
+pub async fn request_outcome(settings: &Settings, call: &Call) -> Result<JsValue, Failure> {
     let secrets: Vec<&str> = call.secrets.iter().map(String::as_str).collect();
     let mut attempt = 1;
     loop {
-        let failure = match attempt_once(settings, call).await {
-            Ok(token) => return Ok(token_to_js(&token, call.with_expiry)),
+        let mut failure = match attempt_once(settings, call).await {
+            Ok(token) => return token_to_js(&token, call.results),
             Err(f) => f.redacted(&secrets),
         };
-        let may_retry = retryable(call.grant, &failure);
+        failure.retryable = retryable(call.grant, &failure);
         let delay = match failure.kind {
             Kind::Aborted => None,
             _ => next_delay(
                 &settings.policy,
                 attempt,
-                may_retry,
+                failure.retryable,
                 failure.retry_after_ms,
                 js_sys::Math::random(),
             ),
         };
         match delay {
-            None => return Err((failure, may_retry)),
+            None => return Err(failure),
             Some(ms) => {
                 if timing::sleep(ms as f64, call.signal.as_ref()).await {
                     // The aborted retry never sent anything; the failure before it stands for
                     // what may have happened to a single-use credential.
-                    let mut aborted = caller_aborted();
-                    aborted.not_sent = true;
-                    return Err((aborted, false));
+                    return Err(caller_aborted(Delivery::NotSent));
                 }
             }
         }
@@ -122,30 +135,48 @@ pub async fn request_outcome(settings: &Settings, call: &Call) -> Result<JsValue
     }
 }
 
-fn caller_aborted() -> Failure {
-    Failure::new(
+fn caller_aborted(delivery: Delivery) -> Failure {
+    let mut f = Failure::new(
         Kind::Aborted,
         "the request was aborted by the caller's AbortSignal",
-    )
+    );
+    f.delivery = delivery;
+    f
+}
+
+/// How far an attempt got when it broke.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Stage {
+    /// No response yet: sending, or waiting for the status line.
+    BeforeResponse,
+    /// The response arrived; its body was being read.
+    ReadingBody,
 }
 
 /// What went wrong before a response could be classified.
 enum Broken {
-    /// The fetch (or the body read) rejected with this value.
-    Rejected(JsValue, bool),
+    /// The fetch (or the body read) rejected or threw this value.
+    Rejected { error: JsValue, stage: Stage },
     /// The timer or the caller's signal fired.
-    Fired(Fired, bool),
-    /// The fetch resolved to something that is not a response.
+    Fired { why: Fired, stage: Stage },
+    /// The fetch resolved to something that is not a response (or its body is not bytes).
     NotAResponse,
+    /// Reading the response object threw (a getter, `getReader()`, `read()` itself): it is
+    /// broken, not the network.
+    Unreadable,
+}
+
+impl Broken {
+    fn rejected(stage: Stage) -> impl Fn(JsValue) -> Broken {
+        move |error| Broken::Rejected { error, stage }
+    }
 }
 
 async fn attempt_once(settings: &Settings, call: &Call) -> Result<Token, Failure> {
     if timing::is_aborted(call.signal.as_ref()) {
-        let mut aborted = caller_aborted();
-        aborted.not_sent = true;
-        return Err(aborted);
+        return Err(caller_aborted(Delivery::NotSent));
     }
-    let cancel = Cancel::new(Some(settings.timeout_ms), call.signal.as_ref(), true);
+    let cancel = Cancel::for_request(Some(settings.timeout_ms), call.signal.as_ref());
     match exchange(settings, call, &cancel).await {
         Ok((answer, shape)) => {
             let mut outcome = classify(answer.status, &answer.text, &shape, answer.too_large);
@@ -158,20 +189,20 @@ async fn attempt_once(settings: &Settings, call: &Call) -> Result<Token, Failure
             Kind::InvalidResponse,
             "fetch did not resolve to a Response",
         )),
-        Err(Broken::Fired(why, before_response)) => Err(rejection(
+        Err(Broken::Unreadable) => Err(Failure::new(
+            Kind::InvalidResponse,
+            "the Response threw when it was read",
+        )),
+        Err(Broken::Fired { why, stage }) => Err(rejection(
             settings,
             call,
             &JsValue::UNDEFINED,
             Some(why),
-            before_response,
+            stage,
         )),
-        Err(Broken::Rejected(error, before_response)) => Err(rejection(
-            settings,
-            call,
-            &error,
-            cancel.fired(),
-            before_response,
-        )),
+        Err(Broken::Rejected { error, stage }) => {
+            Err(rejection(settings, call, &error, cancel.fired(), stage))
+        }
     }
 }
 
@@ -180,7 +211,7 @@ fn rejection(
     call: &Call,
     error: &JsValue,
     fired: Option<Fired>,
-    before_response: bool,
+    stage: Stage,
 ) -> Failure {
     let (message, code) = error_info(error);
     classify_rejection(&Rejection {
@@ -189,17 +220,20 @@ fn rejection(
         timeout_ms: settings.timeout_ms as u64,
         message: &message,
         code: code.as_deref(),
-        before_response,
+        before_response: stage == Stage::BeforeResponse,
     })
 }
 
-/// What the core needs of a rejection: its message (with its cause's) and code, bounded, read
-/// through catching getters (a rejection may be any value).
+/// What the core needs of a rejection: its message (with its cause's) and code, read through
+/// catching getters (a rejection may be any value). A string over 16 KiB is left out whole rather
+/// than cut: a cut before redaction could leave half a secret (the detail is bounded after it).
 fn error_info(error: &JsValue) -> (String, Option<String>) {
     let pick = |v: &JsValue, key: &str| {
         js::get(v, key)
-            .as_string()
-            .map(|s| s.chars().take(2000).collect::<String>())
+            .dyn_into::<js_sys::JsString>()
+            .ok()
+            .filter(|s| s.length() <= 16 * 1024)
+            .map(String::from)
     };
     let cause = js::get(error, "cause");
     let message = [pick(error, "message"), pick(&cause, "message")]
@@ -219,16 +253,23 @@ async fn exchange(
     call: &Call,
     cancel: &Cancel,
 ) -> Result<(Answer, BodyShape), Broken> {
-    let sent = send(settings, call, cancel).map_err(|e| Broken::Rejected(e, true))?;
+    let sent = send(settings, call, cancel).map_err(Broken::rejected(Stage::BeforeResponse))?;
     let resolved = match cancel.race(JsFuture::from(sent)).await {
-        Err(why) => return Err(Broken::Fired(why, true)),
-        Ok(Err(error)) => return Err(Broken::Rejected(error, true)),
+        Err(why) => {
+            return Err(Broken::Fired {
+                why,
+                stage: Stage::BeforeResponse,
+            })
+        }
+        Ok(Err(error)) => {
+            return Err(Broken::Rejected {
+                error,
+                stage: Stage::BeforeResponse,
+            })
+        }
         Ok(Ok(value)) => value,
     };
-    let answer = match resolved.dyn_into::<web_sys::Response>() {
-        Ok(raw) => read_response(Response::from(raw), cancel).await?,
-        Err(other) => read_loose(other.unchecked_into(), cancel).await?,
-    };
+    let answer = read_answer(resolved.unchecked_into(), cancel).await?;
     let shape = if answer.too_large {
         BodyShape::NotJson
     } else {
@@ -246,28 +287,9 @@ struct Answer {
     retry_after: Option<String>,
 }
 
-impl Answer {
-    fn new(
-        status: u16,
-        text: String,
-        too_large: bool,
-        retry_after: impl FnOnce() -> Option<String>,
-    ) -> Answer {
-        let retry_after = if (200..300).contains(&status) {
-            None
-        } else {
-            retry_after()
-        };
-        Answer {
-            status,
-            text,
-            too_large,
-            retry_after,
-        }
-    }
-}
-
 /// The request, through gloo-net (global fetch) or as `fetch(url, init)` (a caller's fetch).
+/// Every JS step that can throw is a `Result`: the headers are built with web-sys (reqwest's wasm
+/// client does the same), not gloo-net's `Headers`, whose methods `unwrap_throw`.
 fn send(settings: &Settings, call: &Call, cancel: &Cancel) -> Result<Promise, JsValue> {
     let signal = cancel.signal();
     if let Some(custom) = &settings.fetch {
@@ -291,12 +313,14 @@ fn send(settings: &Settings, call: &Call, cancel: &Cancel) -> Result<Promise, Js
         )?;
         return Ok(Promise::resolve(&returned));
     }
-    let headers = Headers::new();
+    // `new Headers()` succeeding here also makes the throwaway one gloo-net's builder creates
+    // (its `unwrap_throw`) safe.
+    let headers = web_sys::Headers::new()?;
     for (name, value) in &settings.headers {
-        headers.set(name, value);
+        headers.append(name, value)?;
     }
-    let request = Request::post(&settings.token_url)
-        .headers(headers)
+    let request = gloo_net::http::Request::post(&settings.token_url)
+        .headers(gloo_net::http::Headers::from_raw(headers))
         .redirect(web_sys::RequestRedirect::Manual)
         .abort_signal(signal.as_ref())
         .body(call.body.as_str())
@@ -304,69 +328,187 @@ fn send(settings: &Settings, call: &Call, cancel: &Cancel) -> Result<Promise, Js
     js::global_fetch(&web_sys::Request::from(request))
 }
 
-#[wasm_bindgen]
-extern "C" {
-    /// A response body stream (`getReader` throws when it is locked: a consumed body).
-    type BodyStream;
-    #[wasm_bindgen(catch, method, js_name = getReader)]
-    fn get_reader(this: &BodyStream) -> Result<StreamReader, JsValue>;
-    type StreamReader;
-    #[wasm_bindgen(method)]
-    fn read(this: &StreamReader) -> Promise;
-    #[wasm_bindgen(method)]
-    fn cancel(this: &StreamReader) -> Promise;
-    #[wasm_bindgen(method, getter)]
-    fn closed(this: &StreamReader) -> Promise;
-}
-
-/// Lets a stream go without waiting, and without an unhandled rejection if cancelling fails.
-fn abandon(promise: Promise) {
-    wasm_bindgen_futures::spawn_local(async move {
-        let _ = JsFuture::from(promise).await;
-    });
-}
-
-/// A platform `Response` (gloo-net's wrapper): status, headers, and the body read chunk by chunk
-/// into at most 1 MiB of decoded bytes, whatever `Content-Length` or `Content-Encoding` say.
-async fn read_response(res: Response, cancel: &Cancel) -> Result<Answer, Broken> {
-    let status = res.status();
-    let headers = res.headers();
-    let retry_after = || headers.get("retry-after");
-    let declared = headers
-        .get("content-length")
-        .and_then(|l| l.trim().parse::<u64>().ok());
-    let Some(stream) = res.body() else {
-        return Ok(Answer::new(status, String::new(), false, retry_after));
-    };
-    if declared.is_some_and(|l| l > MAX_BODY as u64) {
-        abandon(stream.cancel());
-        return Ok(Answer::new(status, String::new(), true, retry_after));
+/// Lets a promise go without waiting, and without an unhandled rejection if it rejects.
+fn abandon(promise: Result<JsValue, JsValue>) {
+    if let Ok(value) = promise {
+        let promise = Promise::resolve(&value);
+        wasm_bindgen_futures::spawn_local(async move {
+            let _ = JsFuture::from(promise).await;
+        });
     }
-    let reader = stream
-        .unchecked_ref::<BodyStream>()
-        .get_reader()
-        .map_err(|e| Broken::Rejected(e, false))?;
-    // `closed` rejects when the stream errors or is cancelled; workerd reports that as an
-    // unhandled rejection unless someone observes it.
-    abandon(reader.closed());
+}
+
+/// Where a body's bytes come from, one chunk at a time.
+enum Chunks {
+    /// A WHATWG stream's reader (the platform's Response, undici's, another realm's).
+    Reader(StreamReader),
+    /// A Node stream's async iterator (node-fetch).
+    NodeStream(ChunkIterator),
+}
+
+impl Chunks {
+    /// The body's chunk source: `Ok(None)` when the body is no stream at all.
+    fn of(body: &JsValue) -> Result<Option<Chunks>, JsValue> {
+        if !(body.is_object() || body.is_function()) {
+            return Ok(None);
+        }
+        if js::get(body, "getReader").is_function() {
+            let reader = body.unchecked_ref::<BodyStream>().get_reader()?;
+            if !reader.is_object() {
+                return Err(js_sys::Error::new("getReader() returned no reader").into());
+            }
+            return Ok(Some(Chunks::Reader(reader.unchecked_into())));
+        }
+        let iterate = js_sys::Reflect::get(body, &js_sys::Symbol::async_iterator())?;
+        match iterate.dyn_ref::<Function>() {
+            Some(iterate) => {
+                let iterator = iterate.call0(body)?;
+                if !iterator.is_object() {
+                    return Err(js_sys::Error::new("the body's iterator is not an object").into());
+                }
+                Ok(Some(Chunks::NodeStream(iterator.unchecked_into())))
+            }
+            None => Ok(None),
+        }
+    }
+
+    /// The next `{ done, value }`, as a promise.
+    fn next(&self) -> Result<Promise, JsValue> {
+        let next = match self {
+            Chunks::Reader(r) => r.read()?,
+            Chunks::NodeStream(i) => i.next()?,
+        };
+        Ok(Promise::resolve(&next))
+    }
+
+    /// Stops the source without waiting: cancels the stream (undici then drops the
+    /// connection), or destroys the Node stream.
+    fn stop(&self) {
+        abandon(match self {
+            Chunks::Reader(r) => r.cancel(),
+            Chunks::NodeStream(i) => i.stop(),
+        });
+    }
+}
+
+/// The bytes of a chunk (a `Uint8Array` or a `Buffer`, of any realm), as a plain view made here:
+/// the chunk's own `length`, `subarray` or species may be a subclass's and throw, so only its
+/// `buffer`, `byteOffset` and `byteLength` are read (through catching getters), and the view
+/// constructor checks them against the real buffer.
+fn chunk_bytes(value: &JsValue) -> Option<Uint8Array> {
+    if !js_sys::ArrayBuffer::is_view(value) {
+        return None;
+    }
+    let tag = js_sys::Reflect::get(value, &js_sys::Symbol::to_string_tag()).ok()?;
+    if tag.as_string().as_deref() != Some("Uint8Array") {
+        return None;
+    }
+    let number = |key: &str| js::get(value, key).as_f64();
+    let view = js::ByteView::new(
+        &js::get(value, "buffer"),
+        number("byteOffset")?,
+        number("byteLength")?,
+    )
+    .ok()?;
+    Some(view.unchecked_into())
+}
+
+/// Reads whatever the fetch resolved to: status, `Content-Length`, `Retry-After`, and the body
+/// through the one bounded reader (or `text()` for a look-alike with no body stream).
+async fn read_answer(res: LooseResponse, cancel: &Cancel) -> Result<Answer, Broken> {
+    let value: &JsValue = res.as_ref();
+    if !value.is_object() {
+        return Err(Broken::NotAResponse);
+    }
+    let reading = |_: JsValue| Broken::Unreadable;
+    let status = match res.status().map_err(reading)?.as_f64() {
+        Some(s) if (0.0..=999.0).contains(&s) && s.fract() == 0.0 => s as u16,
+        _ => return Err(Broken::NotAResponse),
+    };
+    let headers = res.headers().map_err(reading)?;
+    let headers: Option<&LooseHeaders> = headers.is_object().then(|| headers.unchecked_ref());
+    let header = |name: &str| -> Result<Option<String>, Broken> {
+        match headers {
+            Some(h) => Ok(h.get(name).map_err(reading)?.as_string()),
+            None => Ok(None),
+        }
+    };
+    let retry_after = if (200..300).contains(&status) {
+        None
+    } else {
+        header("retry-after")?
+    };
+    let declared = header("content-length")?.and_then(|l| l.trim().parse::<u64>().ok());
+    let body = res.body().map_err(reading)?;
+    let answer = |text: String, too_large: bool| Answer {
+        status,
+        text,
+        too_large,
+        retry_after: retry_after.clone(),
+    };
+    let chunks = Chunks::of(&body).map_err(reading)?;
+    if declared.is_some_and(|l| l > MAX_BODY as u64) {
+        if let Some(chunks) = &chunks {
+            chunks.stop();
+        }
+        return Ok(answer(String::new(), true));
+    }
+    match chunks {
+        Some(chunks) => {
+            let (text, too_large) = read_chunks(&chunks, declared, cancel).await?;
+            Ok(answer(text, too_large))
+        }
+        // No body stream: a look-alike is read with its text(); without one it is no response.
+        None if js::get(value, "text").is_function() => {
+            let (text, too_large) = read_text(&res, cancel).await?;
+            Ok(answer(text, too_large))
+        }
+        None => Err(Broken::NotAResponse),
+    }
+}
+
+/// The one bounded reader: chunk by chunk into at most 1 MiB of decoded bytes, whatever
+/// `Content-Length` or `Content-Encoding` say; past that the source is stopped and the head kept.
+async fn read_chunks(
+    chunks: &Chunks,
+    declared: Option<u64>,
+    cancel: &Cancel,
+) -> Result<(String, bool), Broken> {
+    if let Chunks::Reader(reader) = chunks {
+        // `closed` rejects when the stream errors or is cancelled; workerd reports that as an
+        // unhandled rejection unless someone observes it.
+        abandon(reader.closed());
+    }
     // A declared length sizes the buffer once (no growth by doubling, no copies); an undeclared
     // one grows as it comes, never past 1 MiB.
     let mut bytes: Vec<u8> = Vec::with_capacity(declared.map_or(0, |l| l as usize).min(MAX_BODY));
     let mut too_large = false;
     loop {
-        let chunk = match cancel.race(JsFuture::from(reader.read())).await {
+        let Ok(next) = chunks.next() else {
+            chunks.stop();
+            return Err(Broken::Unreadable);
+        };
+        let chunk = match cancel.race(JsFuture::from(next)).await {
             Err(why) => {
-                abandon(reader.cancel());
-                return Err(Broken::Fired(why, false));
+                chunks.stop();
+                return Err(Broken::Fired {
+                    why,
+                    stage: Stage::ReadingBody,
+                });
             }
-            Ok(Err(error)) => return Err(Broken::Rejected(error, false)),
+            Ok(Err(error)) => {
+                return Err(Broken::Rejected {
+                    error,
+                    stage: Stage::ReadingBody,
+                })
+            }
             Ok(Ok(chunk)) => chunk,
         };
         if js::get(&chunk, "done").as_bool() == Some(true) {
             break;
         }
-        let Some(part) = js::get(&chunk, "value").dyn_into::<Uint8Array>().ok() else {
-            abandon(reader.cancel());
+        let Some(part) = chunk_bytes(&js::get(&chunk, "value")) else {
+            chunks.stop();
             return Err(Broken::NotAResponse);
         };
         let room = MAX_BODY - bytes.len();
@@ -383,8 +525,15 @@ async fn read_response(res: Response, cancel: &Cancel) -> Result<Answer, Broken>
         if part.length() as usize > room {
             // Over 1 MiB of decoded bytes: stop reading; keep the head for the error body.
             too_large = true;
-            bytes.truncate(OVERSIZED_HEAD);
-            abandon(reader.cancel());
+            // On a character boundary: a character cut in half would decode to U+FFFD, and the
+            // piece of a secret before it would no longer be seen as one (redaction treats the end
+            // of a head as a cut, see `TextEnd::Cut`).
+            let mut end = OVERSIZED_HEAD.min(bytes.len());
+            while end > 0 && bytes.get(end).is_some_and(|b| b & 0xC0 == 0x80) {
+                end -= 1;
+            }
+            bytes.truncate(end);
+            chunks.stop();
             break;
         }
     }
@@ -395,64 +544,44 @@ async fn read_response(res: Response, cancel: &Cancel) -> Result<Answer, Broken>
         Some(rest) => rest.to_owned(),
         None => text,
     };
-    Ok(Answer::new(status, text, too_large, retry_after))
+    Ok((text, too_large))
 }
 
-/// Something else a caller's fetch resolved to: a Response from another library or realm
-/// (undici's own, node-fetch's) is read through its `status`, `headers.get` and `text()`.
-async fn read_loose(res: LooseResponse, cancel: &Cancel) -> Result<Answer, Broken> {
-    let value: &JsValue = res.as_ref();
-    if !value.is_object() {
-        return Err(Broken::NotAResponse);
-    }
-    let status = match res.status().ok().and_then(|s| s.as_f64()) {
-        Some(s) if (0.0..=999.0).contains(&s) && s.fract() == 0.0 => s as u16,
-        _ => return Err(Broken::NotAResponse),
-    };
-    if !js::get(value, "text").is_function() {
-        return Err(Broken::NotAResponse);
-    }
-    let headers: Option<LooseHeaders> = res
-        .headers()
-        .ok()
-        .filter(|h| h.is_object())
-        .map(JsCast::unchecked_into);
-    let header = |name: &str| {
-        headers
-            .as_ref()
-            .and_then(|h| h.get(name).ok())
-            .and_then(|v| v.as_string())
-    };
-    let retry_after = || header("retry-after");
-    if header("content-length")
-        .and_then(|l| l.trim().parse::<u64>().ok())
-        .is_some_and(|l| l > MAX_BODY as u64)
-    {
-        return Ok(Answer::new(status, String::new(), true, retry_after));
-    }
+/// A look-alike with no body stream: its `text()`, whole (README: this path has no bound; only
+/// what crosses into wasm is bounded).
+async fn read_text(res: &LooseResponse, cancel: &Cancel) -> Result<(String, bool), Broken> {
     let promise = res
         .text()
         .map(|p| Promise::resolve(&p))
-        .map_err(|e| Broken::Rejected(e, false))?;
+        .map_err(|_| Broken::Unreadable)?;
     let text = match cancel.race(JsFuture::from(promise)).await {
-        Err(why) => return Err(Broken::Fired(why, false)),
-        Ok(Err(error)) => return Err(Broken::Rejected(error, false)),
+        Err(why) => {
+            return Err(Broken::Fired {
+                why,
+                stage: Stage::ReadingBody,
+            })
+        }
+        Ok(Err(error)) => {
+            return Err(Broken::Rejected {
+                error,
+                stage: Stage::ReadingBody,
+            })
+        }
         Ok(Ok(text)) => text,
     };
     let Some(js_text) = text.dyn_ref::<js_sys::JsString>() else {
-        return Ok(Answer::new(status, String::new(), false, retry_after));
+        return Ok((String::new(), false));
     };
     if js_text.length() as usize > MAX_BODY {
-        // Only the head crosses into wasm, for the error body.
-        let head = String::from(js_text.slice(0, OVERSIZED_HEAD as u32));
-        return Ok(Answer::new(status, head, true, retry_after));
+        // Only the head crosses into wasm, for the error body; not ending in half a surrogate
+        // pair (it would decode to U+FFFD, see above).
+        let mut end = OVERSIZED_HEAD as u32;
+        if (55296.0..56320.0).contains(&js_text.char_code_at(end - 1)) {
+            end -= 1;
+        }
+        return Ok((String::from(js_text.slice(0, end)), true));
     }
-    Ok(Answer::new(
-        status,
-        String::from(js_text),
-        false,
-        retry_after,
-    ))
+    Ok((String::from(js_text), false))
 }
 
 /// The platform parses; serde-wasm-bindgen reads the parsed value into the core's types.

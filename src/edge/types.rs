@@ -37,7 +37,7 @@ export type ApiExceptionKind =
 /**
  * The one error type. A real `Error` subclass. Never contains a secret value (client secret,
  * code, refresh or access token) in `message`, `body`, `String(err)`, `JSON.stringify(err)` or
- * `util.inspect(err)`.
+ * `util.inspect(err)`. Its `message` is at most 4.5 KiB, whatever the server sent.
  */
 export class ApiException extends Error {
   constructor(kind: ApiExceptionKind, message?: string, fields?: Partial<Pick<ApiException, "status" | "error" | "errorDescription" | "retryable" | "retryAfterMs" | "body" | "signInRequired">>);
@@ -48,10 +48,10 @@ export class ApiException extends Error {
   /**
    * The OAuth error code when the body has one (`"invalid_grant"`, …). For `network` errors the
    * platform's error code when known (`"ECONNREFUSED"`); for callbacks `"state_mismatch"` /
-   * `"missing_code"`.
+   * `"missing_code"`. At most 2 KiB.
    */
   readonly error?: string;
-  /** `error_description`, or Avito's `error.message`. */
+  /** `error_description`, or Avito's `error.message`; at most 2 KiB, with secret values replaced by `[redacted]`. */
   readonly errorDescription?: string;
   /** Whether repeating the same request is safe and may succeed (never for a spent code/refresh token). */
   readonly retryable: boolean;

@@ -1,6 +1,7 @@
 //! What an authorization callback (`?code=…&state=…` or `?error=…`) says, once the edge has read
 //! its query parameters with the platform's URL parser.
 
+use super::redact::{truncate, FIELD_LIMIT};
 use super::{Failure, Kind};
 
 /// The query parameters of a callback that matter.
@@ -22,16 +23,19 @@ pub fn read_callback<'a>(p: &CallbackParams<'a>, expected_state: &str) -> Result
         return Err(f);
     }
     if let Some(error) = p.error.filter(|e| !e.is_empty()) {
-        let description = p
-            .error_description
+        // A callback URL is anyone's text: bounded like a response's fields.
+        let error = truncate(error, FIELD_LIMIT);
+        let error_description = p.error_description.map(|d| truncate(d, FIELD_LIMIT));
+        let description = error_description
+            .as_deref()
             .map(|d| format!(": {d}"))
             .unwrap_or_default();
         let mut f = Failure::new(
             Kind::OAuth,
             format!("the authorization was refused: \"{error}\"{description}"),
         );
-        f.error = Some(error.to_owned());
-        f.error_description = p.error_description.map(str::to_owned);
+        f.error = Some(error);
+        f.error_description = error_description;
         return Err(f);
     }
     match p.code.filter(|c| !c.is_empty()) {

@@ -7,20 +7,11 @@
 //! - `invalid_response`: a 2xx that is not a JSON object with a non-empty string
 //!   `access_token` and well-typed optional fields, or a body over 1 MiB.
 
-use super::redact::{redact, redact_fields, truncate, BODY_LIMIT};
+use super::redact::{redact, redact_counted, TextEnd, BODY_LIMIT, FIELD_LIMIT};
 use super::wire::{BodyShape, ErrorMember, Scalar, WireBody};
-use super::{Failure, Kind, Token};
+use super::{Delivery, Failure, Kind, Token};
 
 pub const MAX_BODY: usize = 1 << 20;
-
-/// Field names whose string values are secrets wherever they appear in a body.
-const SECRET_FIELDS: [&str; 5] = [
-    "access_token",
-    "refresh_token",
-    "id_token",
-    "client_secret",
-    "code",
-];
 
 pub fn is_success(status: u16) -> bool {
     (200..300).contains(&status)
@@ -53,7 +44,13 @@ pub fn classify(
         // Kept whole (it is at most 1 MiB, or the head of a larger one) until redaction, which
         // knows how long the secrets are: see `Failure::redacted`.
         body: Some(text.to_owned()),
-        not_sent: false,
+        body_end: if too_large {
+            TextEnd::Cut
+        } else {
+            TextEnd::Whole
+        },
+        delivery: Delivery::MayHaveArrived,
+        retryable: false,
     };
 
     if is_success(status) {
@@ -113,26 +110,27 @@ pub fn classify(
 impl Failure {
     /// Removes every secret from the fields that came from the server: the values sent
     /// (`secrets`), and the value of any secret-named field in the text (`access_token`,
-    /// `refresh_token`, `id_token`, `client_secret`, `code`), JSON or not. Then bounds `body`.
+    /// `refresh_token`, `id_token`, `client_secret`, `code`), JSON or not; and bounds them:
+    /// `body` to [`BODY_LIMIT`] (a head of a larger body is redacted as one that was cut:
+    /// a piece of a secret at its end goes too), `error` and `error_description` (and a network
+    /// failure's platform message) to [`FIELD_LIMIT`], each cut
+    /// after redaction (see [`redact`]: the cost is linear in what is kept, however many times
+    /// a 1 MiB description repeats a secret).
     pub fn redacted(mut self, secrets: &[&str]) -> Failure {
-        let clean = |s: &str| redact_fields(&redact(s, secrets), &SECRET_FIELDS);
-        self.error = self.error.as_deref().map(clean);
-        self.error_description = self.error_description.as_deref().map(clean);
-        // What is kept is the first BODY_LIMIT bytes after redaction; a secret can start there
-        // and run on for its longest spelling (`\uXXXX` escapes: 6 bytes a byte), so that much
-        // is redacted first and the rest never looked at.
-        let longest = secrets.iter().map(|s| s.len()).max().unwrap_or(0);
-        let window = BODY_LIMIT + 6 * longest + 64;
+        self.error = self.error.map(|e| redact(&e, secrets, FIELD_LIMIT));
+        self.error_description = self
+            .error_description
+            .map(|d| redact(&d, secrets, FIELD_LIMIT));
+        let end = self.body_end;
         self.body = self
             .body
-            .as_deref()
-            .map(|b| truncate(&clean(&truncate(b, window)), BODY_LIMIT));
+            .map(|b| redact_counted(&b, secrets, BODY_LIMIT, end).0);
         // Only a network or store failure's detail carries outside text (the platform's or the
         // store's error message); every other detail is ours, and redacting a short secret out
         // of our own words would both garble them and give the secret away ("[redacted]ody" for
         // a secret "b").
         if matches!(self.kind, Kind::Network | Kind::Store) {
-            self.detail = clean(&self.detail);
+            self.detail = redact(&self.detail, secrets, FIELD_LIMIT);
         }
         self
     }

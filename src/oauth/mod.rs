@@ -6,9 +6,9 @@ pub mod callback;
 pub mod classify;
 pub mod form;
 pub mod redact;
+pub mod rejection;
 pub mod renewal;
 pub mod retry;
-pub mod transport;
 pub mod url;
 pub mod wire;
 
@@ -83,9 +83,25 @@ pub struct Failure {
     pub error_description: Option<String>,
     pub retry_after_ms: Option<u64>,
     pub body: Option<String>,
-    /// Network failures and aborts only: nothing was sent (the connection was never made, or the
-    /// caller aborted before the request or during a retry delay).
-    pub not_sent: bool,
+    /// Whether `body` is the whole response text or the head of a larger one (cut before
+    /// redaction could see the rest: see [`redact::TextEnd`]).
+    pub body_end: redact::TextEnd,
+    /// Network failures and aborts: whether the request can have reached the server.
+    pub delivery: Delivery,
+    /// Whether repeating the same request is safe and may succeed: the retry policy's verdict
+    /// ([`retry::retryable`]), set once the call has given up.
+    pub retryable: bool,
+}
+
+/// Whether a failed request can have reached the server (what a single-use credential's fate
+/// depends on).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Delivery {
+    /// It may have arrived (the default: a response, a reset after sending, a timeout).
+    MayHaveArrived,
+    /// Nothing was sent: the connection was never made, or the caller aborted before the
+    /// request or during a retry delay.
+    NotSent,
 }
 
 impl Failure {
@@ -98,16 +114,26 @@ impl Failure {
             error_description: None,
             retry_after_ms: None,
             body: None,
-            not_sent: false,
+            body_end: redact::TextEnd::Whole,
+            delivery: Delivery::MayHaveArrived,
+            retryable: false,
         }
+    }
+    /// Nothing was sent (see [`Delivery::NotSent`]).
+    pub fn not_sent(&self) -> bool {
+        self.delivery == Delivery::NotSent
     }
     pub fn invalid_argument(detail: impl Into<String>) -> Failure {
         Failure::new(Kind::InvalidArgument, detail)
     }
 
     /// The `message` a user reads: what happened, with the (already redacted) fields that say
-    /// why. Call it on a [`Failure::redacted`] failure.
+    /// why, at most [`redact::MESSAGE_LIMIT`] bytes. Call it on a [`Failure::redacted`] failure.
     pub fn message(&self) -> String {
+        redact::truncate(&self.unbounded_message(), redact::MESSAGE_LIMIT)
+    }
+
+    fn unbounded_message(&self) -> String {
         let status = self
             .status
             .map(|s| format!(" (HTTP {s})"))
@@ -146,9 +172,12 @@ impl Failure {
         }
     }
 
-    /// Whether the user must sign in again: the code or refresh token is dead.
+    /// Whether the user must sign in again: the code or refresh token is dead (an OAuth
+    /// `invalid_grant`, or an `invalid_argument` worded so, as a TokenManager with no usable
+    /// refresh token reports it).
     pub fn sign_in_required(&self) -> bool {
-        self.kind == Kind::OAuth && self.error.as_deref() == Some("invalid_grant")
+        matches!(self.kind, Kind::OAuth | Kind::InvalidArgument)
+            && self.error.as_deref() == Some("invalid_grant")
     }
 }
 

@@ -573,7 +573,7 @@ pub fn answer_of(f: &super::Failure) -> Answer {
         Kind::OAuth => Answer::Declined,
         Kind::InvalidArgument => Answer::NotSent,
         Kind::Http if matches!(f.status, Some(429 | 503)) => Answer::NotSent,
-        Kind::Network | Kind::Aborted if f.not_sent => Answer::NotSent,
+        Kind::Network | Kind::Aborted if f.not_sent() => Answer::NotSent,
         Kind::Http
         | Kind::Network
         | Kind::Aborted
@@ -849,7 +849,9 @@ mod tests {
             let mut f = Failure::new(kind, "");
             f.status = status;
             f.error = error.map(str::to_owned);
-            f.not_sent = not_sent;
+            if not_sent {
+                f.delivery = crate::oauth::Delivery::NotSent;
+            }
             f
         };
         let cases = [

@@ -37,7 +37,7 @@ pub fn retryable(grant: Grant, f: &Failure) -> bool {
             Some(s) => s >= 500 && !grant.is_single_use(),
             None => false,
         },
-        Kind::Network => f.not_sent || !grant.is_single_use(),
+        Kind::Network => f.not_sent() || !grant.is_single_use(),
         Kind::Timeout => !grant.is_single_use(),
         Kind::Store => false,
         _ => false,
@@ -108,7 +108,7 @@ mod tests {
             assert!(!retryable(g, &Failure::new(Kind::Timeout, "")));
             assert!(!retryable(g, &Failure::new(Kind::Network, "")));
             let mut refused = Failure::new(Kind::Network, "");
-            refused.not_sent = true;
+            refused.delivery = crate::oauth::Delivery::NotSent;
             assert!(retryable(g, &refused));
         }
     }

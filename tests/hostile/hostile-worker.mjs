@@ -33,12 +33,13 @@ export const GRANTS = {
     make: (lib, o) => { const api = new lib.AccessApi(new lib.ApiClient(new lib.Configuration(conf(o)))); return () => api.getAccessToken(o.clientId, o.clientSecret); },
   },
 };
-const conf = ({ host, timeoutMs }) => (timeoutMs === undefined ? { host } : { host, timeoutMs });
+const conf = ({ host, timeoutMs, fetch }) => ({ host, ...(timeoutMs === undefined ? {} : { timeoutMs }), ...(fetch === undefined ? {} : { fetch }) });
 
-/** One client instance for `grant` (options: host, timeoutMs, clientSecret). */
-export function makeClient(lib, grant, { host, timeoutMs, clientSecret }) {
+/** One client instance for `grant` (options: host, timeoutMs, clientSecret, and a caller's fetch). */
+export function makeClient(lib, grant, { host, timeoutMs, clientSecret, fetch }) {
   const o = { clientId: CLIENT_ID, clientSecret, host };
   if (timeoutMs !== undefined) o.timeoutMs = timeoutMs;
+  if (fetch !== undefined) o.fetch = fetch;
   return { lib, call: GRANTS[grant].make(lib, o) };
 }
 

@@ -9,11 +9,11 @@
 //! finding. Only `avito_auth` and `std` are used, so the main crate's test needs no extra
 //! dependency. `seeds()` builds the seed inputs from the repository's real cases.
 
-use avito_auth::oauth::redact::{BODY_LIMIT, REDACTED};
+use avito_auth::oauth::redact::{BODY_LIMIT, FIELD_LIMIT, MESSAGE_LIMIT, REDACTED};
 use avito_auth::oauth::retry::RetryPolicy;
 use avito_auth::oauth::wire::{parse_native, BodyShape};
 use avito_auth::oauth::{
-    callback, classify, form, redact, renewal, retry, transport, url, Failure, Grant, Kind,
+    callback, classify, form, redact, rejection, renewal, retry, url, Failure, Grant, Kind,
 };
 
 /// A target body: raw bytes in, a panic on a finding.
@@ -105,6 +105,22 @@ fn leaks(out: &str, spelling: &str) -> bool {
             .any(|piece| piece.contains(spelling))
 }
 
+/// Every field a user sees is bounded, whatever the server sent: `body`, `error`,
+/// `error_description` and `message`.
+fn assert_bounded(f: &Failure) {
+    let len = |v: &Option<String>| v.as_deref().map_or(0, str::len);
+    assert!(len(&f.body) <= BODY_LIMIT + TRUNCATED.len(), "body");
+    assert!(len(&f.error) <= FIELD_LIMIT + TRUNCATED.len(), "error");
+    assert!(
+        len(&f.error_description) <= FIELD_LIMIT + TRUNCATED.len(),
+        "error_description"
+    );
+    assert!(
+        f.message().len() <= MESSAGE_LIMIT + TRUNCATED.len(),
+        "message"
+    );
+}
+
 // ---------------------------------------------------------------------------------------------
 // classify: status + body → parse_native → classify → redacted / message / retry decisions
 
@@ -192,7 +208,7 @@ pub fn classify_target(data: &[u8]) {
                     );
                 }
             }
-            let _ = f.message();
+            assert_bounded(&f);
             assert_single_use_safety(&f);
             let random = f64::from(flags) / 256.0;
             for grant in GRANTS {
@@ -232,7 +248,7 @@ fn assert_single_use_safety(f: &Failure) {
     let expected = match f.kind {
         Kind::InvalidArgument | Kind::OAuth => true,
         Kind::Http => matches!(f.status, Some(429) | Some(503)),
-        Kind::Network | Kind::Aborted => f.not_sent,
+        Kind::Network | Kind::Aborted => f.not_sent(),
         Kind::Timeout | Kind::InvalidResponse | Kind::Store => false,
     };
     assert_eq!(known, expected, "{f:?}");
@@ -621,26 +637,42 @@ pub fn redact_target(data: &[u8]) {
             );
         }
     };
-    let out = redact::redact(&text, &[secret]);
+    let out = redact::redact(&text, &[secret], usize::MAX);
     check("redact", &out);
-    check(
-        "redact + redact_fields",
-        &redact::redact_fields(
-            &out,
-            &[
-                "access_token",
-                "refresh_token",
-                "id_token",
-                "client_secret",
-                "code",
-            ],
-        ),
-    );
     let other = nth(&strings, 1);
     check(
         "redact with two secrets",
-        &redact::redact(&text, &[other, secret, ""]),
+        &redact::redact(&text, &[other, secret, ""], usize::MAX),
     );
+
+    // Bounded, and linear: the output never passes the limit (plus the mark), and the pass costs
+    // at most a constant number of steps per byte read and per byte of the secrets' spellings.
+    // A limit from the input's first byte (0 included) reaches every cut position.
+    let limit = usize::from(data.first().copied().unwrap_or(0)) * 4;
+    let secrets = [other, secret];
+    // A head (cut from a longer text) or a whole text, from the input's length.
+    let end = if data.len() % 2 == 0 {
+        redact::TextEnd::Cut
+    } else {
+        redact::TextEnd::Whole
+    };
+    let (bounded, steps) = redact::redact_counted(&text, &secrets, limit, end);
+    assert!(
+        bounded.len() <= limit + TRUNCATED.len(),
+        "{} bytes for a limit of {limit}",
+        bounded.len()
+    );
+    check("redact, bounded", &bounded);
+    let spelled: usize = secrets.iter().map(|s| 12 * s.len() + 1).sum();
+    let most = (text.len() as u64 + 1) * (3 * spelled as u64 + 64);
+    assert!(
+        steps <= most,
+        "{steps} steps for {} bytes (most {most})",
+        text.len()
+    );
+    if bounded.len() < limit.min(text.len()) / 2 && !bounded.contains(REDACTED) {
+        panic!("{bounded:?} lost text without redacting anything");
+    }
 
     // As classify builds it: the error, the description and the body come from the response;
     // the detail is our own words and stays as it is.
@@ -661,7 +693,7 @@ pub fn redact_target(data: &[u8]) {
     ] {
         check("Failure::redacted", field);
     }
-    let _ = f.message();
+    assert_bounded(&f);
     // A network failure's detail holds the platform's message: that one is redacted.
     let network = Failure::new(Kind::Network, text.clone()).redacted(&[secret]);
     check("Failure::redacted (network detail)", &network.detail);
@@ -709,8 +741,11 @@ pub fn callback_target(data: &[u8]) {
                 );
             } else if p.error.is_some_and(|e| !e.is_empty()) {
                 assert_eq!(f.kind, Kind::OAuth);
-                assert_eq!(f.error.as_deref(), p.error);
-                assert_eq!(f.error_description.as_deref(), p.error_description);
+                // Bounded like a response's fields: the same text, cut past FIELD_LIMIT.
+                let bounded = |v: Option<&str>| v.map(|v| redact::truncate(v, FIELD_LIMIT));
+                assert_eq!(f.error, bounded(p.error));
+                assert_eq!(f.error_description, bounded(p.error_description));
+                assert!(f.message().len() <= MESSAGE_LIMIT + TRUNCATED.len());
             } else {
                 assert_eq!(
                     (f.kind, f.error.as_deref()),
@@ -765,7 +800,7 @@ pub fn transport_target(data: &[u8]) {
     let strings = input.strings();
     let message = nth(&strings, 0);
     let code = (flags & 8 != 0).then(|| nth(&strings, 1));
-    let r = transport::Rejection {
+    let r = rejection::Rejection {
         caller_aborted: flags & 1 != 0,
         timed_out: flags & 2 != 0,
         timeout_ms,
@@ -773,7 +808,7 @@ pub fn transport_target(data: &[u8]) {
         code,
         before_response: flags & 4 != 0,
     };
-    let f = transport::classify_rejection(&r);
+    let f = rejection::classify_rejection(&r);
     if r.caller_aborted {
         assert_eq!(f.kind, Kind::Aborted);
     } else if r.timed_out {
@@ -785,12 +820,15 @@ pub fn transport_target(data: &[u8]) {
             .detail
             .strip_prefix("network error: ")
             .expect("network error: prefix");
-        assert!(
-            shown.len() <= 300 + TRUNCATED.len(),
-            "{} bytes of message",
-            shown.len()
+        assert_eq!(
+            shown,
+            if message.is_empty() {
+                "fetch failed"
+            } else {
+                message
+            }
         );
-        assert!(!f.not_sent || r.before_response);
+        assert!(!f.not_sent() || r.before_response);
         if let Some(e) = &f.error {
             assert_eq!(Some(e.as_str()), code);
             assert!(
@@ -800,13 +838,13 @@ pub fn transport_target(data: &[u8]) {
             );
         }
         if r.before_response && code == Some("ECONNREFUSED") {
-            assert!(f.not_sent);
+            assert!(f.not_sent());
         }
     }
     assert_single_use_safety(&f);
     for grant in GRANTS {
         let again = retry::retryable(grant, &f);
-        if f.kind == Kind::Network && f.not_sent {
+        if f.kind == Kind::Network && f.not_sent() {
             assert!(again);
         }
         if matches!(f.kind, Kind::Aborted) {
@@ -828,7 +866,7 @@ pub fn transport_target(data: &[u8]) {
     }
     let _ = f.message();
     let mut printed = String::new();
-    transport::push_u64(&mut printed, timeout_ms);
+    rejection::push_u64(&mut printed, timeout_ms);
     assert_eq!(printed, timeout_ms.to_string());
 }
 

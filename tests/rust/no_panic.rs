@@ -3,7 +3,7 @@
 
 use avito_auth::oauth::wire::parse_native;
 use avito_auth::oauth::{
-    callback, classify, form, redact, renewal, retry, transport, url, Failure, Grant, Kind,
+    callback, classify, form, redact, rejection, renewal, retry, url, Failure, Grant, Kind,
 };
 
 struct Rng(u64);
@@ -117,8 +117,8 @@ fn no_entry_point_panics_on_random_input() {
                 );
             }
         }
-        let _ = redact::redact(&text, &[other.as_str()]);
-        let _ = redact::redact_fields(&text, &["access_token", "code", ""]);
+        let _ = redact::redact(&text, &[other.as_str(), ""], usize::MAX);
+        let _ = redact::redact(&text, &[other.as_str()], i % 70);
         let _ = redact::truncate(&text, i % 50);
         let _ = redact::find(&text, &other, i % 60);
         let _ = url::normalize_base(&text);
@@ -136,7 +136,7 @@ fn no_entry_point_panics_on_random_input() {
         );
         let _ = avito_auth::oauth::check_grant_type(Grant::RefreshToken, Some(&text));
         let _ = avito_auth::oauth::extra_header(&text, &other);
-        let _ = transport::classify_rejection(&transport::Rejection {
+        let _ = rejection::classify_rejection(&rejection::Rejection {
             caller_aborted: i % 7 == 0,
             timed_out: i % 5 == 0,
             timeout_ms: i as u64,

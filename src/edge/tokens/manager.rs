@@ -4,7 +4,7 @@
 //! failure reaches them all as the same `ApiException`).
 
 use super::super::auth::{random_state, AuthInner};
-use super::super::exception::{exception, exception_with};
+use super::super::exception::exception;
 use super::super::js::{self, CallerSignal};
 use super::super::timing::{self, Cancel, Fired};
 use super::super::transport::request_outcome;
@@ -13,7 +13,7 @@ use crate::oauth::renewal::{
     self, answer_of, Answer, Ending, Event, Expected, Renewal, RenewalConfig, RenewalGrant, SignIn,
     Step, Why,
 };
-use crate::oauth::{Failure, Grant, Kind};
+use crate::oauth::{Delivery, Failure, Grant, Kind};
 use js_sys::{Function, Promise};
 use std::cell::Cell;
 use std::rc::Rc;
@@ -157,17 +157,14 @@ pub async fn access_token(
     let tokens = match signal {
         None => JsFuture::from(renewal).await?,
         Some(signal) => {
-            let cancel = Cancel::new(None, Some(&signal), false);
+            let cancel = Cancel::for_wait(None, Some(&signal));
             match cancel.race(JsFuture::from(renewal)).await {
                 Ok(outcome) => outcome?,
                 Err(_) => {
-                    return Err(exception(
-                        &Failure::new(
-                            Kind::Aborted,
-                            "the caller's AbortSignal fired while waiting for the token",
-                        ),
-                        false,
-                    ))
+                    return Err(exception(&Failure::new(
+                        Kind::Aborted,
+                        "the caller's AbortSignal fired while waiting for the token",
+                    )))
                 }
             }
         }
@@ -175,10 +172,10 @@ pub async fn access_token(
     let token = js::get(&tokens, "access_token")
         .as_string()
         .ok_or_else(|| {
-            exception(
-                &Failure::new(Kind::InvalidResponse, "the renewed set has no access_token"),
-                false,
-            )
+            exception(&Failure::new(
+                Kind::InvalidResponse,
+                "the renewed set has no access_token",
+            ))
         })?;
     let delivered = peek(&m.delivered).is_some_and(|d| *d == *token);
     Ok((token, delivered))
@@ -193,8 +190,8 @@ async fn renew(m: Rc<Manager>) -> Result<JsValue, JsValue> {
 
 /// How the token request failed, as the caller will see it.
 enum RequestFailure {
-    /// A core failure (already redacted) and whether retrying may help.
-    Core(Failure, bool),
+    /// A core failure (already redacted).
+    Core(Failure),
     /// An `ApiException` built before anything was sent (a refused argument).
     Refused(JsValue),
 }
@@ -363,7 +360,7 @@ impl<'m> Renewing<'m> {
     async fn request(&mut self, abandon_at: f64) -> Answer {
         let now = js_sys::Date::now();
         if now >= abandon_at {
-            self.request_failure = Some(RequestFailure::Core(not_sent_in_time(), false));
+            self.request_failure = Some(RequestFailure::Core(not_sent_in_time()));
             return Answer::NotSent;
         }
         let (grant, secret) = match self.m.cfg.grant {
@@ -381,7 +378,7 @@ impl<'m> Renewing<'m> {
             }
         };
         // The mark says when this request's answer can no longer come: abandon it then.
-        let abandon = Cancel::new(Some(abandon_at - now), None, true);
+        let abandon = Cancel::for_request(Some(abandon_at - now), None);
         call.signal = abandon
             .signal()
             .map(|s| JsValue::from(s).unchecked_into::<CallerSignal>());
@@ -390,17 +387,17 @@ impl<'m> Renewing<'m> {
                 self.tokens = self.keeping_refresh_token(tokens);
                 Answer::Tokens
             }
-            Err((mut failure, retryable)) => {
+            Err(mut failure) => {
                 let answer = answer_of(&failure);
                 if abandon.fired() == Some(Fired::Timer) {
-                    let not_sent = failure.not_sent;
+                    let delivery = failure.delivery;
                     failure = Failure::new(
                         Kind::Timeout,
                         "no answer from the token endpoint before the renewal's deadline",
                     );
-                    failure.not_sent = not_sent;
+                    failure.delivery = delivery;
                 }
-                self.request_failure = Some(RequestFailure::Core(failure, retryable));
+                self.request_failure = Some(RequestFailure::Core(failure));
                 answer
             }
         }
@@ -463,9 +460,12 @@ impl<'m> Renewing<'m> {
         let secrets: Vec<&str> = secrets.iter().map(String::as_str).collect();
         match why {
             Why::SignIn(SignIn::Refused) | Why::Answer => match self.request_failure {
-                Some(RequestFailure::Core(f, retryable)) => exception(&f, retryable),
+                Some(RequestFailure::Core(f)) => exception(&f),
                 Some(RequestFailure::Refused(e)) => e,
-                None => exception(&Failure::new(Kind::Store, "the renewal ended without an answer"), false),
+                None => exception(&Failure::new(
+                    Kind::Store,
+                    "the renewal ended without an answer",
+                )),
             },
             Why::SignIn(SignIn::NoRefreshToken) if self.held.refused_earlier() => sign_in_again(
                 "the server refused this account's refresh token earlier (invalid_grant): sign in again",
@@ -476,35 +476,34 @@ impl<'m> Renewing<'m> {
             Why::SignIn(SignIn::LostAnswer) => sign_in_again(
                 "an earlier renewal presented this refresh token and its answer was lost; with strictRotation it is not presented again: sign in again",
             ),
-            Why::Timeout => exception(
-                &Failure::new(
+            Why::Timeout => {
+                let mut f = Failure::new(
                     Kind::Timeout,
                     format!(
                         "another renewal of this account did not finish within {} ms",
                         self.m.cfg.renewal_bound_ms()
                     ),
-                ),
-                true,
-            ),
+                );
+                f.retryable = true;
+                exception(&f)
+            }
             Why::Store => {
                 let (call, detail) = match &self.store_failure {
                     Some(f) => (f.call, f.detail.as_str()),
                     None => ("get", "it failed"),
                 };
-                let f = Failure::new(
+                let mut f = Failure::new(
                     Kind::Store,
                     format!("the token store's {call}() failed: {detail}"),
                 )
                 .redacted(&secrets);
-                exception(&f, true)
+                f.retryable = true;
+                exception(&f)
             }
-            Why::StoreNeverMatched => exception(
-                &Failure::new(
-                    Kind::Store,
-                    "the token store's compareAndSet() kept refusing the set its get() returned: it must compare access_token, refresh_token and renewal.id, not identity",
-                ),
-                false,
-            ),
+            Why::StoreNeverMatched => exception(&Failure::new(
+                Kind::Store,
+                "the token store's compareAndSet() kept refusing the set its get() returned: it must compare access_token, refresh_token and renewal.id, not identity",
+            )),
         }
     }
 }
@@ -514,7 +513,7 @@ fn not_sent_in_time() -> Failure {
         Kind::Timeout,
         "the renewal's deadline passed before the refresh could be sent",
     );
-    f.not_sent = true;
+    f.delivery = Delivery::NotSent;
     f
 }
 
@@ -522,5 +521,5 @@ fn not_sent_in_time() -> Failure {
 fn sign_in_again(detail: &str) -> JsValue {
     let mut f = Failure::invalid_argument(detail);
     f.error = Some("invalid_grant".into());
-    exception_with(&f, false, true)
+    exception(&f)
 }

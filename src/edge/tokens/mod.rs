@@ -78,7 +78,7 @@ impl TokenManager {
     pub fn new(
         #[wasm_bindgen(unchecked_param_type = "TokenManagerOptions")] options: JsValue,
     ) -> Result<TokenManager, JsValue> {
-        let o: ManagerOptions = options::read(&options, "TokenManager options", &[])?;
+        let o: ManagerOptions = options::from_object(&options, "TokenManager options")?;
         let auth =
             auth_of(&o.auth).ok_or_else(|| invalid("TokenManager needs auth: an AvitoAuth"))?;
         let grant_name = match &o.grant {
@@ -236,6 +236,6 @@ impl TokenManager {
 }
 
 fn call_signal(options: &JsValue) -> Result<Option<CallerSignal>, JsValue> {
-    let o: options::CallOptions = options::read(options, "options", &[])?;
+    let o: options::CallOptions = options::from_object(options, "options")?;
     options::signal(&o.signal)
 }

@@ -63,7 +63,7 @@ impl Store {
         called: Result<JsValue, JsValue>,
     ) -> Result<JsValue, StoreFailure> {
         let returned = called.map_err(|e| store_failure(call, &e))?;
-        let cancel = Cancel::new(Some(self.call_timeout_ms), None, false);
+        let cancel = Cancel::for_wait(Some(self.call_timeout_ms), None);
         match cancel
             .race(JsFuture::from(Promise::resolve(&returned)))
             .await

@@ -3,6 +3,7 @@
 //! - `client`: `Configuration`, `ApiClient`, `ApplicationAccessApi`, `AccessApi`;
 //! - `auth`: `AvitoAuth`, `parseCallback`, `randomState`;
 //! - `tokens`: `TokenManager`, `MemoryTokenStore`;
+//! - `accounts`: `AccountTokens` (one TokenManager per account, in a bounded cache);
 //! - `transport`: one token request through gloo-net, awaited with wasm-bindgen-futures;
 //! - `timing`: the owner of each attempt's AbortController, timer and caller-signal listener;
 //! - `options`: option objects read with serde-wasm-bindgen, arguments checked;
@@ -16,6 +17,7 @@ use std::future::Future;
 use std::pin::Pin;
 use wasm_bindgen::JsValue;
 
+mod accounts;
 mod auth;
 mod client;
 mod exception;

@@ -639,3 +639,11 @@ impl MemoryTokenStore {
         Promise::resolve(&JsValue::UNDEFINED)
     }
 }
+
+impl TokenManager {
+    pub(crate) fn share(&self) -> TokenManager {
+        TokenManager {
+            inner: self.inner.clone(),
+        }
+    }
+}

@@ -6,6 +6,21 @@
 // lease counts as free. This module does not load the wasm.
 
 const MAX_TRIES = 32;
+// A local KV file shared by processes is SQLite: a write that meets another process's write lock
+// fails with "database is locked" instead of waiting. Such a call changed nothing and is retried
+// after a short random pause (bounded: about 2 s in all), then its error is thrown.
+const BUSY_TRIES = 60;
+const busy = (e) => /database is locked|SQLITE_BUSY/i.test(String(e?.message ?? e));
+async function patiently(op) {
+  for (let i = 1; ; i++) {
+    try {
+      return await op();
+    } catch (e) {
+      if (!busy(e) || i >= BUSY_TRIES) throw e;
+      await new Promise((r) => setTimeout(r, 5 + Math.random() * 60));
+    }
+  }
+}
 const asText = (v) => (typeof v === "string" ? v : null);
 const matches = (stored, expected) =>
   expected == null
@@ -28,32 +43,32 @@ export class DenoKvTokenStore {
     this.#lease = [...prefix, key, "lease"];
   }
   async get() {
-    return (await this.#kv.get(this.#tokens)).value ?? undefined;
+    return (await patiently(() => this.#kv.get(this.#tokens))).value ?? undefined;
   }
   async compareAndSet(expected, next) {
     if (next === null || typeof next !== "object" || Array.isArray(next)) throw new TypeError("compareAndSet: next must be a TokenSet object");
     // A failed commit means the entry changed between the read and the commit: read it again and
     // decide on the new value (bounded: a store that changes this often refuses the write).
     for (let i = 0; i < MAX_TRIES; i++) {
-      const cur = await this.#kv.get(this.#tokens);
+      const cur = await patiently(() => this.#kv.get(this.#tokens));
       if (!matches(cur.value, expected)) return false;
-      const { ok } = await this.#kv.atomic().check(cur).set(this.#tokens, next).commit();
+      const { ok } = await patiently(() => this.#kv.atomic().check(cur).set(this.#tokens, next).commit());
       if (ok) return true;
     }
     return false;
   }
   async acquireLease(ttlMs) {
     if (!Number.isFinite(ttlMs) || ttlMs <= 0) throw new TypeError("acquireLease: ttlMs must be a positive number");
-    const cur = await this.#kv.get(this.#lease);
+    const cur = await patiently(() => this.#kv.get(this.#lease));
     if (cur.value != null && cur.value.until > Date.now()) return undefined;
     const id = crypto.randomUUID();
     const ttl = Math.ceil(ttlMs);
-    const { ok } = await this.#kv.atomic().check(cur).set(this.#lease, { id, until: Date.now() + ttl }, { expireIn: ttl }).commit();
+    const { ok } = await patiently(() => this.#kv.atomic().check(cur).set(this.#lease, { id, until: Date.now() + ttl }, { expireIn: ttl }).commit());
     return ok ? id : undefined;
   }
   async releaseLease(leaseId) {
-    const cur = await this.#kv.get(this.#lease);
+    const cur = await patiently(() => this.#kv.get(this.#lease));
     if (cur.value == null || cur.value.id !== leaseId) return;
-    await this.#kv.atomic().check(cur).delete(this.#lease).commit();
+    await patiently(() => this.#kv.atomic().check(cur).delete(this.#lease).commit());
   }
 }

@@ -87,6 +87,14 @@ it("one statement per call, the table holds many accounts, the DDL is the README
   await s.createTable();
   assert.equal(await s.compareAndSet(undefined, { access_token: "a", refresh_token: "r" }), true);
   assert.deepEqual((await pool.query("SELECT key, token_set FROM avito.tokens")).rows, [{ key: "custom", token_set: { access_token: "a", refresh_token: "r" } }]);
+  // Every call is one statement (no transaction, no read-then-write from the app).
+  const sent = [];
+  const counting = new store.PostgresTokenStore({ client: { query: (text, values) => (sent.push(text), pool.query(text, values)) }, key: "counted" });
+  for (const op of [() => counting.get(), () => counting.compareAndSet(undefined, { access_token: "a" }), () => counting.compareAndSet({ access_token: "a" }, { access_token: "b" }), () => counting.acquireLease(1000), () => counting.releaseLease("x")]) {
+    sent.length = 0;
+    await op();
+    assert.equal(sent.length, 1, sent.join("\n"));
+  }
   // The lease is on the database's clock: its expiry is now() + ttl there.
   const id = await s.acquireLease(60_000);
   const { rows } = await pool.query("SELECT lease_id, extract(epoch FROM lease_until - now()) AS left FROM avito.tokens");

@@ -10,7 +10,6 @@ use super::tokens::{MemoryTokenStore, TokenManager};
 use crate::oauth::{Failure, Kind};
 use js_sys::{Function, Object, Promise};
 use std::cell::RefCell;
-use std::collections::{BTreeMap, HashMap};
 use std::rc::Rc;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
@@ -58,61 +57,85 @@ const SIGN_IN_TRIES: usize = 16;
 struct Entry {
     manager: TokenManager,
     store: JsValue,
-    used: u64,
 }
 
-/// The cached managers, and their order of last use (oldest first).
-#[derive(Default)]
+/// The cached managers in slots, indexed by a JS `Map` (accountId → slot) whose insertion order
+/// is the order of last use, oldest first: a used account is deleted and set again. The JS Map
+/// instead of Rust's HashMap + BTreeMap keeps 10 KB (gzip) of collection code out of the .wasm.
 struct Cache {
-    entries: HashMap<String, Entry>,
-    by_use: BTreeMap<u64, String>,
-    tick: u64,
+    order: js_sys::Map,
+    slots: Vec<Option<Entry>>,
+    free: Vec<usize>,
 }
 
 impl Cache {
+    fn new() -> Cache {
+        Cache {
+            order: js_sys::Map::new(),
+            slots: Vec::new(),
+            free: Vec::new(),
+        }
+    }
+
+    fn slot(&self, key: &JsValue) -> Option<usize> {
+        self.order.get(key).as_f64().map(|n| n as usize)
+    }
+
+    fn entry(&self, id: &str) -> Option<&Entry> {
+        let slot = self.slot(&JsValue::from_str(id))?;
+        self.slots.get(slot)?.as_ref()
+    }
+
     fn touch(&mut self, id: &str) -> Option<(TokenManager, JsValue)> {
-        self.tick += 1;
-        let tick = self.tick;
-        let entry = self.entries.get_mut(id)?;
-        self.by_use.remove(&entry.used);
-        entry.used = tick;
-        self.by_use.insert(tick, id.to_owned());
+        let key = JsValue::from_str(id);
+        let slot = self.slot(&key)?;
+        self.order.delete(&key);
+        self.order.set(&key, &JsValue::from(slot as u32));
+        let entry = self.slots.get(slot)?.as_ref()?;
         Some((entry.manager.share(), entry.store.clone()))
     }
 
     /// Inserts, and returns what fell out (dropped by the caller once the cache is released).
-    fn insert(
-        &mut self,
-        id: String,
-        manager: TokenManager,
-        store: JsValue,
-        cap: usize,
-    ) -> Vec<Entry> {
-        let mut evicted: Vec<Entry> = self.remove(&id).into_iter().collect();
-        self.tick += 1;
-        self.by_use.insert(self.tick, id.clone());
-        let used = self.tick;
-        self.entries.insert(
-            id,
-            Entry {
-                manager,
-                store,
-                used,
-            },
-        );
-        while self.entries.len() > cap {
-            let Some((_, oldest)) = self.by_use.pop_first() else {
+    fn insert(&mut self, id: &str, entry: Entry, cap: usize) -> Vec<Entry> {
+        let mut evicted: Vec<Entry> = self.remove(id).into_iter().collect();
+        let slot = match self.free.pop() {
+            Some(slot) => {
+                self.slots[slot] = Some(entry);
+                slot
+            }
+            None => {
+                self.slots.push(Some(entry));
+                self.slots.len() - 1
+            }
+        };
+        self.order
+            .set(&JsValue::from_str(id), &JsValue::from(slot as u32));
+        while self.len() > cap {
+            let Some(oldest) = self
+                .order
+                .keys()
+                .next()
+                .ok()
+                .and_then(|n| n.value().as_string())
+            else {
                 break;
             };
-            evicted.extend(self.entries.remove(&oldest));
+            evicted.extend(self.remove(&oldest));
         }
         evicted
     }
 
     fn remove(&mut self, id: &str) -> Option<Entry> {
-        let entry = self.entries.remove(id)?;
-        self.by_use.remove(&entry.used);
-        Some(entry)
+        let key = JsValue::from_str(id);
+        let slot = self.slot(&key)?;
+        self.order.delete(&key);
+        let entry = self.slots.get_mut(slot)?.take();
+        self.free.push(slot);
+        entry
+    }
+
+    fn len(&self) -> usize {
+        self.order.size() as usize
     }
 }
 
@@ -141,8 +164,11 @@ impl Accounts {
         let options = self.options(&store, Some(id));
         let manager = TokenManager::new(options.into())?;
         let handed = manager.share();
-        let evicted =
-            self.with_cache(|c| c.insert(id.to_owned(), manager, store.clone(), self.capacity))?;
+        let entry = Entry {
+            manager,
+            store: store.clone(),
+        };
+        let evicted = self.with_cache(|c| c.insert(id, entry, self.capacity))?;
         drop(evicted);
         Ok((handed, store))
     }
@@ -186,7 +212,7 @@ async fn settle(called: Result<JsValue, JsValue>) -> Result<JsValue, JsValue> {
 /// Stores a sign-in's TokenSet: read the current value, compare-and-set over it (another process
 /// may write in between), a bounded number of times.
 async fn sign_in(accounts: Rc<Accounts>, id: String, tokens: JsValue) -> Result<JsValue, JsValue> {
-    let store = match accounts.with_cache(|c| c.entries.get(&id).map(|e| e.store.clone()))? {
+    let store = match accounts.with_cache(|c| c.entry(&id).map(|e| e.store.clone()))? {
         Some(store) => store,
         None => accounts
             .factory
@@ -271,7 +297,7 @@ impl AccountTokens {
             factory,
             on_tokens,
             capacity: capacity as usize,
-            cache: RefCell::new(Cache::default()),
+            cache: RefCell::new(Cache::new()),
         };
         // Every TokenManager option is checked now, once, not at the first account's use.
         let probe: JsValue = MemoryTokenStore::new(JsValue::UNDEFINED).into();
@@ -323,9 +349,6 @@ impl AccountTokens {
     /// How many TokenManagers are cached (at most `maxAccounts`).
     #[wasm_bindgen(getter)]
     pub fn size(&self) -> u32 {
-        self.inner
-            .cache
-            .try_borrow()
-            .map_or(0, |c| c.entries.len() as u32)
+        self.inner.cache.try_borrow().map_or(0, |c| c.len() as u32)
     }
 }

@@ -38,7 +38,7 @@ export class D1TokenStore {
   #sql;
   constructor({ db, key, table = "avito_tokens" } = {}) {
     this.#db = database(db);
-    if (typeof key !== "string" || !key || key.length > 1024) throw new TypeError("key must be a non-empty string (one per Avito account), at most 1024 characters");
+    if (typeof key !== "string" || !key || key.length > 4096) throw new TypeError("key must be a non-empty string (one per Avito account), at most 4096 characters");
     this.#key = key;
     const t = tableName(table);
     this.#sql = {

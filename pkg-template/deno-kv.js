@@ -36,7 +36,7 @@ export class DenoKvTokenStore {
   #lease;
   constructor({ kv, key, prefix = ["avito-auth"] } = {}) {
     if (!kv || typeof kv.get !== "function" || typeof kv.atomic !== "function") throw new TypeError("DenoKvTokenStore needs a Deno.Kv (await Deno.openKv())");
-    if (typeof key !== "string" || !key || key.length > 1024) throw new TypeError("key must be a non-empty string (one per Avito account), at most 1024 characters");
+    if (typeof key !== "string" || !key || key.length > 4096) throw new TypeError("key must be a non-empty string (one per Avito account), at most 4096 characters");
     if (!Array.isArray(prefix)) throw new TypeError("prefix must be an array of Deno KV key parts");
     this.#kv = kv;
     this.#tokens = [...prefix, key, "tokens"];

@@ -71,9 +71,11 @@ export class DurableObjectTokenStore {
     return (await this.#call({ op: "get" })) ?? undefined;
   }
   async compareAndSet(expected, next) {
+    if (next === null || typeof next !== "object" || Array.isArray(next)) throw new TypeError("compareAndSet: next must be a TokenSet object");
     return this.#call({ op: "cas", expected: expected ?? null, next });
   }
   async acquireLease(ttlMs) {
+    if (!Number.isFinite(ttlMs) || ttlMs <= 0) throw new TypeError("acquireLease: ttlMs must be a positive number");
     return (await this.#call({ op: "acquire", ttlMs })) ?? undefined;
   }
   async releaseLease(leaseId) {

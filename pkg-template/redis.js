@@ -46,11 +46,13 @@ export class RedisTokenStore {
     return Number(r) === 1;
   }
   async acquireLease(ttlMs) {
+    if (!Number.isFinite(ttlMs) || ttlMs <= 0) throw new TypeError("acquireLease: ttlMs must be a positive number");
     const id = randomUUID();
     const ok = await this.#send(["SET", `${this.#key}:lease`, id, "NX", "PX", String(Math.ceil(ttlMs))]);
     return ok == null ? undefined : id;
   }
   async releaseLease(leaseId) {
+    if (typeof leaseId !== "string") return;
     await this.#send(["EVAL", RELEASE, "1", `${this.#key}:lease`, leaseId]);
   }
 }

@@ -4,7 +4,16 @@
 // and give each TokenManager a `DurableObjectTokenStore` over the account's stub.
 // This module does not load the wasm.
 
-const same = (a, b) => (a?.access_token ?? null) === (b?.access_token ?? null) && (a?.refresh_token ?? null) === (b?.refresh_token ?? null);
+// The protocol's match: an empty store only for an empty expected value; otherwise access_token,
+// refresh_token and renewal.id, each as "string or absent".
+const asText = (v) => (typeof v === "string" ? v : null);
+const matches = (stored, expected) =>
+  expected == null
+    ? stored == null
+    : stored != null &&
+      asText(stored.access_token) === asText(expected.access_token) &&
+      asText(stored.refresh_token) === asText(expected.refresh_token) &&
+      asText(stored.renewal?.id) === asText(expected.renewal?.id);
 
 /** The Durable Object: holds the TokenSet in durable storage and the renewal lease in memory. */
 export class AvitoTokensDurableObject {
@@ -22,7 +31,7 @@ export class AvitoTokensDurableObject {
       case "cas": {
         // Durable Object storage operations in one request are atomic with respect to others.
         const current = (await this.storage.get("tokens")) ?? null;
-        result = same(current, expected ?? null);
+        result = matches(current, expected);
         if (result) await this.storage.put("tokens", next);
         break;
       }
@@ -62,9 +71,11 @@ export class DurableObjectTokenStore {
     return (await this.#call({ op: "get" })) ?? undefined;
   }
   async compareAndSet(expected, next) {
+    if (next === null || typeof next !== "object" || Array.isArray(next)) throw new TypeError("compareAndSet: next must be a TokenSet object");
     return this.#call({ op: "cas", expected: expected ?? null, next });
   }
   async acquireLease(ttlMs) {
+    if (!Number.isFinite(ttlMs) || ttlMs <= 0) throw new TypeError("acquireLease: ttlMs must be a positive number");
     return (await this.#call({ op: "acquire", ttlMs })) ?? undefined;
   }
   async releaseLease(leaseId) {

@@ -1,19 +1,27 @@
 // Token storage for Node fleets in Redis: the TokenSet under `key`, compare-and-set in a Lua
-// script, the renewal lease with SET NX PX (a renewer that dies frees it after `leaseMs`).
+// script (comparing access_token, refresh_token and renewal.id), the renewal lease with SET NX PX (a renewer that dies frees it after `leaseMs`).
 // Works with node-redis (v4/v5: `sendCommand`) and ioredis (`call`); the client is an optional
 // peer dependency. This module does not load the wasm.
 import { randomUUID } from "node:crypto";
 
+// Compares what the protocol compares: access_token, refresh_token and renewal.id, each as
+// "string or absent" (ARGV: "s:"..value, or "" when absent); ARGV[4] == "1": expected is empty.
 const CAS = `
 local cur = redis.call('GET', KEYS[1])
-local a, r = '', ''
-if cur then
-  local t = cjson.decode(cur)
-  if type(t.access_token) == 'string' then a = t.access_token end
-  if type(t.refresh_token) == 'string' then r = t.refresh_token end
+if ARGV[4] == '1' then
+  if cur then return 0 end
+  redis.call('SET', KEYS[1], ARGV[5]) return 1
 end
-if a == ARGV[1] and r == ARGV[2] then redis.call('SET', KEYS[1], ARGV[3]) return 1 end
+if not cur then return 0 end
+local function text(v) if type(v) == 'string' then return 's:' .. v end return '' end
+local t = cjson.decode(cur)
+local id = ''
+if type(t.renewal) == 'table' then id = text(t.renewal.id) end
+if text(t.access_token) == ARGV[1] and text(t.refresh_token) == ARGV[2] and id == ARGV[3] then
+  redis.call('SET', KEYS[1], ARGV[5]) return 1
+end
 return 0`;
+const text = (v) => (typeof v === "string" ? `s:${v}` : "");
 const RELEASE = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0`;
 
 export class RedisTokenStore {
@@ -32,15 +40,19 @@ export class RedisTokenStore {
     return raw == null ? undefined : JSON.parse(String(raw));
   }
   async compareAndSet(expected, next) {
-    const r = await this.#send(["EVAL", CAS, "1", this.#key, expected?.access_token ?? "", expected?.refresh_token ?? "", JSON.stringify(next)]);
+    if (next === null || typeof next !== "object" || Array.isArray(next)) throw new TypeError("compareAndSet: next must be a TokenSet object");
+    const empty = expected == null;
+    const r = await this.#send(["EVAL", CAS, "1", this.#key, text(expected?.access_token), text(expected?.refresh_token), text(expected?.renewal?.id), empty ? "1" : "0", JSON.stringify(next)]);
     return Number(r) === 1;
   }
   async acquireLease(ttlMs) {
+    if (!Number.isFinite(ttlMs) || ttlMs <= 0) throw new TypeError("acquireLease: ttlMs must be a positive number");
     const id = randomUUID();
     const ok = await this.#send(["SET", `${this.#key}:lease`, id, "NX", "PX", String(Math.ceil(ttlMs))]);
     return ok == null ? undefined : id;
   }
   async releaseLease(leaseId) {
+    if (typeof leaseId !== "string") return;
     await this.#send(["EVAL", RELEASE, "1", `${this.#key}:lease`, leaseId]);
   }
 }

@@ -20,7 +20,7 @@ esbuild target/wasm-pack/avito_auth.js --minify --format=esm --log-level=error -
 SNIPPET="$(cd target/wasm-pack && ls snippets/*/js/exception.js)"
 mkdir -p "pkg/$(dirname "$SNIPPET")" && cp "target/wasm-pack/$SNIPPET" "pkg/$SNIPPET"
 echo "export { ApiException } from \"./$SNIPPET\";" > pkg/exception.js
-cp pkg-template/{api,workerd,edge-light,browser,init,durable-object,redis}.js pkg-template/node.mjs pkg-template/LICENSE pkg/
+cp pkg-template/{api,workerd,edge-light,browser,init,durable-object,redis,postgres,deno-kv,d1,testing}.js pkg-template/node.mjs pkg-template/LICENSE pkg/
 
 # 3. Types: wasm-bindgen's .d.ts of the Rust exports (parameter and return types annotated in Rust,
 #    the interfaces in src/edge/types.rs) without its init API, which the entries own. One file
@@ -29,7 +29,7 @@ cp pkg-template/{api,workerd,edge-light,browser,init,durable-object,redis}.js pk
 # where the platform has Symbol.dispose; `free()` (the same method) stays.
 sed -e '/^export type InitInput/,$d' -e '/\[Symbol\.dispose\]()/d' target/wasm-pack/avito_auth.d.ts > pkg/index.d.ts
 sed 's#"\./index\.js"#"./index.cjs"#' pkg/index.d.ts > pkg/index.d.cts
-for d in init durable-object redis; do
+for d in init durable-object redis postgres deno-kv d1 testing; do
   cp "pkg-template/$d.d.ts" pkg/
   sed 's#"\./index\.js"#"./index.cjs"#' "pkg-template/$d.d.ts" > "pkg/$d.d.cts"
 done
@@ -41,6 +41,8 @@ cjs pkg/cjs-entry.js --bundle --platform=node --target=node18 --outfile=pkg/node
 cjs pkg/init.js --bundle --platform=neutral --target=es2020 --outfile=pkg/init.cjs
 cjs pkg/redis.js --platform=node --target=node18 --outfile=pkg/redis.cjs
 cjs pkg/durable-object.js --platform=neutral --target=es2022 --outfile=pkg/durable-object.cjs
+cjs pkg/postgres.js --platform=node --target=node18 --outfile=pkg/postgres.cjs
+for m in deno-kv d1 testing; do cjs "pkg/$m.js" --platform=neutral --target=es2022 --outfile="pkg/$m.cjs"; done
 rm pkg/cjs-entry.js
 
 # 5. README (its head + the user-guide section of the repository README) and package.json.

@@ -8,6 +8,8 @@ cd "$(dirname "$0")/.."
 MISSING=""
 [ -x /usr/bin/chromium ] || MISSING="$MISSING chromium"
 [ -x /usr/bin/redis-server ] || MISSING="$MISSING redis-server"
+# PostgreSQL: the fleet tests initdb a server of their own in a temporary folder (any version).
+compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null || MISSING="$MISSING postgresql"
 if [ -n "$MISSING" ]; then
   echo "[setup] installing Debian's$MISSING for the browser and fleet tests" >&2
   (apt-get update -qq && apt-get install -y -qq $MISSING) >/dev/null
@@ -31,5 +33,5 @@ bash scripts/install-scratch.sh tests/.scratch/node
 
 # The globs take in every suite, the edge's failure paths (tests/node/failure-paths.test.mjs) and
 # the other fetch libraries (tests/hostile/fetch-libraries.test.mjs) included.
-echo "== node --test: contract (ESM+CJS), edge failure paths, package checks, differential encoding, runtimes (Node 18/20/22/24, Deno, Bun, workerd + service binding, Chromium), www demo, hostile upstream (Node, workerd; npm undici, undici + ProxyAgent, node-fetch), fleets (Durable Object, Redis)"
+echo "== node --test: contract (ESM+CJS), edge failure paths, package checks, differential encoding, runtimes (Node 18/20/22/24, Deno, Bun, workerd + service binding, Chromium), www demo, hostile upstream (Node, workerd; npm undici, undici + ProxyAgent, node-fetch), the store kit and AccountTokens, fleets and the kit on every store (Durable Object, D1, Redis, PostgreSQL, Deno KV)"
 node --test --test-concurrency=1 tests/node/*.test.mjs tests/runtimes/*.test.mjs tests/www/*.test.mjs tests/hostile/*.test.mjs tests/fleet/*.test.mjs

@@ -3,6 +3,7 @@
 //! - `client`: `Configuration`, `ApiClient`, `ApplicationAccessApi`, `AccessApi`;
 //! - `auth`: `AvitoAuth`, `parseCallback`, `randomState`;
 //! - `tokens`: `TokenManager`, `MemoryTokenStore`;
+//! - `accounts`: `AccountTokens` (one TokenManager per account, in a bounded cache);
 //! - `transport`: one token request (gloo-net builds it), its answer read through one bounded
 //!   reader, awaited with wasm-bindgen-futures;
 //! - `timing`: the owner of each attempt's AbortController, timer and caller-signal listener;
@@ -17,6 +18,7 @@ use std::future::Future;
 use std::pin::Pin;
 use wasm_bindgen::JsValue;
 
+mod accounts;
 mod auth;
 mod client;
 mod exception;

@@ -56,6 +56,25 @@ export const scenarios = {
     check(url.startsWith("https://avito.ru/oauth?response_type=code&client_id=demo-client&scope=messenger:read,items:info&state="), url);
     check(state.length >= 22, "random state");
   },
+  async "AccountTokens: one TokenManager per account"(lib, env) {
+    await admin(env, "/__reset", {});
+    const stores = new Map();
+    const accounts = new lib.AccountTokens({
+      auth: new lib.AvitoAuth({ clientId: ID, clientSecret: SECRET, host: env.mockUrl }),
+      store: (id) => stores.get(id) ?? stores.set(id, new lib.MemoryTokenStore()).get(id),
+      maxAccounts: 1,
+    });
+    for (const id of ["a", "b"]) {
+      const { refresh_token } = await admin(env, "/__refresh");
+      await accounts.signIn(id, { access_token: "old", refresh_token, expires_at: 0 });
+    }
+    const [a, b] = await Promise.all([accounts.manager("a").getAccessToken(), accounts.manager("b").getAccessToken()]);
+    check(a !== b && a.startsWith("at_") && b.startsWith("at_"), "each account its own token");
+    check(accounts.size === 1, "the cache holds maxAccounts managers");
+    check(await accounts.manager("a").getAccessToken() === a, "an evicted account starts again from its store");
+    const counts = await admin(env, "/__counts");
+    check(counts.refresh === 2, `one refresh per account, got ${counts.refresh}`);
+  },
   async "refresh_token rotation"(lib, env) {
     const { refresh_token } = await admin(env, "/__refresh");
     const app = new lib.ApplicationAccessApi(new lib.ApiClient(new lib.Configuration({ host: env.mockUrl })));

@@ -77,3 +77,38 @@ export async function redis(client: { sendCommand(args: string[]): Promise<unkno
   if (lease !== undefined) await store.releaseLease(lease);
   return store.get();
 }
+
+// PostgreSQL, Deno KV, D1, the conformance kit, many accounts.
+import { PostgresTokenStore, createTable as createPgTable, tableDDL } from "avito-auth/postgres";
+import { DenoKvTokenStore } from "avito-auth/deno-kv";
+import { D1TokenStore, createTable as createD1Table } from "avito-auth/d1";
+import { verifyTokenStore, StoreConformanceError, type StoreCheckResult } from "avito-auth/testing";
+import { AccountTokens } from "avito-auth";
+
+export async function postgres(pool: { query(text: string, values?: unknown[]): Promise<{ rows: any[]; rowCount: number | null }> }, auth: AvitoAuth): Promise<string> {
+  await createPgTable(pool, { table: "avito_tokens" });
+  const ddl: string = tableDDL();
+  const accounts = new AccountTokens({ auth, store: (id: string) => new PostgresTokenStore({ client: pool, key: id }), maxAccounts: 500, onTokens: (id: string, ts: TokenSet) => void [id, ts] });
+  await accounts.signIn("seller-1", { access_token: "a", refresh_token: "r" });
+  const tm: TokenManager = accounts.manager("seller-1");
+  const n: number = accounts.size;
+  const gone: boolean = accounts.forget("seller-1");
+  void ddl; void n; void gone;
+  return tm.getAccessToken();
+}
+export async function kv(kvHandle: { get(key: readonly unknown[]): Promise<{ key: readonly unknown[]; value: unknown; versionstamp: string | null }>; atomic(): unknown }): Promise<TokenSet | undefined> {
+  return new DenoKvTokenStore({ kv: kvHandle, key: "seller-1", prefix: ["app"] }).get();
+}
+export async function d1(db: { prepare(q: string): { bind(...v: unknown[]): { first(): Promise<any>; run(): Promise<{ meta?: { changes?: number } }> }; run(): Promise<unknown> } }): Promise<boolean> {
+  await createD1Table(db);
+  return new D1TokenStore({ db, key: "seller-1" }).compareAndSet(undefined, { access_token: "a" });
+}
+export async function kit(): Promise<number> {
+  try {
+    const results: StoreCheckResult[] = await verifyTokenStore((key: string) => new MemoryTokenStore(), { leaseMs: 200, race: 4, timeoutMs: 1000, keyPrefix: "t:" });
+    return results.length;
+  } catch (e) {
+    if (e instanceof StoreConformanceError) return -e.failures.length;
+    throw e;
+  }
+}

@@ -239,3 +239,12 @@ fn call_signal(options: &JsValue) -> Result<Option<CallerSignal>, JsValue> {
     let o: options::CallOptions = options::from_object(options, "options")?;
     options::signal(&o.signal)
 }
+
+impl TokenManager {
+    /// Another handle on the same manager (`AccountTokens` hands a cached one out more than once).
+    pub(crate) fn share(&self) -> TokenManager {
+        TokenManager {
+            inner: self.inner.clone(),
+        }
+    }
+}

@@ -1,0 +1,74 @@
+// Token storage in Deno KV (Deno Deploy, or Deno.openKv(path) shared by processes on one host).
+// The TokenSet lives under [...prefix, key, "tokens"]; compareAndSet reads it, compares what the
+// protocol compares (access_token, refresh_token, renewal.id) and commits only if the entry's
+// versionstamp is unchanged (atomic().check). The lease is a second entry written with expireIn;
+// Deno KV deletes expired entries lazily, so its value also carries the expiry time and an expired
+// lease counts as free. This module does not load the wasm.
+
+const MAX_TRIES = 32;
+// A local KV file shared by processes is SQLite: a write that meets another process's write lock
+// fails with "database is locked" instead of waiting. Such a call changed nothing and is retried
+// after a short random pause (bounded: about 2 s in all), then its error is thrown.
+const BUSY_TRIES = 60;
+const busy = (e) => /database is locked|SQLITE_BUSY/i.test(String(e?.message ?? e));
+async function patiently(op) {
+  for (let i = 1; ; i++) {
+    try {
+      return await op();
+    } catch (e) {
+      if (!busy(e) || i >= BUSY_TRIES) throw e;
+      await new Promise((r) => setTimeout(r, 5 + Math.random() * 60));
+    }
+  }
+}
+const asText = (v) => (typeof v === "string" ? v : null);
+const matches = (stored, expected) =>
+  expected == null
+    ? stored == null
+    : stored != null &&
+      asText(stored.access_token) === asText(expected.access_token) &&
+      asText(stored.refresh_token) === asText(expected.refresh_token) &&
+      asText(stored.renewal?.id) === asText(expected.renewal?.id);
+
+export class DenoKvTokenStore {
+  #kv;
+  #tokens;
+  #lease;
+  constructor({ kv, key, prefix = ["avito-auth"] } = {}) {
+    if (!kv || typeof kv.get !== "function" || typeof kv.atomic !== "function") throw new TypeError("DenoKvTokenStore needs a Deno.Kv (await Deno.openKv())");
+    if (typeof key !== "string" || !key || key.length > 4096) throw new TypeError("key must be a non-empty string (one per Avito account), at most 4096 characters");
+    if (!Array.isArray(prefix)) throw new TypeError("prefix must be an array of Deno KV key parts");
+    this.#kv = kv;
+    this.#tokens = [...prefix, key, "tokens"];
+    this.#lease = [...prefix, key, "lease"];
+  }
+  async get() {
+    return (await patiently(() => this.#kv.get(this.#tokens))).value ?? undefined;
+  }
+  async compareAndSet(expected, next) {
+    if (next === null || typeof next !== "object" || Array.isArray(next)) throw new TypeError("compareAndSet: next must be a TokenSet object");
+    // A failed commit means the entry changed between the read and the commit: read it again and
+    // decide on the new value (bounded: a store that changes this often refuses the write).
+    for (let i = 0; i < MAX_TRIES; i++) {
+      const cur = await patiently(() => this.#kv.get(this.#tokens));
+      if (!matches(cur.value, expected)) return false;
+      const { ok } = await patiently(() => this.#kv.atomic().check(cur).set(this.#tokens, next).commit());
+      if (ok) return true;
+    }
+    return false;
+  }
+  async acquireLease(ttlMs) {
+    if (!Number.isFinite(ttlMs) || ttlMs <= 0) throw new TypeError("acquireLease: ttlMs must be a positive number");
+    const cur = await patiently(() => this.#kv.get(this.#lease));
+    if (cur.value != null && cur.value.until > Date.now()) return undefined;
+    const id = crypto.randomUUID();
+    const ttl = Math.ceil(ttlMs);
+    const { ok } = await patiently(() => this.#kv.atomic().check(cur).set(this.#lease, { id, until: Date.now() + ttl }, { expireIn: ttl }).commit());
+    return ok ? id : undefined;
+  }
+  async releaseLease(leaseId) {
+    const cur = await patiently(() => this.#kv.get(this.#lease));
+    if (cur.value == null || cur.value.id !== leaseId) return;
+    await patiently(() => this.#kv.atomic().check(cur).delete(this.#lease).commit());
+  }
+}

@@ -1,0 +1,353 @@
+//! Many accounts in one process: `AccountTokens` hands out one `TokenManager` per Avito account,
+//! created on first use from the caller's store factory (accountId → store), kept in a bounded
+//! least-recently-used cache, and dropped when evicted (a service with thousands of sellers keeps
+//! memory bounded by the cache, not by the number of sellers). `signIn` stores the TokenSet a
+//! seller's sign-in produced.
+
+use super::exception::{exception, invalid, rejected};
+use super::js::{self, rust_string};
+use super::tokens::{MemoryTokenStore, TokenManager};
+use crate::oauth::{Failure, Kind};
+use js_sys::{Function, Object, Promise};
+use std::cell::RefCell;
+use std::rc::Rc;
+use wasm_bindgen::prelude::*;
+use wasm_bindgen::JsCast;
+use wasm_bindgen_futures::JsFuture;
+
+#[wasm_bindgen(typescript_custom_section)]
+const DECLARATIONS: &str = r#"
+export interface AccountTokensOptions {
+  auth: AvitoAuth;
+  /** The store of one account, made on first use: `(accountId) => new PostgresTokenStore({ client: pool, key: accountId })`. Synchronous. */
+  store: (accountId: string) => TokenStore;
+  /** How many TokenManagers stay cached (least recently used ones are dropped); default 1000. */
+  maxAccounts?: number;
+  /** Passed to every TokenManager. */
+  refreshSkewMs?: number;
+  /** Passed to every TokenManager. */
+  leaseMs?: number;
+  /** Called after every successful renewal of an account, with its id. */
+  onTokens?: (accountId: string, tokens: TokenSet) => void | Promise<void>;
+  /** Passed to every TokenManager. */
+  fetch?: (input: RequestInfo | URL, init?: RequestInit) => Promise<Response>;
+}
+"#;
+
+/// The two store methods the sign-in step calls, structurally on whatever the factory made.
+#[wasm_bindgen]
+extern "C" {
+    type SignInStore;
+    #[wasm_bindgen(catch, method, structural)]
+    fn get(this: &SignInStore) -> Result<JsValue, JsValue>;
+    #[wasm_bindgen(catch, method, structural, js_name = compareAndSet)]
+    fn compare_and_set(
+        this: &SignInStore,
+        expected: &JsValue,
+        next: &JsValue,
+    ) -> Result<JsValue, JsValue>;
+}
+
+const DEFAULT_MAX_ACCOUNTS: f64 = 1000.0;
+const MAX_MAX_ACCOUNTS: f64 = 1_000_000.0;
+const MAX_ACCOUNT_ID: u32 = 1024;
+/// Compare-and-set attempts of one sign-in before it reports that the store keeps changing.
+const SIGN_IN_TRIES: usize = 16;
+
+struct Entry {
+    manager: TokenManager,
+    store: JsValue,
+}
+
+/// The cached managers in slots, indexed by a JS `Map` (accountId → slot) whose insertion order
+/// is the order of last use, oldest first: a used account is deleted and set again. The JS Map
+/// instead of Rust's HashMap + BTreeMap keeps 10 KB (gzip) of collection code out of the .wasm.
+struct Cache {
+    order: js_sys::Map,
+    slots: Vec<Option<Entry>>,
+    free: Vec<usize>,
+}
+
+impl Cache {
+    fn new() -> Cache {
+        Cache {
+            order: js_sys::Map::new(),
+            slots: Vec::new(),
+            free: Vec::new(),
+        }
+    }
+
+    fn slot(&self, key: &JsValue) -> Option<usize> {
+        self.order.get(key).as_f64().map(|n| n as usize)
+    }
+
+    fn entry(&self, id: &str) -> Option<&Entry> {
+        let slot = self.slot(&JsValue::from_str(id))?;
+        self.slots.get(slot)?.as_ref()
+    }
+
+    fn touch(&mut self, id: &str) -> Option<(TokenManager, JsValue)> {
+        let key = JsValue::from_str(id);
+        let slot = self.slot(&key)?;
+        self.order.delete(&key);
+        self.order.set(&key, &JsValue::from(slot as u32));
+        let entry = self.slots.get(slot)?.as_ref()?;
+        Some((entry.manager.share(), entry.store.clone()))
+    }
+
+    /// Inserts, and returns what fell out (dropped by the caller once the cache is released).
+    fn insert(&mut self, id: &str, entry: Entry, cap: usize) -> Vec<Entry> {
+        let mut evicted: Vec<Entry> = self.remove(id).into_iter().collect();
+        let slot = match self.free.pop() {
+            Some(slot) => {
+                self.slots[slot] = Some(entry);
+                slot
+            }
+            None => {
+                self.slots.push(Some(entry));
+                self.slots.len() - 1
+            }
+        };
+        self.order
+            .set(&JsValue::from_str(id), &JsValue::from(slot as u32));
+        while self.len() > cap {
+            let Some(oldest) = self
+                .order
+                .keys()
+                .next()
+                .ok()
+                .and_then(|n| n.value().as_string())
+            else {
+                break;
+            };
+            evicted.extend(self.remove(&oldest));
+        }
+        evicted
+    }
+
+    fn remove(&mut self, id: &str) -> Option<Entry> {
+        let key = JsValue::from_str(id);
+        let slot = self.slot(&key)?;
+        self.order.delete(&key);
+        let entry = self.slots.get_mut(slot)?.take();
+        self.free.push(slot);
+        entry
+    }
+
+    fn len(&self) -> usize {
+        self.order.size() as usize
+    }
+}
+
+struct Accounts {
+    /// The options every TokenManager gets (auth, grant, skew, lease, fetch), without the store.
+    template: Object,
+    factory: Function,
+    on_tokens: Option<Function>,
+    capacity: usize,
+    cache: RefCell<Cache>,
+}
+
+impl Accounts {
+    /// The account's cached manager and store, or new ones from the factory (cached).
+    fn entry(&self, id: &str) -> Result<(TokenManager, JsValue), JsValue> {
+        if let Some(found) = self.with_cache(|c| c.touch(id))? {
+            return Ok(found);
+        }
+        // No borrow is held while JavaScript runs: the factory may call back into this object.
+        let store = self
+            .factory
+            .call1(&JsValue::UNDEFINED, &JsValue::from_str(id))?;
+        if !store.is_object() {
+            return Err(invalid("the store factory must return a store object"));
+        }
+        let options = self.options(&store, Some(id));
+        let manager = TokenManager::new(options.into())?;
+        let handed = manager.share();
+        let entry = Entry {
+            manager,
+            store: store.clone(),
+        };
+        let evicted = self.with_cache(|c| c.insert(id, entry, self.capacity))?;
+        drop(evicted);
+        Ok((handed, store))
+    }
+
+    fn options(&self, store: &JsValue, id: Option<&str>) -> Object {
+        let options = Object::assign(&Object::new(), &self.template);
+        js::set(&options, "store", store);
+        if let (Some(f), Some(id)) = (&self.on_tokens, id) {
+            js::set(
+                &options,
+                "onTokens",
+                &f.bind1(&JsValue::UNDEFINED, &JsValue::from_str(id)),
+            );
+        }
+        options
+    }
+
+    fn with_cache<T>(&self, f: impl FnOnce(&mut Cache) -> T) -> Result<T, JsValue> {
+        match self.cache.try_borrow_mut() {
+            Ok(mut cache) => Ok(f(&mut cache)),
+            Err(_) => Err(invalid(
+                "AccountTokens was re-entered while it was updating its cache",
+            )),
+        }
+    }
+}
+
+fn account_id(value: &JsValue) -> Result<String, JsValue> {
+    match rust_string(value) {
+        Ok(id) if !id.is_empty() && id.encode_utf16().count() <= MAX_ACCOUNT_ID as usize => Ok(id),
+        _ => Err(invalid(format!(
+            "accountId must be a non-empty string of at most {MAX_ACCOUNT_ID} characters"
+        ))),
+    }
+}
+
+async fn settle(called: Result<JsValue, JsValue>) -> Result<JsValue, JsValue> {
+    JsFuture::from(Promise::resolve(&called?)).await
+}
+
+/// Stores a sign-in's TokenSet: read the current value, compare-and-set over it (another process
+/// may write in between), a bounded number of times.
+async fn sign_in(accounts: Rc<Accounts>, id: String, tokens: JsValue) -> Result<JsValue, JsValue> {
+    let store = match accounts.with_cache(|c| c.entry(&id).map(|e| e.store.clone()))? {
+        Some(store) => store,
+        None => accounts
+            .factory
+            .call1(&JsValue::UNDEFINED, &JsValue::from_str(&id))?,
+    };
+    if !js::get(&store, "get").is_function() || !js::get(&store, "compareAndSet").is_function() {
+        return Err(invalid(
+            "the store factory must return a store with get() and compareAndSet()",
+        ));
+    }
+    let store: SignInStore = store.unchecked_into();
+    for _ in 0..SIGN_IN_TRIES {
+        let current = settle(store.get()).await?;
+        if settle(store.compare_and_set(&current, &tokens))
+            .await?
+            .is_truthy()
+        {
+            // A cached manager still holds the old tokens in memory: the next use builds a new one.
+            let stale = accounts.with_cache(|c| c.remove(&id))?;
+            drop(stale);
+            return Ok(JsValue::UNDEFINED);
+        }
+    }
+    let mut f = Failure::new(
+        Kind::Store,
+        "the store kept changing: the sign-in's tokens were not stored (compare-and-set lost 16 times)",
+    );
+    f.retryable = true;
+    Err(exception(&f))
+}
+
+/// One TokenManager per Avito account, from a store factory, in a bounded cache.
+#[wasm_bindgen]
+pub struct AccountTokens {
+    inner: Rc<Accounts>,
+}
+
+#[wasm_bindgen]
+impl AccountTokens {
+    /// `{ auth, store: (accountId) => TokenStore, maxAccounts?, refreshSkewMs?, leaseMs?, onTokens?, fetch? }`.
+    #[wasm_bindgen(constructor)]
+    pub fn new(
+        #[wasm_bindgen(unchecked_param_type = "AccountTokensOptions")] options: JsValue,
+    ) -> Result<AccountTokens, JsValue> {
+        if !options.is_object() {
+            return Err(invalid(
+                "AccountTokens needs options: { auth, store: (accountId) => TokenStore }",
+            ));
+        }
+        let factory = js::get(&options, "store")
+            .dyn_into::<Function>()
+            .map_err(|_| invalid("store must be a function (accountId) => TokenStore"))?;
+        let on_tokens = match js::get(&options, "onTokens") {
+            f if js::absent(&f) => None,
+            f => Some(
+                f.dyn_into::<Function>()
+                    .map_err(|_| invalid("onTokens must be a function"))?,
+            ),
+        };
+        let capacity = match js::get(&options, "maxAccounts") {
+            n if n.is_undefined() => DEFAULT_MAX_ACCOUNTS,
+            n => match n.as_f64() {
+                Some(n) if n.fract() == 0.0 && (1.0..=MAX_MAX_ACCOUNTS).contains(&n) => n,
+                _ => {
+                    return Err(invalid(format!(
+                        "maxAccounts must be an integer from 1 to {MAX_MAX_ACCOUNTS}"
+                    )))
+                }
+            },
+        };
+        let template = Object::new();
+        for member in ["auth", "refreshSkewMs", "leaseMs", "fetch"] {
+            let value = js::get(&options, member);
+            if !value.is_undefined() {
+                js::set(&template, member, &value);
+            }
+        }
+        js::set(&template, "grant", &JsValue::from_str("refresh_token"));
+        let accounts = Accounts {
+            template,
+            factory,
+            on_tokens,
+            capacity: capacity as usize,
+            cache: RefCell::new(Cache::new()),
+        };
+        // Every TokenManager option is checked now, once, not at the first account's use.
+        let probe: JsValue = MemoryTokenStore::new(JsValue::UNDEFINED).into();
+        drop(TokenManager::new(accounts.options(&probe, None).into())?);
+        Ok(AccountTokens {
+            inner: Rc::new(accounts),
+        })
+    }
+
+    /// The account's TokenManager (made from `store(accountId)` on first use, then cached).
+    pub fn manager(
+        &self,
+        #[wasm_bindgen(js_name = accountId, unchecked_param_type = "string")] account: JsValue,
+    ) -> Result<TokenManager, JsValue> {
+        let id = account_id(&account)?;
+        Ok(self.inner.entry(&id)?.0)
+    }
+
+    /// Stores the TokenSet of a seller's sign-in (e.g. `await auth.exchangeCode(code)`) for the
+    /// account, over whatever the store held; the account's cached manager is dropped so that the
+    /// next `manager(accountId)` starts from the new tokens.
+    #[wasm_bindgen(js_name = signIn, unchecked_return_type = "Promise<void>")]
+    pub fn sign_in(
+        &self,
+        #[wasm_bindgen(js_name = accountId, unchecked_param_type = "string")] account: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "TokenSet")] tokens: JsValue,
+    ) -> Promise {
+        let id = match account_id(&account) {
+            Ok(id) => id,
+            Err(e) => return rejected(e),
+        };
+        let refresh = js::get(&tokens, "refresh_token").as_string();
+        if !tokens.is_object() || !refresh.is_some_and(|r| !r.is_empty()) {
+            return rejected(invalid("tokens must be a TokenSet with a refresh_token"));
+        }
+        super::promise(sign_in(self.inner.clone(), id, tokens))
+    }
+
+    /// Drops the account's cached manager (if any); whether there was one.
+    pub fn forget(
+        &self,
+        #[wasm_bindgen(js_name = accountId, unchecked_param_type = "string")] account: JsValue,
+    ) -> Result<bool, JsValue> {
+        let id = account_id(&account)?;
+        let removed = self.inner.with_cache(|c| c.remove(&id))?;
+        Ok(removed.is_some())
+    }
+
+    /// How many TokenManagers are cached (at most `maxAccounts`).
+    #[wasm_bindgen(getter)]
+    pub fn size(&self) -> u32 {
+        self.inner.cache.try_borrow().map_or(0, |c| c.len() as u32)
+    }
+}

@@ -1,0 +1,201 @@
+// PostgresTokenStore against a real PostgreSQL server (Debian's, started here with initdb in a
+// temporary folder on 127.0.0.1): the conformance kit, fleets of Node processes renewing one and
+// a hundred accounts, a renewer killed mid-lease, and a server restart in the middle of a run.
+import { it, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import { copyFileSync, existsSync, symlinkSync } from "node:fs";
+import path from "node:path";
+import { pathToFileURL } from "node:url";
+import { createRequire } from "node:module";
+import { ROOT, SCRATCH } from "../support/load.mjs";
+import { startMockAvito } from "../support/mock-avito.mjs";
+import { startPostgres } from "../support/postgres.mjs";
+
+const RENEWER = path.join(ROOT, "tests/fleet/postgres-renewer.mjs");
+const scratchImport = (f) => import(pathToFileURL(path.join(SCRATCH, f)).href);
+let server, pool, mock, pg, store;
+
+before(async () => {
+  // The example imports "avito-auth" and "pg": run it from the scratch project (the tarball) with
+  // the repository's pg resolvable beside it.
+  copyFileSync(path.join(ROOT, "examples/node-postgres/accounts.mjs"), path.join(SCRATCH, "node-postgres-accounts.mjs"));
+  const pgDir = path.dirname(createRequire(import.meta.url).resolve("pg/package.json"));
+  if (!existsSync(path.join(SCRATCH, "node_modules/pg"))) symlinkSync(pgDir, path.join(SCRATCH, "node_modules/pg"));
+  server = await startPostgres();
+  pg = (await import("pg")).default;
+  pool = new pg.Pool({ ...server.config, max: 20 });
+  pool.on("error", () => {});
+  store = await scratchImport("postgres.mjs");
+  await store.createTable(pool);
+  mock = await startMockAvito();
+});
+after(async () => {
+  await pool?.end();
+  server?.close();
+  await mock?.close();
+});
+
+function renewer(accounts, { startAt = 0, leaseMs = 5000 } = {}) {
+  const p = spawn(process.execPath, [RENEWER, SCRATCH, server.url, mock.url, String(startAt), String(leaseMs), accounts.join(",")], { cwd: ROOT });
+  let out = "";
+  p.stdout.on("data", (d) => (out += d));
+  p.stderr.on("data", (d) => (out += d));
+  p.done = new Promise((resolve) => p.on("close", () => resolve(out)));
+  return p;
+}
+/** account → token (or the error line) from a renewer's output. */
+const results = (out) => {
+  const m = new Map();
+  for (const line of out.split("\n")) {
+    const r = /^(TOKEN|ERROR) (\S+) (.*)$/.exec(line);
+    if (r) m.set(r[2], r[1] === "TOKEN" ? r[3] : `ERROR ${r[3]}`);
+  }
+  return m;
+};
+const expiredSet = () => ({ access_token: "expired", refresh_token: mock.grantRefresh(), token_type: "Bearer", expires_in: 86400, expires_at: Date.now() - 1 });
+async function seed(account, set = expiredSet()) {
+  await pool.query("DELETE FROM avito_tokens WHERE key = $1", [`avito:${account}`]);
+  assert.equal(await new store.PostgresTokenStore({ client: pool, key: `avito:${account}` }).compareAndSet(undefined, set), true);
+  return set;
+}
+const stored = async (account) => (await pool.query("SELECT token_set FROM avito_tokens WHERE key = $1", [`avito:${account}`])).rows[0]?.token_set;
+
+it("the conformance kit passes on PostgresTokenStore (a Pool, and a single Client)", async () => {
+  const { verifyTokenStore } = await scratchImport("testing.mjs");
+  const results = await verifyTokenStore((key) => new store.PostgresTokenStore({ client: pool, key }));
+  assert.ok(results.length >= 10 && results.every((r) => r.ok));
+  const client = new pg.Client(server.config);
+  await client.connect();
+  try {
+    await verifyTokenStore((key) => new store.PostgresTokenStore({ client, key }), { race: 4 });
+  } finally {
+    await client.end();
+  }
+});
+
+it("one statement per call, the table holds many accounts, the DDL is the README's", async () => {
+  const readme = (await import("node:fs")).readFileSync(path.join(ROOT, "README.md"), "utf8");
+  assert.ok(readme.includes(store.tableDDL()), "README shows the DDL createTable() runs");
+  assert.throws(() => new store.PostgresTokenStore({ client: pool, key: "k", table: "x; DROP TABLE y" }), TypeError);
+  assert.throws(() => new store.PostgresTokenStore({ client: {}, key: "k" }), TypeError);
+  assert.throws(() => new store.PostgresTokenStore({ client: pool, key: "" }), TypeError);
+  // A custom table (schema-qualified), created by the instance helper.
+  await pool.query("CREATE SCHEMA IF NOT EXISTS avito");
+  const s = new store.PostgresTokenStore({ client: pool, key: "custom", table: "avito.tokens" });
+  await s.createTable();
+  await s.createTable();
+  assert.equal(await s.compareAndSet(undefined, { access_token: "a", refresh_token: "r" }), true);
+  assert.deepEqual((await pool.query("SELECT key, token_set FROM avito.tokens")).rows, [{ key: "custom", token_set: { access_token: "a", refresh_token: "r" } }]);
+  // Every call is one statement (no transaction, no read-then-write from the app).
+  const sent = [];
+  const counting = new store.PostgresTokenStore({ client: { query: (text, values) => (sent.push(text), pool.query(text, values)) }, key: "counted" });
+  for (const op of [() => counting.get(), () => counting.compareAndSet(undefined, { access_token: "a" }), () => counting.compareAndSet({ access_token: "a" }, { access_token: "b" }), () => counting.acquireLease(1000), () => counting.releaseLease("x")]) {
+    sent.length = 0;
+    await op();
+    assert.equal(sent.length, 1, sent.join("\n"));
+  }
+  // The lease is on the database's clock: its expiry is now() + ttl there.
+  const id = await s.acquireLease(60_000);
+  const { rows } = await pool.query("SELECT lease_id, extract(epoch FROM lease_until - now()) AS left FROM avito.tokens");
+  assert.equal(rows[0].lease_id, id);
+  assert.ok(Number(rows[0].left) > 55 && Number(rows[0].left) <= 60, rows[0].left);
+});
+
+it("6 processes renewing one account at once: exactly one refresh, all end with the same token", async () => {
+  mock.reset();
+  mock.tokenDelayMs = 300;
+  const seeded = await seed("acct-1");
+  const startAt = Date.now() + 2000;
+  const outs = await Promise.all(Array.from({ length: 6 }, () => renewer(["acct-1"], { startAt }).done));
+  const tokens = outs.map((o) => results(o).get("acct-1") ?? `no answer: ${o}`);
+  assert.equal(new Set(tokens).size, 1, tokens.join("\n"));
+  assert.match(tokens[0], /^at_/);
+  assert.equal(mock.counts.refresh, 1);
+  const now = await stored("acct-1");
+  assert.equal(now.access_token, tokens[0]);
+  assert.notEqual(now.refresh_token, seeded.refresh_token);
+});
+
+it("100 accounts renewed in parallel by 4 processes: one refresh per account", async () => {
+  mock.reset();
+  mock.tokenDelayMs = 100;
+  const accounts = Array.from({ length: 100 }, (_, i) => `bulk-${i}`);
+  const seeded = new Map();
+  for (const a of accounts) seeded.set(a, (await seed(a)).refresh_token);
+  const startAt = Date.now() + 2500;
+  const outs = await Promise.all(Array.from({ length: 4 }, () => renewer(accounts, { startAt, leaseMs: 10_000 }).done));
+  const perProcess = outs.map(results);
+  for (const a of accounts) {
+    const seen = new Set(perProcess.map((m) => m.get(a)));
+    assert.equal(seen.size, 1, `${a}: ${[...seen].join(" | ")}`);
+    const [token] = seen;
+    assert.match(String(token), /^at_/, `${a}: ${token}`);
+    assert.equal((await stored(a)).access_token, token);
+  }
+  assert.equal(mock.counts.refresh, 100, "one refresh per account");
+  const presented = mock.requests.filter((r) => r.form.grant_type === "refresh_token").map((r) => r.form.refresh_token);
+  assert.deepEqual(presented.sort(), [...seeded.values()].sort(), "each account's own refresh token, once");
+});
+
+// The renewer is killed while its refresh is in flight, holding the lease. The others are held
+// back no longer than the lease, never present the refresh token while the first presentation
+// may still be answered, and agree on one outcome; after a new sign-in, renewals go on.
+it("a renewer SIGKILLed mid-lease: the others wait out the lease only, and agree", async () => {
+  mock.reset();
+  await seed("acct-kill");
+  const leaseMs = 1500;
+  mock.script({ hang: true }); // the first refresh is never answered…
+  const doomed = renewer(["acct-kill"], { leaseMs });
+  for (let i = 0; i < 200 && mock.requests.length === 0; i++) await new Promise((r) => setTimeout(r, 50));
+  assert.equal(mock.requests.length, 1, `the doomed renewer sent its refresh: ${doomed.exitCode} ${await Promise.race([doomed.done, new Promise((r) => setTimeout(() => r("(running)"), 10))])}`);
+  doomed.kill("SIGKILL"); // …and its process dies holding the lease
+  await doomed.done;
+  const { rows } = await pool.query("SELECT lease_id, lease_until > now() AS live FROM avito_tokens WHERE key = 'avito:acct-kill'");
+  assert.ok(rows[0].lease_id && rows[0].live, "the dead renewer's lease is still there");
+  const t0 = Date.now();
+  const outs = await Promise.all(Array.from({ length: 3 }, () => renewer(["acct-kill"], { leaseMs }).done));
+  const elapsed = Date.now() - t0;
+  const answers = outs.map((o) => results(o).get("acct-kill") ?? `no answer: ${o}`);
+  assert.equal(new Set(answers.map((a) => (a.startsWith("ERROR") ? a.replace(/ \S+$/, "") : a))).size, 1, answers.join("\n"));
+  assert.ok(answers.every((a) => /^at_/.test(a) || / signInRequired /.test(a)), answers.join("\n"));
+  assert.ok(mock.counts.refresh <= 2, `the refresh token was presented ${mock.counts.refresh} times`);
+  assert.ok(elapsed < leaseMs + 6000, `took ${elapsed} ms`);
+  // The user signs in again: the sign-in step stores the new set over whatever the store holds.
+  const { AccountTokens, AvitoAuth } = await scratchImport("esm.mjs");
+  const accounts = new AccountTokens({ auth: new AvitoAuth({ clientId: "demo-client", clientSecret: "demo-secret", host: mock.url }), store: (a) => new store.PostgresTokenStore({ client: pool, key: `avito:${a}` }) });
+  await accounts.signIn("acct-kill", expiredSet());
+  const after = results(await renewer(["acct-kill"], { leaseMs }).done).get("acct-kill");
+  assert.match(String(after), /^at_/);
+});
+
+it("the server restarted mid-run: calls during the outage fail as rejections, then the store recovers with nothing lost", async () => {
+  mock.reset();
+  const { AccountTokens, AvitoAuth } = await scratchImport("esm.mjs");
+  const accounts = new AccountTokens({
+    auth: new AvitoAuth({ clientId: "demo-client", clientSecret: "demo-secret", host: mock.url, retries: false }),
+    store: (a) => new store.PostgresTokenStore({ client: pool, key: `avito:${a}` }),
+    maxAccounts: 50,
+  });
+  const names = Array.from({ length: 20 }, (_, i) => `restart-${i}`);
+  for (const a of names) await seed(a);
+  const first = await Promise.all(names.map((a) => accounts.manager(a).getAccessToken()));
+  assert.equal(mock.counts.refresh, 20);
+  const before = new Map();
+  for (const a of names) before.set(a, await stored(a));
+  // The server goes down (sessions ended) and comes back while the fleet keeps asking.
+  server.stop("fast");
+  const during = await Promise.allSettled(names.map((a) => { const tm = accounts.manager(a); tm.invalidate(); return tm.getAccessToken(); }));
+  assert.ok(during.every((r) => r.status === "rejected"), "no renewal can succeed without the store");
+  assert.equal(mock.counts.refresh, 20, "nothing was sent to the token server while the store was down");
+  server.start();
+  for (const a of names) assert.deepEqual(await stored(a), before.get(a), `${a}: the stored set survived the restart`);
+  const again = await Promise.all(names.map((a) => { const tm = accounts.manager(a); tm.invalidate(); return tm.getAccessToken(); }));
+  assert.equal(mock.counts.refresh, 40, "one renewal per account after the restart");
+  const presented = mock.requests.filter((r) => r.form.grant_type === "refresh_token").slice(20).map((r) => r.form.refresh_token).sort();
+  assert.deepEqual(presented, names.map((a) => before.get(a).refresh_token).sort(), "each renewal presented the refresh token stored before the restart");
+  for (const [i, a] of names.entries()) {
+    assert.notEqual(again[i], first[i]);
+    assert.equal((await stored(a)).access_token, again[i]);
+  }
+});

@@ -8,6 +8,7 @@ use super::js::{self, CallerSignal, LooseHeaders, LooseResponse};
 use super::timing::{self, Cancel, Fired};
 use crate::oauth::classify::{classify, MAX_BODY};
 use crate::oauth::retry::{next_delay, retry_after_seconds, retryable, RetryPolicy};
+use crate::oauth::scope::parse_scopes;
 use crate::oauth::transport::{classify_rejection, Rejection};
 use crate::oauth::wire::{BodyShape, WireBody};
 use crate::oauth::{Failure, Grant, Kind, Token};
@@ -60,6 +61,9 @@ struct TokenSet<'a> {
     scope: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     expires_at: Option<f64>,
+    /// `scope` as a list, on `AvitoAuth` results only (the seed-shaped layer keeps wire names).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    scopes: Option<Vec<&'a str>>,
 }
 
 fn token_to_js(t: &Token, with_expiry: bool) -> JsValue {
@@ -74,6 +78,7 @@ fn token_to_js(t: &Token, with_expiry: bool) -> JsValue {
         refresh_token: t.refresh_token.as_deref(),
         scope: t.scope.as_deref(),
         expires_at,
+        scopes: with_expiry.then(|| t.scope.as_deref().map(parse_scopes).unwrap_or_default()),
     };
     serde_wasm_bindgen::to_value(&set).unwrap_or(JsValue::UNDEFINED)
 }

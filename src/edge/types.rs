@@ -5,6 +5,10 @@
 
 use wasm_bindgen::prelude::*;
 
+/// `AvitoScope`, generated from the one list of scopes in `crate::oauth::scope`.
+#[wasm_bindgen(typescript_custom_section)]
+const AVITO_SCOPE: &str = crate::oauth::scope::AVITO_SCOPE_TYPESCRIPT;
+
 #[wasm_bindgen(typescript_custom_section)]
 const DECLARATIONS: &str = r#"
 /**
@@ -100,7 +104,7 @@ export interface GetAccessTokenAuthorizationCode200Response {
   expires_in?: number;
   token_type?: string;
   refresh_token?: string;
-  /** Comma-joined scopes. */
+  /** Comma-joined scopes, as Avito sends them. */
   scope?: string;
 }
 /** Result of the refresh_token grant; `refresh_token` is NEW — store it, the old one is spent. */
@@ -112,9 +116,20 @@ export interface GetAccessToken200Response {
   token_type?: string;
 }
 
-/** A token response plus `expires_at` (Unix ms, computed when the response arrived). */
+/**
+ * A scope name: Avito's own names complete in editors, and a scope Avito adds later still passes.
+ */
+export type Scope = AvitoScope | (string & {});
+
+/** A token response plus `expires_at` (Unix ms, computed when the response arrived) and `scopes`. */
 export interface TokenSet extends GetAccessTokenAuthorizationCode200Response {
   expires_at?: number;
+  /**
+   * `scope` read into a list (`"messenger:read,items:info"` → `["messenger:read", "items:info"]`).
+   * Every set `AvitoAuth` returns has it (empty when the response named no scope); optional here
+   * because a set saved by an older version, or written by hand, may not.
+   */
+  scopes?: Scope[];
   /**
    * Set by a TokenManager in the stored set while its refresh is in flight (Unix ms). It stays
    * when the refresh's answer was lost, and then no renewer sends that refresh token again: the
@@ -133,7 +148,7 @@ export interface AvitoAuthOptions extends ConfigurationOptions {
 
 export interface AuthorizationUrlOptions {
   /** `["messenger:read", "items:info"]` or `"messenger:read,items:info"`. */
-  scope: string[] | string;
+  scope: Scope[] | string;
   /** Default: 256 random bits from `crypto.getRandomValues`, base64url. */
   state?: string;
   redirectUri?: string;

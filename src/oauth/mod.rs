@@ -8,6 +8,7 @@ pub mod form;
 pub mod lifecycle;
 pub mod redact;
 pub mod retry;
+pub mod scope;
 pub mod transport;
 pub mod url;
 pub mod wire;

@@ -2,6 +2,70 @@
 // (`#[wasm_bindgen(module = "/js/exception.js")]`) and constructs it with the fields of a
 // failure that it has already redacted; every runtime entry re-exports this very class, so
 // `err instanceof ApiException` holds for what the crate throws.
+
+// Readable errors. Error.captureStackTrace (V8, JSC) records frames now and formats them only
+// when `stack` is read; elsewhere `new Error().stack` is the fallback.
+const FROM_CRATE = Symbol("avito-auth.fromCrate");
+// The crate's frames above the caller's (wasm frames, the glue's method), captured beyond
+// Error.stackTraceLimit: about 5 when a call starts, about 10 where a failure is built.
+const CALL_FRAMES = 6;
+const FAILURE_FRAMES = 12;
+// A wasm frame as V8 (`wasm://wasm/…:wasm-function[681]`), JSC (`wasm-function[681]@[wasm code]`)
+// and SpiderMonkey (`…:wasm-function[681]:0x…`) print it.
+const WASM_FRAME = /wasm-function\[|wasm:\/\/|\[wasm code\]/;
+
+/**
+ * The frames after the crate's own, as "\n    at …" lines. A stack captured from the crate reads
+ * [snippet function or glue shim?, wasm frames…, the glue's exported method, caller, …]; all up
+ * to and including the exported method goes. undefined when the shape is not recognised.
+ */
+function callerFrames(stack) {
+  if (typeof stack !== "string") return undefined;
+  const frames = stack.split("\n").filter((l) => /^\s*at |@/.test(l));
+  let i = frames.findIndex((l) => WASM_FRAME.test(l));
+  if (i < 0) return undefined;
+  while (i < frames.length && WASM_FRAME.test(frames[i])) i++;
+  const kept = frames.slice(i + 1, i + 1 + (Number(Error.stackTraceLimit) || 10));
+  return kept.length ? `\n${kept.join("\n")}` : undefined;
+}
+
+/** Runs `capture` with room for `extra` frames of the crate; a frozen Error is left alone. */
+function withRoom(extra, capture) {
+  const limit = Error.stackTraceLimit;
+  let raised = false;
+  try {
+    if (typeof limit === "number") (Error.stackTraceLimit = limit + extra), (raised = true);
+  } catch {}
+  try {
+    return capture();
+  } finally {
+    if (raised) try { Error.stackTraceLimit = limit; } catch {}
+  }
+}
+
+/** Called by the crate when an async method is called: the caller's frames, not yet formatted. */
+export function callSite() {
+  const site = {};
+  try {
+    withRoom(CALL_FRAMES, () => (typeof Error.captureStackTrace === "function" ? Error.captureStackTrace(site, callSite) : (site.stack = new Error().stack)));
+  } catch {} // the exception keeps its own stack
+  return site;
+}
+
+/** Gives an ApiException the frames of the call that failed (the latest caller's, when shared). */
+export function withCallSite(error, site) {
+  if (error instanceof ApiException) {
+    const frames = callerFrames(site?.stack);
+    if (frames !== undefined) error.stack = `${error.name}: ${error.message}${frames}`;
+  }
+  return error;
+}
+
+/** Called by the crate: a new ApiException whose top frame is this readable line. */
+export function apiException(kind, message, fields) {
+  return withRoom(FAILURE_FRAMES, () => new ApiException(kind, message, { ...fields, [FROM_CRATE]: true }));
+}
+
 const KINDS = ["oauth", "http", "invalid_response", "network", "timeout", "aborted", "invalid_argument"];
 
 export class ApiException extends Error {
@@ -22,6 +86,11 @@ export class ApiException extends Error {
     this.body = fields.body;
     // An OAuth "invalid_grant": the code or refresh token is dead; the user must sign in again.
     this.signInRequired = fields.signInRequired === true || (this.kind === "oauth" && this.error === "invalid_grant");
+    // Built by the crate (apiException below): keep only the frames after the crate's own.
+    if (fields[FROM_CRATE] === true) {
+      const frames = callerFrames(this.stack);
+      if (frames !== undefined) this.stack = `${this.name}: ${this.message}${frames}`;
+    }
   }
   toJSON() {
     const { name, kind, message, status, error, errorDescription, retryable, retryAfterMs, body, signInRequired } = this;

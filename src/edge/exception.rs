@@ -8,8 +8,18 @@ use wasm_bindgen::prelude::*;
 extern "C" {
     #[wasm_bindgen(extends = js_sys::Error)]
     pub type ApiException;
-    #[wasm_bindgen(constructor)]
-    fn new(kind: &str, message: &str, fields: &JsValue) -> ApiException;
+    /// `new ApiException(…)` inside the snippet, so that the top frame of the error (the source
+    /// line Node prints above an uncaught error) is a readable line of `exception.js`, not the
+    /// minified glue.
+    #[wasm_bindgen(js_name = apiException)]
+    fn api_exception(kind: &str, message: &str, fields: &JsValue) -> ApiException;
+    /// Where the caller is, captured when an async method is called (frames only; formatted
+    /// only if the call fails).
+    #[wasm_bindgen(js_name = callSite)]
+    pub fn call_site() -> JsValue;
+    /// Gives an `ApiException` the caller's frames captured by `call_site` (other values pass).
+    #[wasm_bindgen(js_name = withCallSite)]
+    pub fn with_call_site(error: JsValue, site: &JsValue) -> JsValue;
 }
 
 /// The fields of an `ApiException` beside `kind` and `message`, with their JS names.
@@ -46,7 +56,7 @@ pub fn exception_with(f: &Failure, retryable: bool, sign_in_required: bool) -> J
         sign_in_required,
     };
     let fields = serde_wasm_bindgen::to_value(&fields).unwrap_or(JsValue::UNDEFINED);
-    ApiException::new(f.kind.as_str(), &f.message(), &fields).into()
+    api_exception(f.kind.as_str(), &f.message(), &fields).into()
 }
 
 /// `invalid_argument` with a message.

@@ -6,26 +6,31 @@
 // Readable errors. Error.captureStackTrace (V8, JSC) records frames now and formats them only
 // when `stack` is read; elsewhere `new Error().stack` is the fallback.
 const FROM_CRATE = Symbol("avito-auth.fromCrate");
-// The crate's frames above the caller's (wasm frames, the glue's method), captured beyond
-// Error.stackTraceLimit: about 5 when a call starts, about 10 where a failure is built.
-const CALL_FRAMES = 6;
+// The crate's frames above the caller's (this snippet's, wasm frames, the glue's method), captured
+// beyond Error.stackTraceLimit: about 8 when a call starts, about 12 where a failure is built.
+const CALL_FRAMES = 9;
 const FAILURE_FRAMES = 12;
-// A wasm frame as V8 (`wasm://wasm/…:wasm-function[681]`), JSC (`wasm-function[681]@[wasm code]`)
-// and SpiderMonkey (`…:wasm-function[681]:0x…`) print it.
-const WASM_FRAME = /wasm-function\[|wasm:\/\/|\[wasm code\]/;
+// A wasm frame as V8 (`wasm://wasm/…:wasm-function[681]`), JSC (`at unknown`, or
+// `wasm-function[681]@[wasm code]`) and SpiderMonkey (`…:wasm-function[681]:0x…`) print it.
+const WASM_FRAME = /wasm-function\[|wasm:\/\/|\[wasm code\]|^\s*at unknown$/;
+const fileOf = (frame) => /(?:\(|at |@)([^()\s@]+?):\d+:\d+\)?$/.exec(frame)?.[1];
 
 /**
  * The frames after the crate's own, as "\n    at …" lines. A stack captured from the crate reads
- * [snippet function or glue shim?, wasm frames…, the glue's exported method, caller, …]; all up
- * to and including the exported method goes. undefined when the shape is not recognised.
+ * [this snippet's frames, wasm frames…, the glue's exported method (not always shown), caller, …].
+ * The glue is this file (bundles) or avito_auth.js beside snippets/ (the package as shipped).
+ * undefined when the shape is not recognised.
  */
 function callerFrames(stack) {
   if (typeof stack !== "string") return undefined;
   const frames = stack.split("\n").filter((l) => /^\s*at |@/.test(l));
   let i = frames.findIndex((l) => WASM_FRAME.test(l));
-  if (i < 0) return undefined;
+  const snippet = fileOf(frames[0] ?? "");
+  if (i < 1 || snippet === undefined) return undefined;
   while (i < frames.length && WASM_FRAME.test(frames[i])) i++;
-  const kept = frames.slice(i + 1, i + 1 + (Number(Error.stackTraceLimit) || 10));
+  const glue = [snippet, snippet.replace(/([\\/])snippets[\\/][^\\/]+[\\/]js[\\/]exception\.js$/, "$1avito_auth.js")];
+  if (glue.includes(fileOf(frames[i] ?? ""))) i++;
+  const kept = frames.slice(i, i + (Number(Error.stackTraceLimit) || 10));
   return kept.length ? `\n${kept.join("\n")}` : undefined;
 }
 
@@ -47,7 +52,7 @@ function withRoom(extra, capture) {
 export function callSite() {
   const site = {};
   try {
-    withRoom(CALL_FRAMES, () => (typeof Error.captureStackTrace === "function" ? Error.captureStackTrace(site, callSite) : (site.stack = new Error().stack)));
+    withRoom(CALL_FRAMES, () => (typeof Error.captureStackTrace === "function" ? Error.captureStackTrace(site) : (site.stack = new Error().stack)));
   } catch {} // the exception keeps its own stack
   return site;
 }

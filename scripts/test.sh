@@ -29,5 +29,5 @@ bash scripts/install-scratch.sh tests/.scratch/node
 
 (cd www && npm install --no-audit --no-fund --loglevel=error >/dev/null)
 
-echo "== node --test: contract (ESM+CJS), package checks, differential encoding, runtimes (Node 18/20/22/24, Deno, Bun, workerd + service binding, Chromium), www demo, hostile upstream (Node, workerd), fleets (Durable Object, Redis)"
-node --test --test-concurrency=1 tests/node/*.test.mjs tests/runtimes/*.test.mjs tests/www/*.test.mjs tests/hostile/*.test.mjs tests/fleet/*.test.mjs
+echo "== node --test: contract (ESM+CJS), package checks, differential encoding, runtimes (Node 18/20/22/24, Deno, Bun, workerd + service binding, Chromium), www demo, hostile upstream (Node, workerd), fleets (Durable Object, Redis), command line"
+node --test --test-concurrency=1 tests/node/*.test.mjs tests/runtimes/*.test.mjs tests/www/*.test.mjs tests/hostile/*.test.mjs tests/fleet/*.test.mjs tests/cli/*.test.mjs

@@ -67,6 +67,7 @@ export class Profile {
   /** Replaces the whole profile (atomically, mode 0600). */
   write(data) {
     mkdirSync(this.dir, { recursive: true, mode: 0o700 });
+    chmodSync(this.dir, 0o700); // a folder made earlier by hand keeps no wider mode
     const tmp = `${this.file}.${process.pid}.${randomUUID()}.tmp`;
     try {
       writeFileSync(tmp, `${JSON.stringify(data, null, 2)}\n`, { mode: 0o600, flag: "wx" });

@@ -7,8 +7,8 @@
 // when `stack` is read; elsewhere `new Error().stack` is the fallback.
 const FROM_CRATE = Symbol("avito-auth.fromCrate");
 // The crate's frames above the caller's (this snippet's, wasm frames, the glue's method), captured
-// beyond Error.stackTraceLimit: about 8 when a call starts, about 12 where a failure is built.
-const CALL_FRAMES = 9;
+// beyond Error.stackTraceLimit: 6 when a call starts, about 12 where a failure is built.
+const CALL_FRAMES = 6;
 const FAILURE_FRAMES = 12;
 // A wasm frame as V8 (`wasm://wasm/…:wasm-function[681]`), JSC (`at unknown`, or
 // `wasm-function[681]@[wasm code]`) and SpiderMonkey (`…:wasm-function[681]:0x…`) print it.
@@ -48,12 +48,21 @@ function withRoom(extra, capture) {
   }
 }
 
-/** Called by the crate when an async method is called: the caller's frames, not yet formatted. */
+/**
+ * Called by the crate when an async method is called: the caller's frames, not yet formatted.
+ * Inline rather than through withRoom: this runs on every call, so no closure and no extra frame.
+ */
 export function callSite() {
   const site = {};
+  const limit = Error.stackTraceLimit;
   try {
-    withRoom(CALL_FRAMES, () => (typeof Error.captureStackTrace === "function" ? Error.captureStackTrace(site) : (site.stack = new Error().stack)));
-  } catch {} // the exception keeps its own stack
+    if (typeof limit === "number") Error.stackTraceLimit = limit + CALL_FRAMES;
+    if (typeof Error.captureStackTrace === "function") Error.captureStackTrace(site);
+    else site.stack = new Error().stack;
+  } catch {} // a frozen Error: the exception keeps its own stack
+  try {
+    if (Error.stackTraceLimit !== limit) Error.stackTraceLimit = limit;
+  } catch {}
   return site;
 }
 

@@ -2,6 +2,84 @@
 // (`#[wasm_bindgen(module = "/js/exception.js")]`) and constructs it with the fields of a
 // failure that it has already redacted; every runtime entry re-exports this very class, so
 // `err instanceof ApiException` holds for what the crate throws.
+
+// Readable errors. Error.captureStackTrace (V8, JSC) records frames now and formats them only
+// when `stack` is read; elsewhere `new Error().stack` is the fallback.
+const FROM_CRATE = Symbol("avito-auth.fromCrate");
+// The crate's frames above the caller's (this snippet's, wasm frames, the glue's method), captured
+// beyond Error.stackTraceLimit: 6 when a call starts, about 12 where a failure is built.
+const CALL_FRAMES = 6;
+const FAILURE_FRAMES = 12;
+// A wasm frame as V8 (`wasm://wasm/…:wasm-function[681]`), JSC (`at unknown`, or
+// `wasm-function[681]@[wasm code]`) and SpiderMonkey (`…:wasm-function[681]:0x…`) print it.
+const WASM_FRAME = /wasm-function\[|wasm:\/\/|\[wasm code\]|^\s*at unknown$/;
+const fileOf = (frame) => /(?:\(|at |@)([^()\s@]+?):\d+:\d+\)?$/.exec(frame)?.[1];
+
+/**
+ * The frames after the crate's own, as "\n    at …" lines. A stack captured from the crate reads
+ * [this snippet's frames, wasm frames…, the glue's exported method (not always shown), caller, …].
+ * The glue is this file (bundles) or avito_auth.js beside snippets/ (the package as shipped).
+ * undefined when the shape is not recognised.
+ */
+function callerFrames(stack) {
+  if (typeof stack !== "string") return undefined;
+  const frames = stack.split("\n").filter((l) => /^\s*at |@/.test(l));
+  let i = frames.findIndex((l) => WASM_FRAME.test(l));
+  const snippet = fileOf(frames[0] ?? "");
+  if (i < 1 || snippet === undefined) return undefined;
+  while (i < frames.length && WASM_FRAME.test(frames[i])) i++;
+  const glue = [snippet, snippet.replace(/([\\/])snippets[\\/][^\\/]+[\\/]js[\\/]exception\.js$/, "$1avito_auth.js")];
+  if (glue.includes(fileOf(frames[i] ?? ""))) i++;
+  const kept = frames.slice(i, i + (Number(Error.stackTraceLimit) || 10));
+  return kept.length ? `\n${kept.join("\n")}` : undefined;
+}
+
+/** Runs `capture` with room for `extra` frames of the crate; a frozen Error is left alone. */
+function withRoom(extra, capture) {
+  const limit = Error.stackTraceLimit;
+  let raised = false;
+  try {
+    if (typeof limit === "number") (Error.stackTraceLimit = limit + extra), (raised = true);
+  } catch {}
+  try {
+    return capture();
+  } finally {
+    if (raised) try { Error.stackTraceLimit = limit; } catch {}
+  }
+}
+
+/**
+ * Called by the crate when an async method is called: the caller's frames, not yet formatted.
+ * Inline rather than through withRoom: this runs on every call, so no closure and no extra frame.
+ */
+export function callSite() {
+  const site = {};
+  const limit = Error.stackTraceLimit;
+  try {
+    if (typeof limit === "number") Error.stackTraceLimit = limit + CALL_FRAMES;
+    if (typeof Error.captureStackTrace === "function") Error.captureStackTrace(site);
+    else site.stack = new Error().stack;
+  } catch {} // a frozen Error: the exception keeps its own stack
+  try {
+    if (Error.stackTraceLimit !== limit) Error.stackTraceLimit = limit;
+  } catch {}
+  return site;
+}
+
+/** Gives an ApiException the frames of the call that failed (the latest caller's, when shared). */
+export function withCallSite(error, site) {
+  if (error instanceof ApiException) {
+    const frames = callerFrames(site?.stack);
+    if (frames !== undefined) error.stack = `${error.name}: ${error.message}${frames}`;
+  }
+  return error;
+}
+
+/** Called by the crate: a new ApiException whose top frame is this readable line. */
+export function apiException(kind, message, fields) {
+  return withRoom(FAILURE_FRAMES, () => new ApiException(kind, message, { ...fields, [FROM_CRATE]: true }));
+}
+
 const KINDS = ["oauth", "http", "invalid_response", "network", "timeout", "aborted", "invalid_argument", "store"];
 
 export class ApiException extends Error {
@@ -22,6 +100,11 @@ export class ApiException extends Error {
     this.body = fields.body;
     // An OAuth "invalid_grant": the code or refresh token is dead; the user must sign in again.
     this.signInRequired = fields.signInRequired === true || (this.kind === "oauth" && this.error === "invalid_grant");
+    // Built by the crate (apiException below): keep only the frames after the crate's own.
+    if (fields[FROM_CRATE] === true) {
+      const frames = callerFrames(this.stack);
+      if (frames !== undefined) this.stack = `${this.name}: ${this.message}${frames}`;
+    }
   }
   toJSON() {
     const { name, kind, message, status, error, errorDescription, retryable, retryAfterMs, body, signInRequired } = this;

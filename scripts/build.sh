@@ -21,6 +21,8 @@ SNIPPET="$(cd target/wasm-pack && ls snippets/*/js/exception.js)"
 mkdir -p "pkg/$(dirname "$SNIPPET")" && cp "target/wasm-pack/$SNIPPET" "pkg/$SNIPPET"
 echo "export { ApiException } from \"./$SNIPPET\";" > pkg/exception.js
 cp pkg-template/{api,workerd,edge-light,browser,init,durable-object,redis,postgres,deno-kv,d1,testing}.js pkg-template/node.mjs pkg-template/LICENSE pkg/
+# The command line (the package's `bin`): a consumer of the public API, apart from the library.
+mkdir -p pkg/cli && cp cli/*.mjs pkg/cli/
 
 # 3. Types: wasm-bindgen's .d.ts of the Rust exports (parameter and return types annotated in Rust,
 #    the interfaces in src/edge/types.rs) without its init API, which the entries own. One file

@@ -33,5 +33,5 @@ bash scripts/install-scratch.sh tests/.scratch/node
 
 # The globs take in every suite, the edge's failure paths (tests/node/failure-paths.test.mjs) and
 # the other fetch libraries (tests/hostile/fetch-libraries.test.mjs) included.
-echo "== node --test: contract (ESM+CJS), edge failure paths, package checks, differential encoding, runtimes (Node 18/20/22/24, Deno, Bun, workerd + service binding, Chromium), www demo, hostile upstream (Node, workerd; npm undici, undici + ProxyAgent, node-fetch), the store kit and AccountTokens, fleets and the kit on every store (Durable Object, D1, Redis, PostgreSQL, Deno KV)"
-node --test --test-concurrency=1 tests/node/*.test.mjs tests/runtimes/*.test.mjs tests/www/*.test.mjs tests/hostile/*.test.mjs tests/fleet/*.test.mjs
+echo "== node --test: contract (ESM+CJS), edge failure paths, package checks, differential encoding, runtimes (Node 18/20/22/24, Deno, Bun, workerd + service binding, Chromium), www demo, hostile upstream (Node, workerd; npm undici, undici + ProxyAgent, node-fetch), the store kit and AccountTokens, fleets and the kit on every store (Durable Object, D1, Redis, PostgreSQL, Deno KV), command line"
+node --test --test-concurrency=1 tests/node/*.test.mjs tests/runtimes/*.test.mjs tests/www/*.test.mjs tests/hostile/*.test.mjs tests/fleet/*.test.mjs tests/cli/*.test.mjs

@@ -7,7 +7,7 @@ use super::js::{self, absent};
 use super::options::{self, ConfigurationOptions};
 use super::transport::{Call, Settings};
 use crate::oauth::callback::{read_callback, CallbackParams};
-use crate::oauth::form::encode_query;
+use crate::oauth::url::{consent_url, DEFAULT_AUTHORIZE_URL};
 use crate::oauth::Grant;
 use serde::{Deserialize, Serialize};
 use std::cell::Cell;
@@ -15,8 +15,6 @@ use std::rc::Rc;
 use wasm_bindgen::convert::TryFromJsValue;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
-
-const DEFAULT_AUTHORIZE_URL: &str = "https://avito.ru/oauth";
 
 /// What an `AvitoAuth` holds. The client secret never leaves Rust except in request bodies.
 pub struct AuthInner {
@@ -173,16 +171,13 @@ impl AvitoAuth {
             options::required_string(&o.state, "state")?
         };
         let redirect_uri = options::optional_string(&o.redirect_uri, "redirectUri")?;
-        let mut pairs = vec![
-            ("response_type", "code"),
-            ("client_id", self.inner.client_id.as_str()),
-            ("scope", scope.as_str()),
-            ("state", state.as_str()),
-        ];
-        if let Some(uri) = redirect_uri.as_deref() {
-            pairs.push(("redirect_uri", uri));
-        }
-        let url = format!("{}?{}", self.inner.authorize_url, encode_query(&pairs));
+        let url = consent_url(
+            &self.inner.authorize_url,
+            &self.inner.client_id,
+            &scope,
+            &state,
+            redirect_uri.as_deref(),
+        );
         serde_wasm_bindgen::to_value(&AuthorizationUrl { url, state })
             .map_err(|_| unserializable("authorization URL"))
     }

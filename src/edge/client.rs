@@ -213,7 +213,7 @@ pub fn secret_name(grant: Grant) -> &'static str {
 }
 
 /// The shape of a call's results.
-#[derive(Clone, Copy)]
+#[derive(Clone, Copy, PartialEq, Eq)]
 pub enum Results {
     /// The seed-shaped layer's: the wire members only.
     Plain,

@@ -1,7 +1,7 @@
 //! `ApiException` (the class in `js/exception.js`, bound in `js.rs`), built from a core
 //! [`Failure`].
 
-use super::js::ApiException;
+use super::js;
 use crate::oauth::{Failure, Kind};
 use serde::Serialize;
 use wasm_bindgen::prelude::*;
@@ -45,7 +45,7 @@ pub fn exception(f: &Failure) -> JsValue {
 }
 
 fn construct(kind: Kind, message: &str, fields: &JsValue) -> JsValue {
-    match ApiException::new(kind.as_str(), message, fields) {
+    match js::api_exception(kind.as_str(), message, fields) {
         Ok(e) => e.into(),
         // Our own class's constructor does not throw; should the module be broken, a plain
         // Error with the same words is still an Error, not a throw through wasm.
@@ -70,4 +70,15 @@ pub fn invalid(detail: impl Into<String>) -> JsValue {
 /// A rejected promise holding `invalid_argument` (async methods reject, never throw).
 pub fn rejected(error: JsValue) -> js_sys::Promise {
     js_sys::Promise::reject(&error)
+}
+
+/// Gives an `ApiException` the frames of the call that failed (captured by [`call_site`]); any
+/// other value, or a snippet that throws, leaves the error as it is.
+pub fn with_call_site(error: JsValue, site: &JsValue) -> JsValue {
+    js::with_call_site(&error, site).unwrap_or(error)
+}
+
+/// The caller's frames, captured now (formatted only if the call fails).
+pub fn call_site() -> JsValue {
+    js::call_site().unwrap_or(JsValue::UNDEFINED)
 }

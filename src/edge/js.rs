@@ -135,8 +135,22 @@ extern "C" {
     /// `ApiException`, the one error class (a JS class, so that it is a real `Error`).
     #[wasm_bindgen(extends = js_sys::Error)]
     pub type ApiException;
-    #[wasm_bindgen(catch, constructor)]
-    pub fn new(kind: &str, message: &str, fields: &JsValue) -> Result<ApiException, JsValue>;
+    /// `new ApiException(…)` inside the snippet, so that the top frame of the error (the source
+    /// line Node prints above an uncaught error) is a readable line of `exception.js`, not the
+    /// minified glue.
+    #[wasm_bindgen(catch, js_name = apiException)]
+    pub fn api_exception(
+        kind: &str,
+        message: &str,
+        fields: &JsValue,
+    ) -> Result<ApiException, JsValue>;
+    /// Where the caller is, captured when an async method is called (frames only; formatted
+    /// only if the call fails).
+    #[wasm_bindgen(catch, js_name = callSite)]
+    pub fn call_site() -> Result<JsValue, JsValue>;
+    /// Gives an `ApiException` the caller's frames captured by `call_site` (other values pass).
+    #[wasm_bindgen(catch, js_name = withCallSite)]
+    pub fn with_call_site(error: &JsValue, site: &JsValue) -> Result<JsValue, JsValue>;
 }
 
 /// `target[key]` for any value: `undefined` for non-objects and for getters or proxies that throw.

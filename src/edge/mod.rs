@@ -41,5 +41,17 @@ type Task = Pin<Box<dyn Future<Output = Result<JsValue, JsValue>>>>;
 
 /// The promise an async export returns.
 fn promise(task: impl Future<Output = Result<JsValue, JsValue>> + 'static) -> js_sys::Promise {
+    promise_with_call_site(Box::pin(task))
+}
+
+/// Its `ApiException` carries the caller's frames: the stack the exception is built on holds only
+/// the executor's (wasm frames and glue run from a microtask), so the call site is captured now,
+/// while the caller is on the stack. Not generic, so the wrapper exists once in the binary.
+fn promise_with_call_site(task: Task) -> js_sys::Promise {
+    let site = exception::call_site();
+    let task = async move {
+        task.await
+            .map_err(|error| exception::with_call_site(error, &site))
+    };
     wasm_bindgen_futures::future_to_promise(Box::pin(task) as Task)
 }

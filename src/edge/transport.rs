@@ -18,6 +18,7 @@ use super::timing::{self, Cancel, Fired};
 use crate::oauth::classify::{classify, MAX_BODY};
 use crate::oauth::rejection::{classify_rejection, Rejection};
 use crate::oauth::retry::{next_delay, retry_after_seconds, retryable, RetryPolicy};
+use crate::oauth::scope::parse_scopes;
 use crate::oauth::wire::{BodyShape, WireBody};
 use crate::oauth::{Delivery, Failure, Grant, Kind, Token};
 use js_sys::{Function, Object, Promise, Uint8Array};
@@ -67,6 +68,9 @@ struct TokenSet<'a> {
     scope: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     expires_at: Option<f64>,
+    /// `scope` as a list, on `AvitoAuth` results only (the seed-shaped layer keeps wire names).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    scopes: Option<Vec<&'a str>>,
 }
 
 /// The token as the JS result object; a serializer failure is an `invalid_response` failure,
@@ -83,6 +87,8 @@ fn token_to_js(t: &Token, results: Results) -> Result<JsValue, Failure> {
         refresh_token: t.refresh_token.as_deref(),
         scope: t.scope.as_deref(),
         expires_at,
+        scopes: (results == Results::WithExpiry)
+            .then(|| t.scope.as_deref().map(parse_scopes).unwrap_or_default()),
     };
     serde_wasm_bindgen::to_value(&set).map_err(|_| {
         Failure::new(

@@ -5,6 +5,10 @@
 
 use wasm_bindgen::prelude::*;
 
+/// `AvitoScope`, generated from the one list of scopes in `crate::oauth::scope`.
+#[wasm_bindgen(typescript_custom_section)]
+const AVITO_SCOPE: &str = crate::oauth::scope::AVITO_SCOPE_TYPESCRIPT;
+
 #[wasm_bindgen(typescript_custom_section)]
 const DECLARATIONS: &str = r#"
 /**
@@ -105,7 +109,7 @@ export interface GetAccessTokenAuthorizationCode200Response {
   expires_in?: number;
   token_type?: string;
   refresh_token?: string;
-  /** Comma-joined scopes. */
+  /** Comma-joined scopes, as Avito sends them. */
   scope?: string;
 }
 /** Result of the refresh_token grant; `refresh_token` is NEW — store it, the old one is spent. */
@@ -117,9 +121,20 @@ export interface GetAccessToken200Response {
   token_type?: string;
 }
 
-/** A token response plus `expires_at` (Unix ms, computed when the response arrived). */
+/**
+ * A scope name: Avito's own names complete in editors, and a scope Avito adds later still passes.
+ */
+export type Scope = AvitoScope | (string & {});
+
+/** A token response plus `expires_at` (Unix ms, computed when the response arrived) and `scopes`. */
 export interface TokenSet extends GetAccessTokenAuthorizationCode200Response {
   expires_at?: number;
+  /**
+   * `scope` read into a list (`"messenger:read,items:info"` → `["messenger:read", "items:info"]`).
+   * Every set `AvitoAuth` returns has it (empty when the response named no scope); optional here
+   * because a set saved by an older version, or written by hand, may not.
+   */
+  scopes?: Scope[];
   /**
    * Written by a TokenManager into the stored set before it presents the refresh token: until
    * `answer_by` (Unix ms) that request may still be answered, so no other renewer presents the
@@ -152,7 +167,7 @@ export interface AvitoAuthOptions extends ConfigurationOptions {
 
 export interface AuthorizationUrlOptions {
   /** `["messenger:read", "items:info"]` or `"messenger:read,items:info"`. */
-  scope: string[] | string;
+  scope: Scope[] | string;
   /** Default: 256 random bits from `crypto.getRandomValues`, base64url. */
   state?: string;
   redirectUri?: string;

@@ -9,6 +9,7 @@ pub mod redact;
 pub mod rejection;
 pub mod renewal;
 pub mod retry;
+pub mod scope;
 pub mod url;
 pub mod wire;
 

@@ -8,6 +8,37 @@
 /// credentials such as `https://user:pass@…`).
 pub const BAD_URL: &str = "must be an absolute https:// URL (http:// only for localhost, 127.0.0.0/8 or [::1]) without credentials, query or fragment";
 
+/// Avito's consent page, unless `authorizeUrl` names another.
+pub const DEFAULT_AUTHORIZE_URL: &str = "https://avito.ru/oauth";
+
+/// The consent URL in the form Avito documents, byte for byte:
+/// `{authorize_url}?response_type=code&pro_users_flow=true&client_id=…&scope=a,b&state=…`
+/// (`pro_users_flow=true` lets Avito Pro sellers sign in), then `redirect_uri` when one is given.
+pub fn consent_url(
+    authorize_url: &str,
+    client_id: &str,
+    scope: &str,
+    state: &str,
+    redirect_uri: Option<&str>,
+) -> String {
+    let mut pairs = vec![
+        ("response_type", "code"),
+        ("pro_users_flow", "true"),
+        ("client_id", client_id),
+        ("scope", scope),
+        ("state", state),
+    ];
+    if let Some(uri) = redirect_uri {
+        pairs.push(("redirect_uri", uri));
+    }
+    let query = crate::oauth::form::encode_query(&pairs);
+    let mut url = String::with_capacity(authorize_url.len() + 1 + query.len());
+    url.push_str(authorize_url);
+    url.push('?');
+    url.push_str(&query);
+    url
+}
+
 pub fn normalize_base(input: &str) -> Result<String, &'static str> {
     let lower_prefix = |p: &str| {
         input.len() >= p.len()
@@ -145,6 +176,32 @@ mod tests {
         assert_eq!(
             normalize_base("http://[::1]:9000").unwrap(),
             "http://[::1]:9000"
+        );
+    }
+
+    #[test]
+    fn consent_url_is_avitos_documented_form() {
+        // Avito's documentation (the authorization OpenAPI description, "state" section):
+        // https://avito.ru/oauth?response_type=code&pro_users_flow=true&client_id=<CLIENT_ID>&scope=messenger:read,messenger:write&state=<STATE>
+        assert_eq!(
+            consent_url(
+                DEFAULT_AUTHORIZE_URL,
+                "CLIENT_ID",
+                "messenger:read,messenger:write",
+                "STATE",
+                None
+            ),
+            "https://avito.ru/oauth?response_type=code&pro_users_flow=true&client_id=CLIENT_ID&scope=messenger:read,messenger:write&state=STATE"
+        );
+        assert_eq!(
+            consent_url(
+                "http://127.0.0.1:9/oauth",
+                "id&x",
+                "a b",
+                "s",
+                Some("http://localhost:8765/cb?x=1")
+            ),
+            "http://127.0.0.1:9/oauth?response_type=code&pro_users_flow=true&client_id=id%26x&scope=a%20b&state=s&redirect_uri=http:%2F%2Flocalhost:8765%2Fcb%3Fx%3D1"
         );
     }
 

@@ -460,8 +460,13 @@ for (const [system, lib] of Object.entries(mods)) {
       it("authorizationUrl: response_type, client_id, comma-joined scope, random state", () => {
         const a = auth();
         const { url, state } = a.authorizationUrl({ scope: ["messenger:read", "items:info"] });
-        assert.ok(url.startsWith("https://avito.ru/oauth?response_type=code&client_id=demo-client&scope=messenger:read,items:info&state="), url);
+        assert.ok(url.startsWith("https://avito.ru/oauth?response_type=code&pro_users_flow=true&client_id=demo-client&scope=messenger:read,items:info&state="), url);
         assert.match(state, /^[A-Za-z0-9_-]{22,}$/);
+        // Byte for byte the form in Avito's documentation.
+        assert.equal(
+          a.authorizationUrl({ scope: ["messenger:read", "messenger:write"], state: "STATE" }).url,
+          "https://avito.ru/oauth?response_type=code&pro_users_flow=true&client_id=demo-client&scope=messenger:read,messenger:write&state=STATE",
+        );
         assert.ok(Buffer.from(state, "base64url").length >= 16);
         assert.equal(new URL(url).searchParams.get("state"), state);
         assert.notEqual(a.authorizationUrl({ scope: "a" }).state, state);
@@ -501,6 +506,7 @@ for (const [system, lib] of Object.entries(mods)) {
         assert.equal(mock.requests[0].form.redirect_uri, "https://app.example/cb");
         assert.ok(ts.expires_at >= t0 + 86400_000 && ts.expires_at <= Date.now() + 86400_000);
         assert.ok(ts.refresh_token && ts.scope && ts.token_type === "Bearer");
+        assert.deepEqual(ts.scopes, ts.scope.split(","));
         assert.equal(Object.getPrototypeOf(ts), Object.prototype);
       });
 
@@ -513,6 +519,7 @@ for (const [system, lib] of Object.entries(mods)) {
         await rejects(a.refresh(first.refresh_token), "oauth", (e) => assert.equal(e.signInRequired, true));
         const cc = await a.clientCredentials();
         assert.ok(cc.access_token && cc.expires_at && !cc.refresh_token);
+        assert.deepEqual(cc.scopes, []);
       });
 
       it("the client secret is not reachable by JSON.stringify or util.inspect", () => {

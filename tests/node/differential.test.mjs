@@ -130,7 +130,7 @@ for (const [system, lib] of Object.entries(mods)) {
         assert.match(query, /^[A-Za-z0-9._~%&=,:-]*$/, `${label}: ${got.url}`);
         const url = new URL(got.url);
         assert.equal(url.href, got.url, `${label}: the URL parser rewrote the URL`);
-        const expected = [["response_type", "code"], ["client_id", clientId], ["scope", scopes.join(",")], ["state", state]];
+        const expected = [["response_type", "code"], ["pro_users_flow", "true"], ["client_id", clientId], ["scope", scopes.join(",")], ["state", state]];
         if (redirectUri !== undefined) expected.push(["redirect_uri", redirectUri]);
         assert.deepEqual([...url.searchParams], expected, label);
         assert.deepEqual([...new URLSearchParams(query)], expected, label);

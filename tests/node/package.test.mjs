@@ -18,7 +18,7 @@ const sh = (cmd, args, cwd = ROOT) => {
 };
 
 before(() => {
-  for (const f of ["examples.mts", "examples.cts", "tsconfig.json"]) copyFileSync(path.join(ROOT, "tests/types", f), path.join(SCRATCH, f));
+  for (const f of ["examples.mts", "examples.cts", "scopes.mts", "scopes.cts", "tsconfig.json"]) copyFileSync(path.join(ROOT, "tests/types", f), path.join(SCRATCH, f));
 });
 
 it("TypeScript (strict) compiles examples that use every export, in ESM and CJS", () => {

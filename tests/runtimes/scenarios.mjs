@@ -49,11 +49,12 @@ export const scenarios = {
     const auth = new lib.AvitoAuth({ clientId: ID, clientSecret: SECRET, host: env.mockUrl });
     const ts = await auth.exchangeCode(code);
     check(ts.refresh_token && ts.scope === "messenger:read,items:info" && ts.expires_at > Date.now(), "TokenSet");
+    check(JSON.stringify(ts.scopes) === '["messenger:read","items:info"]', "TokenSet scopes");
     const seed = await new lib.ApplicationAccessApi(new lib.ApiClient(new lib.Configuration({ host: env.mockUrl })))
       .getAccessTokenAuthorizationCode(ID, SECRET, (await admin(env, "/__code")).code);
-    check(seed.refresh_token && !("expires_at" in seed), "seed result");
+    check(seed.refresh_token && !("expires_at" in seed) && !("scopes" in seed), "seed result");
     const { url, state } = auth.authorizationUrl({ scope: ["messenger:read", "items:info"] });
-    check(url.startsWith("https://avito.ru/oauth?response_type=code&client_id=demo-client&scope=messenger:read,items:info&state="), url);
+    check(url.startsWith("https://avito.ru/oauth?response_type=code&pro_users_flow=true&client_id=demo-client&scope=messenger:read,items:info&state="), url);
     check(state.length >= 22, "random state");
   },
   async "AccountTokens: one TokenManager per account"(lib, env) {

@@ -42,7 +42,7 @@ describe("www demo in Chromium", () => {
         await page.goto(site.url);
         await page.click("#signin");
         await page.waitForSelector("#allow"); // the mock consent page standing in for avito.ru
-        assert.match(page.url(), /\/oauth\?response_type=code&client_id=demo-client&scope=messenger:read,items:info&state=/);
+        assert.match(page.url(), /\/oauth\?response_type=code&pro_users_flow=true&client_id=demo-client&scope=messenger:read,items:info&state=/);
         assert.equal(await page.textContent("#scope"), "messenger:read,items:info");
         await page.click("#allow");
         await page.waitForSelector("#tokens");

@@ -1,0 +1,476 @@
+#!/usr/bin/env node
+// `avito-auth`: the package's command line. A thin consumer of the public API — every token
+// request, callback check and renewal is the library's (AvitoAuth, TokenManager); this file only
+// reads arguments, talks to the terminal, listens for the loopback redirect and keeps profiles.
+import { spawn } from "node:child_process";
+import http from "node:http";
+import { parseArgs } from "node:util";
+import { AvitoAuth, TokenManager } from "avito-auth";
+import { Profile, ProfileTokenStore, configDir, validProfileName } from "./profile-store.mjs";
+
+const EXIT = { ok: 0, api: 1, usage: 2, signIn: 3 };
+const LOGIN_TIMEOUT_S = 300;
+const MAX_STDIN_LINE = 64 * 1024;
+
+class UsageError extends Error {}
+class SignInRequired extends Error {}
+
+const COMMON = `Common options:
+  --profile NAME     the saved sign-in to use (default "default"; $AVITO_PROFILE)
+  --host URL         the API server (default https://api.avito.ru; $AVITO_HOST)
+  --client-id ID     the application's client id; the secret is then read from stdin
+                     (otherwise $AVITO_CLIENT_ID and $AVITO_CLIENT_SECRET)
+  --verbose          print the stack of an error
+  -h, --help         this help`;
+
+const HELP = {
+  main: `avito-auth — Avito OAuth tokens from the terminal
+
+Usage: avito-auth <command> [options]
+
+Commands:
+  token        an application (client_credentials) access token
+  login        sign a seller in (authorization code) and save the tokens in a profile
+  user-token   the profile's access token, renewed when needed
+  status       the profile, its scopes and when its token expires (no secrets)
+  logout       forget the profile's tokens
+  api          an authenticated Avito API call: avito-auth api GET /core/v1/accounts/self
+
+Run "avito-auth <command> --help" for a command's options.
+Exit codes: 0 success, 1 API error, 2 usage, 3 sign-in required.
+Profiles are saved (mode 0600) in ${configDir()}.
+
+${COMMON}`,
+  token: `Usage: avito-auth token [--json | --header]
+
+Prints a client_credentials access token, bare, on stdout:
+  curl -H "Authorization: Bearer $(avito-auth token)" https://api.avito.ru/core/v1/accounts/self
+
+Options:
+  --json     the whole TokenSet as JSON
+  --header   "Authorization: Bearer …"
+
+${COMMON}`,
+  login: `Usage: avito-auth login --scope SCOPES --redirect-uri URI [options]
+
+Signs a seller in with the authorization-code flow: prints Avito's consent URL (and opens a
+browser when one is available), checks the returned state, exchanges the code and saves the
+tokens in the profile.
+When URI is http://localhost:PORT/… or http://127.0.0.1:PORT/…, it listens on exactly that
+address for the redirect. Otherwise paste the address you were redirected to on stdin.
+
+Options:
+  --scope SCOPES         comma-separated, e.g. messenger:read,items:info
+  --redirect-uri URI     the redirect URI registered for the application ($AVITO_REDIRECT_URI)
+  --authorize-url URL    the consent page (default https://avito.ru/oauth)
+  --no-browser           only print the URL ($AVITO_AUTH_NO_BROWSER=1; $BROWSER names a browser)
+  --timeout SECONDS      how long to wait for the redirect (default ${LOGIN_TIMEOUT_S})
+
+${COMMON}`,
+  "user-token": `Usage: avito-auth user-token [--json | --header]
+
+Prints the profile's user access token, renewed through a TokenManager when it is about to
+expire; the rotated refresh token is saved back to the profile. Exit 3 when the seller must
+sign in again.
+
+Options:
+  --json     the whole TokenSet as JSON
+  --header   "Authorization: Bearer …"
+
+${COMMON}`,
+  status: `Usage: avito-auth status [--json]
+
+Shows the profile, its client id and host, its scopes and when its access token expires.
+Never shows a token or secret.
+
+Options:
+  --json     the same as JSON
+
+${COMMON}`,
+  logout: `Usage: avito-auth logout
+
+Deletes the profile's saved tokens.
+
+${COMMON}`,
+  api: `Usage: avito-auth api METHOD PATH [--data JSON] [--app]
+
+Calls the Avito API (through TokenManager.fetch: the Authorization header is added, an expired
+token is renewed) and prints the answer on stdout (JSON pretty-printed). A non-2xx answer
+exits 1.
+
+  avito-auth api GET /core/v1/accounts/self
+
+Options:
+  --data JSON   the request body (sent as application/json); "-" reads it from stdin
+  --app         use an application (client_credentials) token instead of the profile's
+
+${COMMON}`,
+};
+
+const COMMANDS = {
+  token: { json: { type: "boolean" }, header: { type: "boolean" } },
+  login: {
+    scope: { type: "string" }, "redirect-uri": { type: "string" }, "authorize-url": { type: "string" },
+    "no-browser": { type: "boolean" }, timeout: { type: "string" },
+  },
+  "user-token": { json: { type: "boolean" }, header: { type: "boolean" } },
+  status: { json: { type: "boolean" } },
+  logout: {},
+  api: { data: { type: "string" }, app: { type: "boolean" } },
+};
+const COMMON_OPTIONS = {
+  profile: { type: "string" }, host: { type: "string" }, "client-id": { type: "string" },
+  verbose: { type: "boolean" }, help: { type: "boolean", short: "h" },
+};
+
+// stdin, read line by line on demand (the secret first, then a pasted URL or --data -).
+let stdinLines;
+async function stdinLine(what) {
+  stdinLines ??= (async function* lines() {
+    let buffered = "";
+    process.stdin.setEncoding("utf8");
+    for await (const chunk of process.stdin) {
+      buffered += chunk;
+      let nl;
+      while ((nl = buffered.indexOf("\n")) >= 0) {
+        yield buffered.slice(0, nl).replace(/\r$/, "");
+        buffered = buffered.slice(nl + 1);
+      }
+      if (buffered.length > MAX_STDIN_LINE) throw new UsageError(`${what}: a line on stdin is longer than ${MAX_STDIN_LINE} bytes`);
+    }
+    if (buffered) yield buffered.replace(/\r$/, "");
+  })();
+  const { value, done } = await stdinLines.next();
+  if (done) throw new UsageError(`${what} expected on stdin`);
+  return value;
+}
+async function stdinAll() {
+  const chunks = [];
+  let size = 0;
+  for await (const c of process.stdin) {
+    size += c.length;
+    if (size > 1024 * 1024) throw new UsageError("--data -: stdin is over 1 MiB");
+    chunks.push(c);
+  }
+  return Buffer.concat(chunks).toString("utf8");
+}
+
+/** A line typed at a terminal without echo (the client secret). */
+function hiddenLine(prompt) {
+  process.stderr.write(prompt);
+  return new Promise((resolve, reject) => {
+    let typed = "";
+    const done = (error) => {
+      process.stdin.off("data", onData);
+      process.stdin.setRawMode(false);
+      process.stdin.pause();
+      process.stderr.write("\n");
+      if (error) reject(error);
+      else resolve(typed);
+    };
+    const onData = (chunk) => {
+      for (const ch of chunk) {
+        if (ch === "\r" || ch === "\n") return done();
+        if (ch === "\u0003") return done(new UsageError("cancelled"));
+        if (ch === "\u007f" || ch === "\b") typed = typed.slice(0, -1);
+        else if (typed.length < MAX_STDIN_LINE) typed += ch;
+      }
+    };
+    process.stdin.setEncoding("utf8");
+    process.stdin.setRawMode(true);
+    process.stdin.on("data", onData);
+    process.stdin.resume();
+  });
+}
+
+function parse(argv) {
+  const command = argv[0];
+  if (command === undefined || command === "-h" || command === "--help" || command === "help") {
+    const topic = command === "help" ? argv[1] : undefined;
+    return { help: HELP[topic] ?? HELP.main };
+  }
+  if (!(command in COMMANDS)) throw new UsageError(`unknown command "${command}" (try avito-auth --help)`);
+  let parsed;
+  try {
+    parsed = parseArgs({ args: argv.slice(1), options: { ...COMMON_OPTIONS, ...COMMANDS[command] }, allowPositionals: command === "api", strict: true });
+  } catch (e) {
+    throw new UsageError(`${command}: ${e.message.split("\n")[0]}`);
+  }
+  const { values, positionals } = parsed;
+  if (values.help) return { help: HELP[command] };
+  const profile = values.profile ?? process.env.AVITO_PROFILE ?? "default";
+  if (!validProfileName(profile)) throw new UsageError(`--profile must be 1–64 letters, digits, "_", "-" or "." (not starting with ".")`);
+  return { command, values, positionals, profile: new Profile(profile) };
+}
+
+/** The application's credentials: --client-id with the secret on stdin, or the environment. */
+async function credentials(values, saved) {
+  let clientId, clientSecret;
+  if (values["client-id"] !== undefined) {
+    clientId = values["client-id"];
+    clientSecret = process.stdin.isTTY ? await hiddenLine("Client secret: ") : await stdinLine("the client secret (--client-id was given)");
+  } else {
+    clientId = process.env.AVITO_CLIENT_ID || saved?.client_id;
+    clientSecret = process.env.AVITO_CLIENT_SECRET;
+  }
+  if (!clientId || !clientSecret) {
+    throw new UsageError("no credentials: set AVITO_CLIENT_ID and AVITO_CLIENT_SECRET, or pass --client-id and the secret on stdin");
+  }
+  if (saved?.client_id && saved.client_id !== clientId) {
+    throw new UsageError(`this profile belongs to client id "${saved.client_id}", not "${clientId}"`);
+  }
+  return { clientId, clientSecret };
+}
+
+const hostOf = (values, saved) => values.host ?? process.env.AVITO_HOST ?? saved?.host ?? undefined;
+
+async function authFor(values, saved, extra = {}) {
+  const creds = await credentials(values, saved);
+  const host = hostOf(values, saved);
+  return new AvitoAuth({ ...creds, ...(host ? { host } : {}), userAgent: "avito-auth-cli", ...extra });
+}
+
+function printToken(ts, values) {
+  if (values.json) return process.stdout.write(`${JSON.stringify(ts, null, 2)}\n`);
+  process.stdout.write(values.header ? `Authorization: Bearer ${ts.access_token}\n` : `${ts.access_token}\n`);
+}
+
+function savedProfile(profile) {
+  const saved = profile.read();
+  if (!saved?.tokens) throw new SignInRequired(`not signed in (profile "${profile.name}"): run avito-auth login`);
+  return saved;
+}
+
+/** A TokenManager over the profile's file store: renewals are shared across processes. */
+async function userManager(values, profile) {
+  const saved = savedProfile(profile);
+  const auth = await authFor(values, saved);
+  return new TokenManager({ auth, grant: "refresh_token", store: new ProfileTokenStore(profile) });
+}
+
+// ── login ────────────────────────────────────────────────────────────────────────────────
+
+/** `{ hostname, port, pathname }` when the redirect URI is a loopback http address with a port. */
+function loopbackOf(redirectUri) {
+  let u;
+  try {
+    u = new URL(redirectUri);
+  } catch {
+    throw new UsageError("--redirect-uri is not a URL");
+  }
+  if (u.protocol !== "http:" || !u.port || !["localhost", "127.0.0.1", "[::1]"].includes(u.hostname)) return undefined;
+  return { hostname: u.hostname.replace(/^\[(.*)\]$/, "$1"), port: Number(u.port), pathname: u.pathname };
+}
+
+function openBrowser(url, values) {
+  if (values["no-browser"] || process.env.AVITO_AUTH_NO_BROWSER === "1") return false;
+  let cmd, args;
+  if (process.env.BROWSER) [cmd, args] = [process.env.BROWSER, [url]];
+  else if (process.platform === "darwin") [cmd, args] = ["open", [url]];
+  else if (process.platform === "win32") [cmd, args] = ["cmd", ["/c", "start", "", url.replace(/&/g, "^&")]];
+  else if (process.env.DISPLAY || process.env.WAYLAND_DISPLAY) [cmd, args] = ["xdg-open", [url]];
+  else return false;
+  try {
+    const child = spawn(cmd, args, { stdio: "ignore", detached: true });
+    child.on("error", () => {}); // no browser after all: the URL is printed anyway
+    child.unref();
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+const page = (title, text) => `<!doctype html><meta charset="utf-8"><title>${title}</title><body style="font:16px system-ui;max-width:32rem;margin:3rem auto"><h1>${title}</h1><p>${text}</p>`;
+
+/** Waits on the loopback address for the redirect whose state matches; resolves to its code. */
+function waitForRedirect(auth, loopback, state, timeoutMs) {
+  return new Promise((resolve, reject) => {
+    const server = http.createServer((req, res) => {
+      const url = new URL(req.url, "http://loopback.invalid");
+      if (req.method !== "GET" || url.pathname !== loopback.pathname) {
+        res.writeHead(404, { "content-type": "text/plain" });
+        return res.end("not found\n");
+      }
+      let result;
+      try {
+        result = auth.parseCallback(url, state);
+      } catch (e) {
+        if (e?.error === "state_mismatch" || e?.error === "missing_code" && !url.searchParams.has("error")) {
+          // Not the answer to our request (a stale tab, a forged request): keep waiting.
+          res.writeHead(400, { "content-type": "text/html; charset=utf-8" });
+          return res.end(page("Not this sign-in", "This address does not answer the sign-in that avito-auth is waiting for."));
+        }
+        res.writeHead(400, { "content-type": "text/html; charset=utf-8" });
+        res.end(page("Sign-in failed", "Avito did not grant access. See the terminal."));
+        return finish(e);
+      }
+      res.writeHead(200, { "content-type": "text/html; charset=utf-8", connection: "close" });
+      res.end(page("Signed in", "avito-auth received the authorization. You can close this tab."));
+      finish(undefined, result.code);
+    });
+    const timer = setTimeout(() => finish(new Error(`no redirect within ${timeoutMs / 1000} s`)), timeoutMs);
+    function finish(error, code) {
+      clearTimeout(timer);
+      server.close();
+      server.closeIdleConnections?.();
+      if (error) reject(error);
+      else resolve(code);
+    }
+    server.on("error", (e) => finish(new Error(`cannot listen on ${loopback.hostname}:${loopback.port} for the redirect (${e.code ?? e.message})`)));
+    server.listen(loopback.port, loopback.hostname);
+  });
+}
+
+async function login({ values, profile }) {
+  const scope = values.scope;
+  if (!scope) throw new UsageError("login: --scope is required (e.g. --scope messenger:read,items:info)");
+  const redirectUri = values["redirect-uri"] ?? process.env.AVITO_REDIRECT_URI;
+  if (!redirectUri) throw new UsageError("login: --redirect-uri is required (the redirect URI registered for the application)");
+  const timeout = values.timeout === undefined ? LOGIN_TIMEOUT_S : Number(values.timeout);
+  if (!Number.isFinite(timeout) || timeout <= 0 || timeout > 3600) throw new UsageError("login: --timeout must be 1–3600 seconds");
+  const authorizeUrl = values["authorize-url"] ?? process.env.AVITO_AUTHORIZE_URL;
+  // A new sign-in replaces the profile, whichever application it belonged to.
+  const auth = await authFor(values, undefined, authorizeUrl ? { authorizeUrl } : {});
+  const loopback = loopbackOf(redirectUri);
+  const { url, state } = auth.authorizationUrl({ scope: scope.split(",").map((s) => s.trim()).filter(Boolean), redirectUri });
+
+  let code;
+  if (loopback) {
+    const waiting = waitForRedirect(auth, loopback, state, timeout * 1000);
+    waiting.catch(() => {});
+    // Listening before the URL is shown, so the redirect cannot come first.
+    await new Promise((r) => setImmediate(r));
+    process.stderr.write(`Open this URL to sign in (waiting on ${redirectUri}):\n  ${url}\n`);
+    if (openBrowser(url, values)) process.stderr.write("(opened in your browser)\n");
+    code = await waiting;
+  } else {
+    process.stderr.write(`Open this URL to sign in:\n  ${url}\n`);
+    if (openBrowser(url, values)) process.stderr.write("(opened in your browser)\n");
+    process.stderr.write("Then paste the address you were redirected to:\n");
+    const pasted = (await stdinLine("the address you were redirected to")).trim();
+    code = auth.parseCallback(pasted, state).code;
+  }
+  const tokens = await auth.exchangeCode(code, { redirectUri });
+  profile.write({ client_id: auth.clientId, host: auth.host, redirect_uri: redirectUri, tokens });
+  process.stderr.write(`Signed in: profile "${profile.name}", scopes ${(tokens.scopes ?? []).join(",") || "(none named)"}.\n`);
+}
+
+// ── the other commands ───────────────────────────────────────────────────────────────────
+
+async function token({ values }) {
+  const auth = await authFor(values, undefined);
+  printToken(await auth.clientCredentials(), values);
+}
+
+async function userToken({ values, profile }) {
+  const tm = await userManager(values, profile);
+  const access = await tm.getAccessToken();
+  if (!values.json) return printToken({ access_token: access }, values);
+  // The set without its refresh token and renewal marks: those stay in the profile.
+  const stored = (await new ProfileTokenStore(profile).get()) ?? {};
+  const { token_type, expires_in, expires_at, scope, scopes } = stored.access_token === access ? stored : {};
+  printToken({ access_token: access, token_type, expires_in, expires_at, scope, scopes }, values);
+}
+
+function expiry(at) {
+  if (typeof at !== "number") return { text: "unknown (the server sent no expires_in)" };
+  const left = Math.round((at - Date.now()) / 1000);
+  const human = (s) => (s >= 3600 ? `${Math.floor(s / 3600)}h ${Math.floor((s % 3600) / 60)}m` : s >= 60 ? `${Math.floor(s / 60)}m ${s % 60}s` : `${s}s`);
+  return { at: new Date(at).toISOString(), text: left > 0 ? `${new Date(at).toISOString()} (in ${human(left)})` : `${new Date(at).toISOString()} (expired ${human(-left)} ago; renewed on next use)` };
+}
+
+async function status({ values, profile }) {
+  const saved = savedProfile(profile);
+  const t = saved.tokens;
+  const scopes = Array.isArray(t.scopes) ? t.scopes : typeof t.scope === "string" ? t.scope.split(/[,\s]+/).filter(Boolean) : [];
+  const exp = expiry(t.expires_at);
+  const info = {
+    profile: profile.name,
+    file: profile.file,
+    client_id: saved.client_id,
+    host: saved.host,
+    scopes,
+    expires_at: exp.at ?? null,
+    refresh_token: typeof t.refresh_token === "string" ? "saved" : "none (sign in again)",
+  };
+  if (values.json) return process.stdout.write(`${JSON.stringify(info, null, 2)}\n`);
+  process.stdout.write([
+    `Profile:    ${info.profile} (${info.file})`,
+    `Client id:  ${info.client_id}`,
+    `Host:       ${info.host}`,
+    `Scopes:     ${scopes.join(", ") || "(none named)"}`,
+    `Expires:    ${exp.text}`,
+    `Refresh:    ${info.refresh_token}`,
+  ].join("\n") + "\n");
+}
+
+async function logout({ profile }) {
+  const existed = profile.remove();
+  process.stderr.write(existed ? `Signed out: profile "${profile.name}" deleted.\n` : `Profile "${profile.name}" was not signed in.\n`);
+}
+
+async function api({ values, positionals, profile }) {
+  const [method, apiPath, ...rest] = positionals;
+  if (!method || !apiPath || rest.length) throw new UsageError("api: expected METHOD PATH, e.g. avito-auth api GET /core/v1/accounts/self");
+  if (!/^[A-Za-z]{1,16}$/.test(method)) throw new UsageError("api: METHOD must be an HTTP method such as GET or POST");
+  if (!apiPath.startsWith("/") || apiPath.startsWith("//")) throw new UsageError("api: PATH must start with a single /");
+  let tm, host;
+  if (values.app) {
+    const auth = await authFor(values, undefined);
+    tm = new TokenManager({ auth, grant: "client_credentials" });
+    host = auth.host;
+  } else {
+    tm = await userManager(values, profile);
+    host = hostOf(values, profile.read()) ?? "https://api.avito.ru";
+  }
+  const init = { method: method.toUpperCase(), headers: { accept: "application/json" } };
+  if (values.data !== undefined) {
+    init.body = values.data === "-" ? await stdinAll() : values.data;
+    init.headers["content-type"] = "application/json";
+  }
+  const res = await tm.fetch(`${host.replace(/\/+$/, "")}${apiPath}`, init);
+  const text = await res.text();
+  let out = text;
+  try {
+    out = JSON.stringify(JSON.parse(text), null, 2);
+  } catch {}
+  if (out) process.stdout.write(out.endsWith("\n") ? out : `${out}\n`);
+  if (!res.ok) {
+    process.stderr.write(`avito-auth: ${init.method} ${apiPath}: HTTP ${res.status}\n`);
+    return EXIT.api;
+  }
+}
+
+const RUN = { token, login, "user-token": userToken, status, logout, api };
+
+/** The one-line message for an error (never a secret: ApiException messages are redacted). */
+function describe(e) {
+  if (e?.name === "ApiException") {
+    return e.signInRequired ? `${e.message} — the seller must sign in again: run avito-auth login` : e.message;
+  }
+  return e instanceof Error ? e.message : String(e);
+}
+
+async function main(argv) {
+  let verbose = argv.includes("--verbose");
+  try {
+    const parsed = parse(argv);
+    if (parsed.help) {
+      process.stdout.write(`${parsed.help}\n`);
+      return EXIT.ok;
+    }
+    verbose = parsed.values.verbose === true;
+    return (await RUN[parsed.command](parsed)) ?? EXIT.ok;
+  } catch (e) {
+    process.stderr.write(`avito-auth: ${describe(e).replace(/\s*\n\s*/g, " ")}\n`);
+    if (verbose && e?.stack) process.stderr.write(`${e.stack}\n`);
+    if (e instanceof UsageError) return EXIT.usage;
+    if (e instanceof SignInRequired || e?.signInRequired === true) return EXIT.signIn;
+    if (e?.name === "ApiException" && e.kind === "invalid_argument") return EXIT.usage;
+    return EXIT.api;
+  }
+}
+
+process.exitCode = await main(process.argv.slice(2));
+// stdin may still be open (a terminal): nothing else is pending once main() is done.
+process.stdin.destroy?.();

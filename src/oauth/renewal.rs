@@ -541,6 +541,11 @@ impl Renewal {
         if now > self.deadline {
             return self.fail(Why::Timeout);
         }
+        if self.last_read_valid && self.store_writes == 0 {
+            // Someone else is renewing, and the stored access token still works (inside the
+            // skew, not expired): hand it out rather than keep a caller waiting.
+            return self.end(Ending::UseLastRead);
+        }
         if self.lease_held {
             // Someone else's request may still be answered: let the lease go while we wait.
             self.ending = None;
@@ -791,6 +796,36 @@ mod tests {
             r.on(Event::Released, 2.0),
             Step::Finish(Ending::Fail(Why::Answer))
         );
+    }
+
+    #[test]
+    fn a_waiter_hands_out_the_still_valid_token_instead_of_waiting() {
+        let mark = Mark {
+            presented_at: 0.0,
+            answer_by: 100_000.0,
+        };
+        // Valid for 30 s more (inside the 60 s skew); another renewer's request is in flight.
+        let s = set("a", 30_000.0, Some("r"), Some(mark));
+        let mut r = Renewal::new(CFG, 0.0, None);
+        assert_eq!(
+            r.on(Event::Read(Some(s)), 1.0),
+            Step::Finish(Ending::UseLastRead)
+        );
+        // The lease is taken by someone else: the same.
+        let s = set("a", 30_000.0, Some("r"), None);
+        let mut r = Renewal::new(CFG, 0.0, None);
+        r.on(Event::Read(Some(s)), 1.0);
+        assert_eq!(
+            r.on(Event::Lease(false), 1.0),
+            Step::Finish(Ending::UseLastRead)
+        );
+        // Expired: wait.
+        let s = set("a", 0.0, Some("r"), Some(mark));
+        let mut r = Renewal::new(CFG, 0.0, None);
+        assert!(matches!(
+            r.on(Event::Read(Some(s)), 1.0),
+            Step::Sleep { .. }
+        ));
     }
 
     #[test]

@@ -9,13 +9,13 @@ import pg from "pg";
 import { AccountTokens, AvitoAuth } from "avito-auth";
 import { PostgresTokenStore, createTable } from "avito-auth/postgres";
 
-export async function createAccounts({ connectionString = process.env.DATABASE_URL, host, leaseMs = 10_000, maxAccounts = 1000, onTokens } = {}) {
+export async function createAccounts({ connectionString = process.env.DATABASE_URL, host, leaseMs = 10_000, timeoutMs, maxAccounts = 1000, onTokens } = {}) {
   const pool = new pg.Pool({ connectionString, max: 10 });
   // An idle connection the server dropped (a restart, a failover): the pool replaces it; without
   // a listener Node would treat the event as an uncaught error.
   pool.on("error", () => {});
   await createTable(pool); // or run the DDL from the README in your migrations
-  const auth = new AvitoAuth({ clientId: process.env.AVITO_CLIENT_ID ?? "demo-client", clientSecret: process.env.AVITO_CLIENT_SECRET ?? "demo-secret", host, retries: false });
+  const auth = new AvitoAuth({ clientId: process.env.AVITO_CLIENT_ID ?? "demo-client", clientSecret: process.env.AVITO_CLIENT_SECRET ?? "demo-secret", host, retries: false, timeoutMs });
   const accounts = new AccountTokens({
     auth,
     store: (accountId) => new PostgresTokenStore({ client: pool, key: `avito:${accountId}` }),

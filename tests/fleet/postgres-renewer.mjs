@@ -7,7 +7,8 @@ import { pathToFileURL } from "node:url";
 
 const [scratch, databaseUrl, mockUrl, startAt, leaseMs, list] = process.argv.slice(2);
 const { createAccounts } = await import(pathToFileURL(`${scratch}/node-postgres-accounts.mjs`).href);
-const { accounts, close } = await createAccounts({ connectionString: databaseUrl, host: mockUrl, leaseMs: Number(leaseMs) });
+const timeoutMs = process.env.AVITO_TIMEOUT_MS ? Number(process.env.AVITO_TIMEOUT_MS) : undefined;
+const { accounts, close } = await createAccounts({ connectionString: databaseUrl, host: mockUrl, leaseMs: Number(leaseMs), timeoutMs });
 const wait = Number(startAt) - Date.now();
 if (wait > 0) await new Promise((r) => setTimeout(r, wait));
 console.log("READY");

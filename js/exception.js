@@ -55,6 +55,7 @@ function withRoom(extra, capture) {
 export function callSite() {
   const site = {};
   const limit = Error.stackTraceLimit;
+  if (limit === 0) return site; // stacks turned off: no capture, no cost
   try {
     if (typeof limit === "number") Error.stackTraceLimit = limit + CALL_FRAMES;
     if (typeof Error.captureStackTrace === "function") Error.captureStackTrace(site);

@@ -6,18 +6,9 @@ use avito_auth::oauth::{
     callback, classify, form, redact, rejection, renewal, retry, url, Failure, Grant, Kind,
 };
 
-struct Rng(u64);
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-}
+#[path = "prng.rs"]
+mod prng;
+use prng::Rng;
 
 const PIECES: &[&str] = &[
     "{",

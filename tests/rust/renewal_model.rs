@@ -17,24 +17,9 @@ use avito_auth::oauth::renewal::{
     StoredSet, Why, CLOCK_MARGIN_MS,
 };
 
-struct Rng(u64);
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-    fn unit(&mut self) -> f64 {
-        (self.next() >> 11) as f64 / (1u64 << 53) as f64
-    }
-    fn chance(&mut self, p: f64) -> bool {
-        self.unit() < p
-    }
-    fn range(&mut self, lo: f64, hi: f64) -> f64 {
-        lo + (hi - lo) * self.unit()
-    }
-}
+#[path = "prng.rs"]
+mod prng;
+use prng::Rng;
 
 #[derive(Debug, Clone, PartialEq)]
 struct Set {
@@ -99,6 +84,27 @@ struct Renewer {
     paused: f64,
     /// A request whose sending was delayed by a pause.
     deferred_send: bool,
+}
+
+impl Renewer {
+    /// A new process, idle until `due`.
+    fn process(due: f64) -> Renewer {
+        Renewer {
+            machine: None,
+            started: due,
+            step: Step::Read,
+            due,
+            alive: true,
+            last_read: None,
+            marked: None,
+            tokens: None,
+            lease: None,
+            pending_answer: None,
+            cached: None,
+            paused: 0.0,
+            deferred_send: false,
+        }
+    }
 }
 
 struct World {
@@ -213,23 +219,7 @@ fn run(seed: u64, renewers: usize, faults: Faults, strict: bool, revoke: bool) -
     w.server_current = Some(first);
     let set = w.fresh_set(first);
     w.store = Some(set);
-    let mut rs: Vec<Renewer> = (0..renewers)
-        .map(|_| Renewer {
-            machine: None,
-            started: 0.0,
-            step: Step::Read,
-            due: 0.0,
-            alive: true,
-            last_read: None,
-            marked: None,
-            tokens: None,
-            lease: None,
-            pending_answer: None,
-            cached: None,
-            paused: 0.0,
-            deferred_send: false,
-        })
-        .collect();
+    let mut rs: Vec<Renewer> = (0..renewers).map(|_| Renewer::process(0.0)).collect();
     let horizon = 4_000.0;
     let bound = cfg.renewal_bound_ms() + cfg.request_budget_ms + cfg.lease_ttl_ms() + 50.0;
     let mut guard = 0u32;
@@ -273,21 +263,7 @@ fn step_renewer(w: &mut World, r: &mut Renewer, seed: u64, bound: f64, quiet: bo
     }
     if !r.alive {
         // A new process takes the dead one's place.
-        *r = Renewer {
-            machine: None,
-            started: w.now,
-            step: Step::Read,
-            due: w.now + w.rng.range(0.0, 5.0),
-            alive: true,
-            last_read: None,
-            marked: None,
-            tokens: None,
-            lease: None,
-            pending_answer: None,
-            cached: None,
-            paused: 0.0,
-            deferred_send: false,
-        };
+        *r = Renewer::process(w.now + w.rng.range(0.0, 5.0));
         return;
     }
     let Some(machine) = r.machine.as_mut() else {

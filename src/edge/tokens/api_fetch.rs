@@ -39,7 +39,7 @@ async fn send(
     // A caller's fetch always gets a Headers (it may call `init.headers.get`). The global fetch,
     // for a call with no headers of its own, gets a plain object: it builds its Headers once
     // instead of copying ours (README "Performance").
-    let headers: JsValue = if absent(start_from) && m.fetch.is_none() {
+    let headers: JsValue = if absent(start_from) && m.setup.fetch.is_none() {
         let plain = js_sys::Object::new();
         js::set(&plain, "authorization", &JsValue::from_str(&bearer));
         plain.into()
@@ -50,7 +50,7 @@ async fn send(
     };
     let request_init = js::snapshot(&out.init, &[]).unwrap_or_default();
     js::set(&request_init, "headers", &headers);
-    let called = match &m.fetch {
+    let called = match &m.setup.fetch {
         Some(f) => f.call2(&JsValue::UNDEFINED, &out.target, &request_init),
         None => js::global_fetch_with(&out.target, &request_init),
     };
@@ -93,7 +93,7 @@ struct Retry {
 /// when the call is not that one.
 pub fn fetch_cached(m: &Rc<Manager>, input: &JsValue, init: &JsValue) -> Option<Promise> {
     let is_url = input.is_string() || input.is_instance_of::<web_sys::Url>();
-    if !absent(init) || m.fetch.is_some() || !is_url {
+    if !absent(init) || m.setup.fetch.is_some() || !is_url {
         return None;
     }
     let current = m.usable_current()?;
@@ -172,14 +172,19 @@ async fn after_refusal(
 ) -> Result<JsValue, JsValue> {
     let now = js_sys::Date::now();
     if !retry.replayable
-        || !may_recover_from_refusal(now, m.last_recovery.get(), m.refusal_interval_ms, delivered)
+        || !may_recover_from_refusal(
+            now,
+            m.last_recovery.get(),
+            m.setup.refusal_interval_ms,
+            delivered,
+        )
     {
         return Ok(response);
     }
     m.last_recovery.set(Some(now));
     // Someone else (another process of the fleet) may have renewed already: a stored token that
     // is not the refused one is tried first; otherwise this one is renewed.
-    let adopted = match m.store.get().await {
+    let adopted = match m.setup.store.get().await {
         Ok(stored) => {
             js::get(&stored, "access_token").as_string().as_deref() != Some(used.as_str())
                 && m.adopt_if_usable(&stored)

@@ -29,7 +29,8 @@ pub struct Current {
     pub bearer_init: js_sys::Object,
 }
 
-pub struct Manager {
+/// What a manager is made of: fixed at construction.
+pub struct Setup {
     pub auth: Rc<AuthInner>,
     pub cfg: RenewalConfig,
     pub refusal_interval_ms: f64,
@@ -38,6 +39,10 @@ pub struct Manager {
     pub seed: Option<JsValue>,
     pub on_tokens: Option<Function>,
     pub fetch: Option<Function>,
+}
+
+pub struct Manager {
+    pub setup: Setup,
     current: Cell<Option<Rc<Current>>>,
     /// The renewal in progress, shared by every caller waiting for it.
     inflight: Cell<Option<Promise>>,
@@ -51,24 +56,9 @@ pub struct Manager {
 }
 
 impl Manager {
-    #[allow(clippy::too_many_arguments)]
-    pub fn new(
-        auth: Rc<AuthInner>,
-        cfg: RenewalConfig,
-        refusal_interval_ms: f64,
-        store: Store,
-        seed: Option<JsValue>,
-        on_tokens: Option<Function>,
-        fetch: Option<Function>,
-    ) -> Manager {
+    pub fn new(setup: Setup) -> Manager {
         Manager {
-            auth,
-            cfg,
-            refusal_interval_ms,
-            store,
-            seed,
-            on_tokens,
-            fetch,
+            setup,
             current: Cell::new(None),
             inflight: Cell::new(None),
             refused: Cell::new(None),
@@ -82,9 +72,9 @@ impl Manager {
         let current = peek(&self.current)?;
         let refused = peek(&self.refused);
         let usable = Some(current.access_token.as_str()) != refused.as_deref()
-            && current
-                .expires_at
-                .map_or(true, |exp| exp - self.cfg.skew_ms > js_sys::Date::now());
+            && current.expires_at.map_or(true, |exp| {
+                exp - self.setup.cfg.skew_ms > js_sys::Date::now()
+            });
         usable.then_some(current)
     }
 
@@ -128,7 +118,7 @@ impl Manager {
             &held.view(),
             refused.as_deref(),
             js_sys::Date::now(),
-            self.cfg.skew_ms,
+            self.setup.cfg.skew_ms,
         ) {
             self.keep(set);
             return true;
@@ -214,7 +204,7 @@ impl<'m> Renewing<'m> {
         let refused = peek(&m.refused);
         Renewing {
             m,
-            machine: Renewal::new(m.cfg, js_sys::Date::now(), refused.as_deref()),
+            machine: Renewal::new(m.setup.cfg, js_sys::Date::now(), refused.as_deref()),
             last_read: JsValue::UNDEFINED,
             held: HeldTokens::default(),
             marked: JsValue::UNDEFINED,
@@ -230,19 +220,21 @@ impl<'m> Renewing<'m> {
         loop {
             let event = match step {
                 Step::Read => self.read().await,
-                Step::AcquireLease { ttl_ms } => match self.m.store.acquire_lease(ttl_ms).await {
-                    Ok(lease) => {
-                        let granted = lease.is_some();
-                        self.lease = lease;
-                        Event::Lease(granted)
+                Step::AcquireLease { ttl_ms } => {
+                    match self.m.setup.store.acquire_lease(ttl_ms).await {
+                        Ok(lease) => {
+                            let granted = lease.is_some();
+                            self.lease = lease;
+                            Event::Lease(granted)
+                        }
+                        Err(f) => self.store_failed(f),
                     }
-                    Err(f) => self.store_failed(f),
-                },
+                }
                 Step::Mark { mark, over } => {
                     let id = random_state()?;
                     let next = with_mark(&self.last_read, Some((&id, mark)));
                     let expected = self.expected(over);
-                    match self.m.store.compare_and_set(&expected, &next).await {
+                    match self.m.setup.store.compare_and_set(&expected, &next).await {
                         Ok(won) => {
                             if won {
                                 self.marked = next;
@@ -281,7 +273,7 @@ impl<'m> Renewing<'m> {
                     self.swap(&marked, &next).await
                 }
                 Step::Release => match self.lease.take() {
-                    Some(id) => match self.m.store.release_lease(&id).await {
+                    Some(id) => match self.m.setup.store.release_lease(&id).await {
                         Ok(()) => Event::Released,
                         Err(_) => Event::StoreFailed, // harmless: the lease expires by itself
                     },
@@ -314,7 +306,7 @@ impl<'m> Renewing<'m> {
     }
 
     async fn swap(&mut self, expected: &JsValue, next: &JsValue) -> Event<'static> {
-        match self.m.store.compare_and_set(expected, next).await {
+        match self.m.setup.store.compare_and_set(expected, next).await {
             Ok(won) => Event::Swapped(won),
             Err(f) => self.store_failed(f),
         }
@@ -323,20 +315,21 @@ impl<'m> Renewing<'m> {
     /// Reads the store (seeding an empty one with the constructor's `tokens`). The event is
     /// completed with the parsed view by `run`.
     async fn read(&mut self) -> Event<'static> {
-        let mut stored = match self.m.store.get().await {
+        let mut stored = match self.m.setup.store.get().await {
             Ok(v) => v,
             Err(f) => return self.store_failed(f),
         };
-        if let (true, Some(seed)) = (js::absent(&stored), &self.m.seed) {
+        if let (true, Some(seed)) = (js::absent(&stored), &self.m.setup.seed) {
             if let Err(f) = self
                 .m
+                .setup
                 .store
                 .compare_and_set(&JsValue::UNDEFINED, seed)
                 .await
             {
                 return self.store_failed(f);
             }
-            stored = match self.m.store.get().await {
+            stored = match self.m.setup.store.get().await {
                 Ok(v) => v,
                 Err(f) => return self.store_failed(f),
             };
@@ -363,14 +356,14 @@ impl<'m> Renewing<'m> {
             self.request_failure = Some(RequestFailure::Core(not_sent_in_time()));
             return Answer::NotSent;
         }
-        let (grant, secret) = match self.m.cfg.grant {
+        let (grant, secret) = match self.m.setup.cfg.grant {
             RenewalGrant::RefreshToken => (
                 Grant::RefreshToken,
                 JsValue::from(self.held.refresh_token().unwrap_or_default()),
             ),
             RenewalGrant::ClientCredentials => (Grant::ClientCredentials, JsValue::UNDEFINED),
         };
-        let mut call = match self.m.auth.call(grant, &secret, &JsValue::UNDEFINED) {
+        let mut call = match self.m.setup.auth.call(grant, &secret, &JsValue::UNDEFINED) {
             Ok(call) => call,
             Err(refused) => {
                 self.request_failure = Some(RequestFailure::Refused(refused));
@@ -382,7 +375,7 @@ impl<'m> Renewing<'m> {
         call.signal = abandon
             .signal()
             .map(|s| JsValue::from(s).unchecked_into::<CallerSignal>());
-        match request_outcome(&self.m.auth.settings, &call).await {
+        match request_outcome(&self.m.setup.auth.settings, &call).await {
             Ok(tokens) => {
                 self.tokens = self.keeping_refresh_token(tokens);
                 Answer::Tokens
@@ -445,7 +438,7 @@ impl<'m> Renewing<'m> {
                         .as_string()
                         .map(Rc::from),
                 );
-                if let Some(on_tokens) = &self.m.on_tokens {
+                if let Some(on_tokens) = &self.m.setup.on_tokens {
                     let called = on_tokens.call1(&JsValue::UNDEFINED, &self.tokens);
                     JsFuture::from(Promise::resolve(&called?)).await?;
                 }
@@ -481,7 +474,7 @@ impl<'m> Renewing<'m> {
                     Kind::Timeout,
                     format!(
                         "another renewal of this account did not finish within {} ms",
-                        self.m.cfg.renewal_bound_ms()
+                        self.m.setup.cfg.renewal_bound_ms()
                     ),
                 );
                 f.retryable = true;

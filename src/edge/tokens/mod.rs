@@ -22,7 +22,7 @@ use super::options;
 use crate::oauth::renewal::{self, RenewalConfig, RenewalGrant};
 use crate::oauth::wire::Scalar;
 use js_sys::Promise;
-use manager::{access_token, Manager};
+use manager::{access_token, Manager, Setup};
 use serde::Deserialize;
 use std::rc::Rc;
 use store::{HeldTokens, Store};
@@ -162,7 +162,7 @@ impl TokenManager {
             strict,
         };
         let store = Store::new(store, cfg.store_call_timeout_ms());
-        let inner = Manager::new(
+        let inner = Manager::new(Setup {
             auth,
             cfg,
             refusal_interval_ms,
@@ -170,7 +170,7 @@ impl TokenManager {
             seed,
             on_tokens,
             fetch,
-        );
+        });
         Ok(TokenManager {
             inner: Rc::new(inner),
         })
@@ -183,15 +183,7 @@ impl TokenManager {
         &self,
         #[wasm_bindgen(unchecked_optional_param_type = "CallOptions")] options: JsValue,
     ) -> Promise {
-        let signal = match call_signal(&options) {
-            Ok(signal) => signal,
-            Err(e) => return rejected(e),
-        };
-        let m = self.inner.clone();
-        super::promise(async move {
-            let (token, _) = access_token(m, signal).await?;
-            Ok(JsValue::from_str(&token))
-        })
+        self.token_as(&options, "")
     }
 
     /// `"Bearer …"`.
@@ -200,15 +192,7 @@ impl TokenManager {
         &self,
         #[wasm_bindgen(unchecked_optional_param_type = "CallOptions")] options: JsValue,
     ) -> Promise {
-        let signal = match call_signal(&options) {
-            Ok(signal) => signal,
-            Err(e) => return rejected(e),
-        };
-        let m = self.inner.clone();
-        super::promise(async move {
-            let (token, _) = access_token(m, signal).await?;
-            Ok(JsValue::from_str(&format!("Bearer {token}")))
-        })
+        self.token_as(&options, "Bearer ")
     }
 
     /// Forces a renewal on next use (e.g. after an API refused the token for expiry).
@@ -241,6 +225,19 @@ fn call_signal(options: &JsValue) -> Result<Option<CallerSignal>, JsValue> {
 }
 
 impl TokenManager {
+    /// The access token behind `prefix`, for the caller's `options` (`{ signal }`).
+    fn token_as(&self, options: &JsValue, prefix: &'static str) -> Promise {
+        let signal = match call_signal(options) {
+            Ok(signal) => signal,
+            Err(e) => return rejected(e),
+        };
+        let m = self.inner.clone();
+        super::promise(async move {
+            let (token, _) = access_token(m, signal).await?;
+            Ok(JsValue::from_str(&format!("{prefix}{token}")))
+        })
+    }
+
     /// Another handle on the same manager (`AccountTokens` hands a cached one out more than once).
     pub(crate) fn share(&self) -> TokenManager {
         TokenManager {

@@ -253,6 +253,15 @@ fn error_info(error: &JsValue) -> (String, Option<String>) {
     )
 }
 
+/// What `promise` settled to, or why it did not: it rejected, or `cancel` fired first.
+async fn settled(cancel: &Cancel, promise: Promise, stage: Stage) -> Result<JsValue, Broken> {
+    match cancel.race(JsFuture::from(promise)).await {
+        Err(why) => Err(Broken::Fired { why, stage }),
+        Ok(Err(error)) => Err(Broken::Rejected { error, stage }),
+        Ok(Ok(value)) => Ok(value),
+    }
+}
+
 /// Sends the request and reads the answer, with what parsing its body gave.
 async fn exchange(
     settings: &Settings,
@@ -260,21 +269,7 @@ async fn exchange(
     cancel: &Cancel,
 ) -> Result<(Answer, BodyShape), Broken> {
     let sent = send(settings, call, cancel).map_err(Broken::rejected(Stage::BeforeResponse))?;
-    let resolved = match cancel.race(JsFuture::from(sent)).await {
-        Err(why) => {
-            return Err(Broken::Fired {
-                why,
-                stage: Stage::BeforeResponse,
-            })
-        }
-        Ok(Err(error)) => {
-            return Err(Broken::Rejected {
-                error,
-                stage: Stage::BeforeResponse,
-            })
-        }
-        Ok(Ok(value)) => value,
-    };
+    let resolved = settled(cancel, sent, Stage::BeforeResponse).await?;
     let answer = read_answer(resolved.unchecked_into(), cancel).await?;
     let shape = if answer.too_large {
         BodyShape::NotJson
@@ -494,21 +489,14 @@ async fn read_chunks(
             chunks.stop();
             return Err(Broken::Unreadable);
         };
-        let chunk = match cancel.race(JsFuture::from(next)).await {
-            Err(why) => {
-                chunks.stop();
-                return Err(Broken::Fired {
-                    why,
-                    stage: Stage::ReadingBody,
-                });
+        let chunk = match settled(cancel, next, Stage::ReadingBody).await {
+            Ok(chunk) => chunk,
+            Err(broken) => {
+                if matches!(broken, Broken::Fired { .. }) {
+                    chunks.stop();
+                }
+                return Err(broken);
             }
-            Ok(Err(error)) => {
-                return Err(Broken::Rejected {
-                    error,
-                    stage: Stage::ReadingBody,
-                })
-            }
-            Ok(Ok(chunk)) => chunk,
         };
         if js::get(&chunk, "done").as_bool() == Some(true) {
             break;
@@ -560,21 +548,7 @@ async fn read_text(res: &LooseResponse, cancel: &Cancel) -> Result<(String, bool
         .text()
         .map(|p| Promise::resolve(&p))
         .map_err(|_| Broken::Unreadable)?;
-    let text = match cancel.race(JsFuture::from(promise)).await {
-        Err(why) => {
-            return Err(Broken::Fired {
-                why,
-                stage: Stage::ReadingBody,
-            })
-        }
-        Ok(Err(error)) => {
-            return Err(Broken::Rejected {
-                error,
-                stage: Stage::ReadingBody,
-            })
-        }
-        Ok(Ok(text)) => text,
-    };
+    let text = settled(cancel, promise, Stage::ReadingBody).await?;
     let Some(js_text) = text.dyn_ref::<js_sys::JsString>() else {
         return Ok((String::new(), false));
     };

@@ -4,6 +4,7 @@
 // versionstamp is unchanged (atomic().check). The lease is a second entry written with expireIn;
 // Deno KV deletes expired entries lazily, so its value also carries the expiry time and an expired
 // lease counts as free. This module does not load the wasm.
+import { tokensMatch } from "./token-match.js";
 
 const MAX_TRIES = 32;
 // A local KV file shared by processes is SQLite: a write that meets another process's write lock
@@ -21,14 +22,6 @@ async function patiently(op) {
     }
   }
 }
-const asText = (v) => (typeof v === "string" ? v : null);
-const matches = (stored, expected) =>
-  expected == null
-    ? stored == null
-    : stored != null &&
-      asText(stored.access_token) === asText(expected.access_token) &&
-      asText(stored.refresh_token) === asText(expected.refresh_token) &&
-      asText(stored.renewal?.id) === asText(expected.renewal?.id);
 
 export class DenoKvTokenStore {
   #kv;
@@ -51,7 +44,7 @@ export class DenoKvTokenStore {
     // decide on the new value (bounded: a store that changes this often refuses the write).
     for (let i = 0; i < MAX_TRIES; i++) {
       const cur = await patiently(() => this.#kv.get(this.#tokens));
-      if (!matches(cur.value, expected)) return false;
+      if (!tokensMatch(cur.value, expected)) return false;
       const { ok } = await patiently(() => this.#kv.atomic().check(cur).set(this.#tokens, next).commit());
       if (ok) return true;
     }

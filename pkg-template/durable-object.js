@@ -3,17 +3,7 @@
 // (wrangler: [[durable_objects.bindings]] name = "AVITO_TOKENS", class_name = "AvitoTokensDurableObject"),
 // and give each TokenManager a `DurableObjectTokenStore` over the account's stub.
 // This module does not load the wasm.
-
-// The protocol's match: an empty store only for an empty expected value; otherwise access_token,
-// refresh_token and renewal.id, each as "string or absent".
-const asText = (v) => (typeof v === "string" ? v : null);
-const matches = (stored, expected) =>
-  expected == null
-    ? stored == null
-    : stored != null &&
-      asText(stored.access_token) === asText(expected.access_token) &&
-      asText(stored.refresh_token) === asText(expected.refresh_token) &&
-      asText(stored.renewal?.id) === asText(expected.renewal?.id);
+import { tokensMatch } from "./token-match.js";
 
 /** The Durable Object: holds the TokenSet in durable storage and the renewal lease in memory. */
 export class AvitoTokensDurableObject {
@@ -31,7 +21,7 @@ export class AvitoTokensDurableObject {
       case "cas": {
         // Durable Object storage operations in one request are atomic with respect to others.
         const current = (await this.storage.get("tokens")) ?? null;
-        result = matches(current, expected);
+        result = tokensMatch(current, expected);
         if (result) await this.storage.put("tokens", next);
         break;
       }

@@ -9,7 +9,8 @@ cd "$(dirname "$0")/.."
 wasm-pack --log-level warn build --release --target web --out-dir target/wasm-pack --out-name avito_auth --no-pack >&2
 
 # 2. The ESM files as they are: the one .wasm, its glue, the crate's ApiException snippet, the
-#    export list, the runtime entries, the stores.
+#    export list, the runtime entries, the stores (and token-match.js, the compare step two stores
+#    import; not an entry).
 rm -rf pkg && mkdir pkg
 cp target/wasm-pack/avito_auth_bg.wasm pkg/
 # wasm-bindgen's generated glue is shipped minified; our own JS stays readable.
@@ -20,7 +21,7 @@ esbuild target/wasm-pack/avito_auth.js --minify --format=esm --log-level=error -
 SNIPPET="$(cd target/wasm-pack && ls snippets/*/js/exception.js)"
 mkdir -p "pkg/$(dirname "$SNIPPET")" && cp "target/wasm-pack/$SNIPPET" "pkg/$SNIPPET"
 echo "export { ApiException } from \"./$SNIPPET\";" > pkg/exception.js
-cp pkg-template/{api,workerd,edge-light,browser,init,durable-object,redis,postgres,deno-kv,d1,testing}.js pkg-template/node.mjs pkg-template/LICENSE pkg/
+cp pkg-template/{api,workerd,edge-light,browser,init,durable-object,redis,postgres,deno-kv,d1,testing,token-match}.js pkg-template/node.mjs pkg-template/LICENSE pkg/
 # The command line (the package's `bin`): a consumer of the public API, apart from the library.
 mkdir -p pkg/cli && cp cli/*.mjs pkg/cli/
 

@@ -2,12 +2,14 @@
 // well-behaved endpoint (so fetch, the wasm and their buffers are already paid for), collect
 // garbage, take the idle baseline, switch the endpoint to a hostile scenario (an 8 MiB chunked
 // body, a gzip bomb…), and sample RSS and heapUsed + arrayBuffers + external every 2 ms (plus the
-// kernel's RSS high-water mark) while the call runs. Run with --expose-gc.
+// kernel's RSS high-water mark) while the call runs (tests/support/measure-peak.mjs, which the
+// hostile tests' child processes use too). Run with --expose-gc.
 // Args: <esm entry URL> <contender: avito-auth | raw-capped | raw> <host> <set-hostile URL> <set-ok URL>
 // Prints one JSON line: { base, peak, outcome }.
 const [esm, contender, host, setHostile, setOk] = process.argv.slice(2);
 const lib = await import(esm);
 const { ID, SECRET } = await import("./contenders.mjs");
+const { measurePeak } = await import("../tests/support/measure-peak.mjs");
 
 let call;
 if (contender === "avito-auth") {
@@ -47,19 +49,7 @@ const run = async () => {
 
 const warm = [await run(), await run()];
 await fetch(setHostile, { method: "POST" });
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-for (let i = 0; i < 3; i++) { globalThis.gc(); await sleep(20); }
-const mem = () => { const m = process.memoryUsage(); return { rss: m.rss, heap: m.heapUsed + m.arrayBuffers + m.external }; };
-const base = mem();
-const maxRssBefore = process.resourceUsage().maxRSS * 1024;
-const peak = { ...base };
-const sampler = setInterval(() => { const m = mem(); peak.rss = Math.max(peak.rss, m.rss); peak.heap = Math.max(peak.heap, m.heap); }, 2);
-const outcome = await run();
-clearInterval(sampler);
-const end = mem();
-peak.rss = Math.max(peak.rss, end.rss); peak.heap = Math.max(peak.heap, end.heap);
-const maxRssAfter = process.resourceUsage().maxRSS * 1024;
-if (maxRssAfter > maxRssBefore) peak.rss = Math.max(peak.rss, maxRssAfter);
+const { base, peak, outcome } = await measurePeak(run);
 await fetch(setOk, { method: "POST" });
 process.stdout.write(JSON.stringify({ warm, base, peak, outcome }) + "\n");
 process.exit(0);

@@ -131,22 +131,11 @@ const client = makeClient(lib, a.grant, { host: a.host, timeoutMs: a.timeoutMs, 
 const warm = await runCall(client, a.warmCred, { deadlineMs: 10000 });
 await runCall(client, a.warmCred && a.warmCred + " (2)", { deadlineMs: 10000 });
 await fetch(a.setHostile, { method: "POST" });
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-for (let i = 0; i < 3; i++) { globalThis.gc(); await sleep(20); }
-const mem = () => { const m = process.memoryUsage(); return { rss: m.rss, heap: m.heapUsed + m.arrayBuffers + m.external }; };
-const base = mem();
-const maxRssBefore = process.resourceUsage().maxRSS * 1024;
-const peak = { ...base };
-const sampler = setInterval(() => { const m = mem(); peak.rss = Math.max(peak.rss, m.rss); peak.heap = Math.max(peak.heap, m.heap); }, 2);
-const outcome = await runCall(client, a.cred, { deadlineMs: a.deadlineMs });
-clearInterval(sampler);
-const end = mem();
-peak.rss = Math.max(peak.rss, end.rss); peak.heap = Math.max(peak.heap, end.heap);
-const maxRssAfter = process.resourceUsage().maxRSS * 1024;
-if (maxRssAfter > maxRssBefore) peak.rss = Math.max(peak.rss, maxRssAfter);
+const { measurePeak } = await import(a.measurePeak);
+const { base, peak, outcome } = await measurePeak(() => runCall(client, a.cred, { deadlineMs: a.deadlineMs }));
 await fetch(a.setOk, { method: "POST" });
 const reuse = await runCall(client, a.reuseCred, { deadlineMs: 10000 });
-await sleep(50);
+await new Promise((r) => setTimeout(r, 50));
 process.stdout.write("RESULT " + JSON.stringify({ warm, outcome, reuse, base, peak, unhandled }) + "\\n");
 process.exit(0);
 `;
@@ -180,6 +169,7 @@ describe(`bombs and huge bodies through other fetch libraries (child processes):
       const r = await child(MEMORY_CHILD, {
         esm: pathToFileURL(path.join(SCRATCH, "esm.mjs")).href,
         runner: pathToFileURL(path.join(ROOT, "tests/hostile/hostile-worker.mjs")).href,
+        measurePeak: pathToFileURL(path.join(ROOT, "tests/support/measure-peak.mjs")).href,
         undici: pathToFileURL(LIBRARIES.undici).href, nodeFetch: pathToFileURL(LIBRARIES.nodeFetch).href,
         makeFetch: MAKE_FETCH, kind, proxyUrl: proxy.url, grant, host: ep.host, timeoutMs: TIMEOUT_MS, clientSecret: CANARY.clientSecret,
         warmCred: credFor(grant, `${ep.id}.warm`), cred, reuseCred: credFor(grant, `${ep.id}.reuse`), deadlineMs,

@@ -112,12 +112,12 @@ function child(source, args, { killAfterMs }) {
 
 const ESM = pathToFileURL(path.join(SCRATCH, "esm.mjs")).href;
 const RUNNER = pathToFileURL(path.join(ROOT, "tests/hostile/hostile-worker.mjs")).href;
+const MEASURE_PEAK = pathToFileURL(path.join(ROOT, "tests/support/measure-peak.mjs")).href;
 
 // The memory child: warm up against "ok" (so fetch, the wasm and their buffers are already paid
-// for), collect garbage, take the idle baseline, switch the endpoint to the hostile scenario, and
-// sample RSS (every 2 ms, plus the kernel's high-water mark) and heapUsed + arrayBuffers while
-// the call runs (heapUsed + arrayBuffers + external). Then switch back and reuse the same instance. Output goes to process.stdout
-// directly: console is spied on, and swept for canaries.
+// for), switch the endpoint to the hostile scenario and measure the call's peak memory over the
+// idle baseline (tests/support/measure-peak.mjs). Then switch back and reuse the same instance.
+// Output goes to process.stdout directly: console is spied on, and swept for canaries.
 const MEMORY_CHILD = `
 const a = JSON.parse(process.argv[process.argv.length - 1]);
 const lib = await import(a.esm);
@@ -129,23 +129,11 @@ const client = makeClient(lib, a.grant, { host: a.host, timeoutMs: a.timeoutMs, 
 const warm = await runCall(client, a.warmCred, { deadlineMs: 10000 });
 const warm2 = await runCall(client, a.warmCred && a.warmCred + " (2)", { deadlineMs: 10000 });
 await fetch(a.setHostile, { method: "POST" });
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-for (let i = 0; i < 3; i++) { globalThis.gc(); await sleep(20); }
-const mem = () => { const m = process.memoryUsage(); return { rss: m.rss, heap: m.heapUsed + m.arrayBuffers + m.external }; };
-const base = mem();
-const maxRssBefore = process.resourceUsage().maxRSS * 1024;
-let peak = { ...base };
-const sampler = setInterval(() => { const m = mem(); peak.rss = Math.max(peak.rss, m.rss); peak.heap = Math.max(peak.heap, m.heap); }, 2);
-const outcome = await runCall(client, a.cred, { deadlineMs: a.deadlineMs });
-clearInterval(sampler);
-const end = mem();
-peak.rss = Math.max(peak.rss, end.rss); peak.heap = Math.max(peak.heap, end.heap);
-// The kernel's high-water mark catches spikes between samples, when it rose during the call.
-const maxRssAfter = process.resourceUsage().maxRSS * 1024;
-if (maxRssAfter > maxRssBefore) peak.rss = Math.max(peak.rss, maxRssAfter);
+const { measurePeak } = await import(a.measurePeak);
+const { base, peak, outcome } = await measurePeak(() => runCall(client, a.cred, { deadlineMs: a.deadlineMs }));
 await fetch(a.setOk, { method: "POST" });
 const reuse = await runCall(client, a.reuseCred, { deadlineMs: 10000 });
-await sleep(50); // let a late unhandled rejection surface
+await new Promise((r) => setTimeout(r, 50)); // let a late unhandled rejection surface
 process.stdout.write("RESULT " + JSON.stringify({ warm: warm.ok ? warm2 : warm, outcome, reuse, base, peak, console: captured, unhandled }) + "\\n");
 process.exit(0); // a hung call must not keep the child alive: its outcome already says so
 `;
@@ -166,7 +154,7 @@ describe(`huge bodies and bombs (Node child processes): peak memory within ${MEM
       const singleUse = Boolean(cred);
       const deadlineMs = timeBound(singleUse, TIMEOUT_MS) + 1000;
       const r = await child(MEMORY_CHILD, {
-        esm: ESM, runner: RUNNER, grant, host: ep.host, timeoutMs: TIMEOUT_MS, clientSecret: CANARY.clientSecret,
+        esm: ESM, runner: RUNNER, measurePeak: MEASURE_PEAK, grant, host: ep.host, timeoutMs: TIMEOUT_MS, clientSecret: CANARY.clientSecret,
         warmCred: credFor(grant, `${ep.id}.warm`), cred, reuseCred: credFor(grant, `${ep.id}.reuse`), deadlineMs,
         setHostile: `${upstream.url}/__set/${ep.id}/${scenario}`, setOk: `${upstream.url}/__set/${ep.id}/ok`,
       }, { killAfterMs: deadlineMs + 15_000 });

@@ -93,6 +93,25 @@ it("6 processes renewing at once: one refresh, all end with the same token", asy
   assert.notEqual(stored.refresh_token, ts.refresh_token);
 });
 
+// Issue 12: four processes, the token server resets the connection on the first refresh before
+// processing it (nothing spent). The renewer presents the same refresh token again at once and
+// renews; every later call gets a token; nobody is asked to sign in.
+it("4 processes, the first refresh reset before processing: every call gets a token, 0 sign-ins", async () => {
+  mock.reset();
+  const ts = await seed();
+  mock.script({ reset: true });
+  const startAt = Date.now() + 1500;
+  const outs = await Promise.all(Array.from({ length: 4 }, () => renewer(startAt, 5000).done));
+  for (const out of outs) assert.doesNotMatch(out, /ERROR|signInRequired/, out);
+  const tokens = outs.map(tokenOf);
+  assert.equal(new Set(tokens).size, 1, tokens.join("\n"));
+  const sent = mock.requests.filter((r) => r.form.grant_type === "refresh_token").map((r) => r.form.refresh_token);
+  assert.deepEqual(sent, [ts.refresh_token, ts.refresh_token], "the reset refresh, then the same token once more");
+  const again = (await Promise.all(Array.from({ length: 4 }, () => renewer(0, 5000).done))).map(tokenOf);
+  assert.deepEqual(again, tokens, "later calls: the stored token, no renewal");
+  assert.equal(mock.counts.refresh, 2);
+});
+
 // A renewer SIGKILLed mid-request (issue 12: a lost answer must never strand a seller). Its
 // mark stays in the stored set with the time until which its request could still be answered
 // (`renewal.answer_by`: the whole request budget). Until then the others wait — no second

@@ -220,6 +220,7 @@ export async function startRotatingTokenServer(options = {}) {
         return goDown(o.downMs);
       case "hang_processed": {
         process_(form, rec);
+        rec.answerLost = true;
         if (rec.outcome === "pending") rec.outcome = "lost";
         const s = req.socket;
         hung.add(s);
@@ -244,6 +245,7 @@ export async function startRotatingTokenServer(options = {}) {
       }
       case "reset_after": {
         process_(form, rec);
+        rec.answerLost = true;
         if (rec.outcome === "pending") rec.outcome = "lost"; // client_credentials: an access token lost
         req.socket.destroy();
         return settle(rec, false);
@@ -409,7 +411,8 @@ export async function startRotatingTokenServer(options = {}) {
         const earlier = list.slice(0, k);
         const open = earlier.find((q) => q.end === null || q.end > p.at);
         const spender = earlier.find((q) => spentOutcomes.has(q.outcome));
-        const refusedBefore = earlier.find((q) => q.outcome === "invalid_grant");
+        // A refusal whose answer the client got (not one lost to a reset after processing).
+        const refusedBefore = earlier.find((q) => q.outcome === "invalid_grant" && !q.answerLost);
         const row = { rt: short(rt), worker: p.worker, at: p.at - t0, outcome: p.outcome };
         if (open) violations.push({ ...row, why: "concurrent", with: { worker: open.worker, fault: open.fault, at: open.at - t0, end: open.end === null ? null : open.end - t0 } });
         else if (spender?.outcome === "rotated") (lostRotationWrite.has(spender.issued) ? explained : violations).push({ ...row, why: "after_delivered_rotation", spentBy: { worker: spender.worker, at: spender.at - t0 } });

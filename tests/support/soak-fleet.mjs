@@ -260,20 +260,24 @@ export async function runRedisFleet(options) {
       ok: stale.length === 0 && members.length > 0,
       detail: stale.length ? stale.map((m) => `${m.worker}: last success at ${m.lastOkAt} of ${m.elapsedMs} ms; ${JSON.stringify(m.errors)}`).join(" | ") : "all",
     });
-    // The killed renewers.
     // The killed renewers. Their mark holds the others off until its answer_by (the whole
     // request budget) + the clock margin; then the same refresh token is presented again and the
-    // server decides: a request it never processed → the others renew with that token (no
-    // signInRequired); one it processed → invalid_grant → signInRequired → one sign-in.
+    // server decides: a request it never processed → the token is live → renewed (no
+    // signInRequired); one it processed → invalid_grant → signInRequired → one sign-in. (The
+    // re-presentation may meet an injected fault of its own: the first one the server processed
+    // is judged.)
     const budget = o.timeoutMs * o.retries.maxAttempts + (o.retries.maxDelayMs ?? 0) * (o.retries.maxAttempts - 1);
-    const killBound = budget + 2000 + budget + 1000;
+    const killBound = budget + 2000 + 1000;
+    const processed = new Set(["rotated", "rotated_lost", "invalid_grant"]);
     killPlan.forEach((plan, k) => {
       const kill = kills[k];
       const held = server.holdStates[k];
       const killedReq = held ? server.requests[held.request] : undefined;
-      let again;
+      let again, judged;
       if (kill && killedReq) {
-        again = server.requests.find((r) => r.grant === "refresh_token" && r.rt === killedReq.rt && r.i > killedReq.i);
+        const later = server.requests.filter((r) => r.grant === "refresh_token" && r.rt === killedReq.rt && r.i > killedReq.i);
+        again = later[0];
+        judged = later.find((r) => processed.has(r.outcome));
         const recovered = [
           ...server.requests.filter((r) => r.grant === "refresh_token" && r.at > kill.at && r.outcome === "rotated").map((r) => r.end),
           ...server.signIns.filter((x) => x.at > kill.at && !x.abandoned).map((x) => x.at),
@@ -282,15 +286,15 @@ export async function runRedisFleet(options) {
           atMs: kill.at - startedAt,
           nextPresentationMs: again ? again.at - kill.at : null,
           nextPresentationBy: again?.worker ?? null,
-          nextOutcome: again?.outcome ?? null,
+          presentationsAgain: later.map((r) => `${r.worker} ${r.fault ?? ""}→${r.outcome}`),
           recoveredMs: recovered ? recovered - kill.at : null,
         });
       }
-      const expected = plan.mode === "processed" ? "invalid_grant" : "rotated";
+      const expected = plan.mode === "processed" ? ["invalid_grant"] : ["rotated", "rotated_lost"];
       checks.push({
-        name: `renewer SIGKILLed mid-request (the server ${plan.mode === "processed" ? "completes" : "drops"} its refresh): another process presents the same refresh token again (→ ${expected}${plan.mode === "processed" ? " → one sign-in" : ", no sign-in"}) and the fleet has tokens again within ${killBound} ms (request budget + 2 s margin + one renewal + 1 s)`,
-        ok: !!kill?.sent && !!again && again.worker !== kill.worker && again.outcome === expected && kill.recoveredMs !== null && kill.recoveredMs <= killBound,
-        detail: kill ? `killed ${kill.worker} (pid ${kill.pid}) ${kill.atMs} ms into the run while the server held its refresh (${plan.mode}); the same token presented again by ${kill.nextPresentationBy} after ${kill.nextPresentationMs} ms → ${kill.nextOutcome}; tokens again (rotation or sign-in) after ${kill.recoveredMs} ms` : `refresh #${plan.nth} never came: no renewer was killed`,
+        name: `renewer SIGKILLed mid-request (the server ${plan.mode === "processed" ? "completes" : "drops"} its refresh): within ${killBound} ms (request budget + 2 s margin + 1 s) another process presents the same refresh token again, and the server ${plan.mode === "processed" ? "refuses it (invalid_grant → one sign-in)" : "renews it (no sign-in)"}`,
+        ok: !!kill?.sent && !!again && again.worker !== kill.worker && kill.nextPresentationMs <= killBound && !!judged && expected.includes(judged.outcome),
+        detail: kill ? `killed ${kill.worker} (pid ${kill.pid}) ${kill.atMs} ms into the run while the server held its refresh (${plan.mode}); presented again by ${kill.nextPresentationBy} after ${kill.nextPresentationMs} ms (${kill.presentationsAgain.join(", ")}); tokens again (rotation or sign-in) after ${kill.recoveredMs} ms` : `refresh #${plan.nth} never came: no renewer was killed`,
       });
     });
     return { fleet: "redis", options: o, startupMs, wallMs, totalMs: Date.now() - t0, server: analysis.figures, clients: agg, rss, kills, checks, harnessRss: process.memoryUsage().rss };
@@ -441,7 +445,7 @@ export function report(r) {
   }
   else lines.push(`- RSS workerd (start → warm → mid → end): ${mb(r.rss.workerd.start)} → ${mb(r.rss.workerd.warm)} → ${mb(r.rss.workerd.mid)} → ${mb(r.rss.workerd.end)}${r.options.rssBaseline === undefined ? " (reported; compared with a baseline in the full soak)" : ""}`);
   lines.push(`- RSS harness (token server${r.fleet === "worker" ? ", Miniflare" : ""}): ${mb(r.harnessRss)}`);
-  for (const k of (r.kills ?? []).filter(Boolean)) lines.push(`- killed renewer (${k.mode}): ${k.worker} at ${k.atMs} ms; next refresh by another process after ${k.nextPresentationMs} ms; renewed again after ${k.recoveredMs} ms`);
+  for (const k of (r.kills ?? []).filter(Boolean)) lines.push(`- killed renewer (server ${k.mode}): ${k.worker} at ${k.atMs} ms; its refresh token presented again by ${k.nextPresentationBy} after ${k.nextPresentationMs} ms (${(k.presentationsAgain ?? []).join(", ")}); tokens again after ${k.recoveredMs} ms`);
   if (c.notes.length) lines.push(`- notes: ${c.notes.slice(0, 5).join(" | ")}`);
   lines.push("", "| invariant | result | detail |", "| --- | --- | --- |");
   for (const ch of r.checks) lines.push(`| ${ch.name} | ${ch.ok ? "PASS" : "**FAIL**"} | ${String(ch.detail).replace(/\|/g, "\\|").replace(/\n/g, " ")} |`);

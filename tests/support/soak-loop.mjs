@@ -4,7 +4,7 @@
 // answer to `signInRequired` — signing in again — done through the token server's /__signin.
 // Runs in Node and in workerd: web-standard APIs only.
 
-export const KINDS = ["oauth", "http", "invalid_response", "network", "timeout", "aborted", "invalid_argument"];
+export const KINDS = ["oauth", "http", "invalid_response", "network", "timeout", "aborted", "invalid_argument", "store"];
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const now = () => (typeof performance !== "undefined" ? performance.now() : Date.now());

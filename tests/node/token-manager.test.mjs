@@ -410,4 +410,22 @@ describe("TokenManager: the renewal protocol (issue 12)", () => {
     assert.ok(ms < 1500, `${ms} ms to a token (the mark's answer_by + margin is 7 s away)`);
     assert.equal(mock.counts.refresh, 1);
   });
+
+  // FAILS on the current protocol (reported to the lead; the same bug fails
+  // tests/fleet/durable-object.test.mjs "once Avito expires it (403), one renewal and a retry"):
+  // a TokenManager's first token comes through its renewal promise even when that renewal only
+  // read a usable set from the store (Ending::UseLastRead), and `access_token` then reports it as
+  // "just renewed" — so tm.fetch never recovers from a 403 of that token. A Worker builds a fresh
+  // TokenManager per request (examples/worker-durable-object): an access token the API refuses
+  // before its expires_at is then never replaced; every request gets the 403 back.
+  it("a fresh TokenManager recovers from a 403 of the token it read from the store (it did not renew it)", async () => {
+    const store = new lib.MemoryTokenStore({ ...(await userTokens()) });
+    const first = new lib.TokenManager({ auth, grant: "refresh_token", store });
+    assert.equal((await first.fetch(`${mock.url}/core/v1/accounts/self`)).status, 200);
+    await fetch(`${mock.url}/__expire`, { method: "POST" }); // the API refuses it before expires_at
+    const fresh = new lib.TokenManager({ auth, grant: "refresh_token", store }); // the next Worker request
+    const res = await fresh.fetch(`${mock.url}/core/v1/accounts/self`);
+    assert.equal(res.status, 200, "a 403 of a stored token: re-read, renew, retry");
+    assert.equal(mock.counts.refresh, 1);
+  });
 });

@@ -55,9 +55,10 @@ it("soak: 8 Node processes on one Redis store, faults injected, compare-and-sets
     kill: [{ nth: 3, holdMs: 400, mode: "processed" }, { nth: 6, holdMs: 400, mode: "dropped" }],
     // A member's compare-and-set is sometimes applied and reported lost, applied and thrown, or
     // lost on the way (tests/support/soak-node-worker.mjs).
-    casFaults: { rate: 0.1 },
+    casFaults: { rate: 0.25 },
   });
   assertExercised(result, ["refresh:http_503", "refresh:reset_before", "refresh:reset_after", "refresh:hold_processed", "refresh:hold_dropped", "cc:hang", "cc:reset_after", "cc:http_502"], t);
+  assert.ok(result.server.storeFaults >= 1, "no compare-and-set fault was injected");
   assertChecks(result, t);
 });
 

@@ -79,7 +79,7 @@ out("| --- | --- | --- |");
 const [redis, worker] = results;
 const row = (name, f) => out(`| ${name} | ${f(redis)} | ${f(worker)} |`);
 row("calls (ok / failed)", (r) => `${r.clients.iters} (${r.clients.ok} / ${r.clients.failed})`);
-row("user calls failed while the account was live (a delivered refresh token live at the server)", (r) => `${r.server.failedWhileLive} of ${r.server.userFailures} failed ${JSON.stringify(r.server.failedWhileLiveBy)}`);
+row("user calls failed while the account was live (a delivered refresh token live at the server from the call's start to its failure)", (r) => `${r.server.failedWhileLive} of ${r.server.userFailures} failed ${JSON.stringify(r.server.failedWhileLiveBy)}`);
 row("sign-ins (only after the server refused the refresh token), by cause", (r) => `${r.server.signIns} ${JSON.stringify(r.server.signInsByCause)}`);
 row("rotations lost after processing, by fault", (r) => `${r.server.rotationsLost} ${JSON.stringify(r.server.rotationsLostBy)}`);
 row("signInRequired surfaced (met a stored refresh token / answered by another member's sign-in)", (r) => `${r.clients.signInRequired} (${r.clients.signInDeclined} / ${r.clients.signInSkipped})`);

@@ -505,9 +505,10 @@ export async function startRotatingTokenServer(options = {}) {
       detail: dropped.length ? `${dropped.length} dropped (${dropped.filter((d) => d.lostWrite).length} by a store write the fault wrapper lost): ${JSON.stringify(dropped.slice(0, 4))}` : `${issuedOrder.length} issued, none dropped`,
     });
 
-    // Calls failed while the account was live (a delivered refresh token was live at the server).
+    // Calls failed while the account was live: a delivered refresh token was live at the server
+    // from the call's start to its failure.
     const userFailures = members.flatMap((m) => (m.failures ?? []).filter((f) => f.op !== "cc"));
-    const whileLive = userFailures.filter((f) => liveAt(f.at));
+    const whileLive = userFailures.filter((f) => liveAt(f.start ?? f.at) && liveAt(f.at));
     const whileLiveBy = {};
     for (const f of whileLive) whileLiveBy[f.key] = (whileLiveBy[f.key] ?? 0) + 1;
 

@@ -26,13 +26,15 @@ const within = (promise, ms) => {
 const mb = (n) => (typeof n === "number" ? `${(n / MB).toFixed(1)} MB` : "—");
 
 /** SOAK_DEBUG=1: every refresh request and sign-in, in order, on stderr. */
-function dumpLog(server) {
+function dumpLog(server, members = []) {
   const t = server.requests[0]?.at ?? 0;
   const names = new Map();
   const name = (rt) => rt && (names.get(rt) ?? (names.set(rt, `R${names.size}`), names.get(rt)));
   const rows = [
     ...server.requests.filter((r) => r.grant === "refresh_token").map((r) => ({ at: r.at, s: `#${r.n} ${r.worker} presents ${name(r.rt)} fault=${r.fault ?? "-"} → ${r.outcome}${r.issued ? ` ${name(r.issued)}` : ""} (ends +${r.end === null ? "∞" : r.end - r.at} ms)` })),
     ...server.signIns.map((x) => ({ at: x.at, s: `sign-in by ${x.worker} → ${name(x.rt)} (cause ${x.cause}${x.abandoned ? ", abandoned" : ""})` })),
+    ...members.flatMap((m) => (m.storeFaults ?? []).map((f) => ({ at: f.at, s: `${m.worker} store fault ${f.mode} on its ${f.write} write (expected ${name(f.rt)}, applied: ${f.applied})` }))),
+    ...members.flatMap((m) => (m.failures ?? []).filter((f) => f.op !== "cc").map((f) => ({ at: f.at, s: `${m.worker} ${f.op} failed after ${f.at - f.start} ms: ${f.key}` }))),
   ].sort((a, b) => a.at - b.at);
   for (const r of rows) console.error(`${String(r.at - t).padStart(6)} ${r.s}`);
 }
@@ -230,7 +232,7 @@ export async function runRedisFleet(options) {
     const store = JSON.parse((await redis.client.get(o.key)) ?? "null");
     const members = [...results.values()];
     const analysis = server.analyze({ store, members });
-    if (process.env.SOAK_DEBUG) dumpLog(server);
+    if (process.env.SOAK_DEBUG) dumpLog(server, members);
     const agg = aggregate(members);
     const checks = [...analysis.checks, ...clientChecks(o, agg)];
 
@@ -435,7 +437,7 @@ export function report(r) {
     `- store faults (lost or misreported compare-and-sets): ${s.storeFaults}${s.storeFaults ? ` ${JSON.stringify(s.storeFaultsByMode)}` : ""}`,
     `- refresh outcomes: ${JSON.stringify(s.outcomes)}; the same refresh token presented again after an unprocessed attempt ${s.presentedAgain.after_unprocessed}×, after a lost rotation ${s.presentedAgain.after_lost_rotation}× ${JSON.stringify(s.presentedAgainBy)}`,
     `- sign-ins (a counted test double of the person, only after the server refused the refresh token): ${s.signIns} by cause ${JSON.stringify(s.signInsByCause)}${s.signInsAbandoned ? `, ${s.signInsAbandoned} abandoned (lost CAS, revoked)` : ""}; signInRequired surfaced ${c.signInRequired}×, of which met a stored refresh token ${c.signInDeclined}×, answered by another member's sign-in ${c.signInSkipped}×`,
-    `- calls failed: ${s.userFailures} user calls (getAccessToken / tm.fetch), ${s.failedWhileLive} of them while the account was live (a delivered refresh token was live at the server) ${JSON.stringify(s.failedWhileLiveBy)}`,
+    `- calls failed: ${s.userFailures} user calls (getAccessToken / tm.fetch), ${s.failedWhileLive} of them while the account was live (a delivered refresh token live at the server from the call's start to its failure) ${JSON.stringify(s.failedWhileLiveBy)}`,
     `- errors by kind: ${JSON.stringify(c.errors)}`,
     `- waits: max ${c.maxWaitMs} ms vs deadline ${o.deadlineMs} ms (p50 ${c.p50WaitMs}, p99 ${c.p99WaitMs})`,
   ];

@@ -75,6 +75,7 @@ export async function runLoop({ worker, ops, cfg, ApiException, onSignInRequired
     const op = cfg.cycle[i % cfg.cycle.length];
     const s = (stats.byOp[op] ??= { ok: 0, err: 0 });
     const started = now();
+    const startedAt = Date.now();
     let err;
     try {
       const signal = AbortSignal.timeout(cfg.deadlineMs);
@@ -108,7 +109,7 @@ export async function runLoop({ worker, ops, cfg, ApiException, onSignInRequired
       } else {
         stats.untyped.push({ op, name: e?.name, kind: e?.kind, ctor: e?.constructor?.name, message: String(e?.message ?? e).slice(0, 200) });
       }
-      if (stats.failures.length < FAILURES_KEPT) stats.failures.push({ at: Date.now(), op, key: k });
+      if (stats.failures.length < FAILURES_KEPT) stats.failures.push({ start: startedAt, at: Date.now(), op, key: k });
       else stats.failuresNotKept++;
     }
     const waited = now() - started;

@@ -462,20 +462,25 @@ export async function startRotatingTokenServer(options = {}) {
     });
 
     // A member that got signInRequired while the store held a refresh token did not sign in
-    // (soak-loop.mjs); that is fine only when a sign-in had just stored it (another member
-    // answered the same refusal first), i.e. the token's chain began with a sign-in in the few
-    // seconds before. Otherwise the protocol gave up on a refresh token the server never refused.
+    // (soak-loop.mjs). That is fine when the server would refuse that token anyway (spent: a
+    // refusal whose recording in the store was lost, or a rotation lost before it), or when a
+    // sign-in had just stored it (another member answered the same refusal first: the token's
+    // chain began with a sign-in in the few seconds before). A token live at the server and not
+    // just signed in means the protocol gave up on an account the server never refused.
     const recentMs = 6000;
     const declined = members.flatMap((m) => (m.signInDeclined ?? []).map((d) => ({ worker: m.worker, ...d })));
     const unwarranted = declined.filter((d) => {
       const held = d.storedRt ? refresh.get(d.storedRt) : undefined;
-      const chainStart = held ? signIns.find((x) => x.chain === held.chain && x.via === "signin") : undefined;
+      if (!held) return !!d.storedRt; // a token the server never issued
+      const liveThen = (held.spentAt ?? Infinity) > d.at && (held.revokedAt ?? Infinity) > d.at;
+      if (!liveThen) return false;
+      const chainStart = signIns.find((x) => x.chain === held.chain && x.via === "signin");
       return !(chainStart && chainStart.at <= d.at && d.at - chainStart.at <= recentMs);
     });
     checks.push({
       name: "signInRequired only after the server refused the refresh token (never while the store held one it had not refused)",
       ok: unwarranted.length === 0,
-      detail: `${declined.length} signInRequired met a stored refresh token (${declined.length - unwarranted.length} stored by a sign-in just before)${unwarranted.length ? `; ${unwarranted.length} unwarranted: ${JSON.stringify(unwarranted.slice(0, 3).map((d) => ({ ...d, storedRt: short(d.storedRt), at: d.at - t0, state: refresh.get(d.storedRt)?.state })))}` : ""}`,
+      detail: `${declined.length} signInRequired met a stored refresh token (${declined.length - unwarranted.length} of them spent at the server, or stored by a sign-in just before)${unwarranted.length ? `; ${unwarranted.length} unwarranted: ${JSON.stringify(unwarranted.slice(0, 3).map((d) => ({ ...d, storedRt: short(d.storedRt), at: d.at - t0, state: refresh.get(d.storedRt)?.state })))}` : ""}`,
     });
 
     // 3. The store ends holding the newest token the server issued.

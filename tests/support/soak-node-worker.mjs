@@ -25,9 +25,11 @@ const redisStore = new RedisTokenStore({ client, key: cfg.key });
  * Every fault is recorded with the write it hit (mark, tokens, unmark, refused, …) for the
  * analysis. Faults stop with the server's (the quiet end of the run).
  */
-function withLostCompareAndSets(inner, { rate, modes, seed, activeUntil }) {
+function withLostCompareAndSets(inner, { rate, modes, seed, activeUntil, forceCall, forcedMode, claimForced }) {
   const random = prng(seed);
   const faults = [];
+  let calls = 0;
+  let claimTried = false;
   const writeOf = (expected, next) => {
     if (next?.renewal) return expected?.renewal ? "remark" : "mark";
     if (typeof next?.refresh_token !== "string" && next?.refresh_refused_at != null) return "refused";
@@ -40,8 +42,16 @@ function withLostCompareAndSets(inner, { rate, modes, seed, activeUntil }) {
     acquireLease: (ttl) => inner.acquireLease(ttl),
     releaseLease: (id) => inner.releaseLease(id),
     async compareAndSet(expected, next) {
-      if (!(rate > 0) || Date.now() > activeUntil() || random() >= rate) return inner.compareAndSet(expected, next);
-      const mode = modes[Math.floor(random() * modes.length)];
+      calls++;
+      // One forced fault in the whole fleet: the first member to reach its forceCall-th
+      // compare-and-set claims it (SET NX in Redis).
+      let forced = false;
+      if (forceCall && calls >= forceCall && !claimTried && Date.now() <= activeUntil()) {
+        claimTried = true;
+        forced = await claimForced();
+      }
+      if (!forced && (!(rate > 0) || Date.now() > activeUntil() || random() >= rate)) return inner.compareAndSet(expected, next);
+      const mode = forced ? forcedMode : modes[Math.floor(random() * modes.length)];
       const rec = { at: Date.now(), mode, write: writeOf(expected, next), rt: expected?.refresh_token ?? null, nextRt: next?.refresh_token ?? null, applied: false };
       faults.push(rec);
       if (mode === "unapplied_throw") throw new Error("soak: the compare-and-set was lost on its way to Redis (not applied)");
@@ -57,6 +67,11 @@ const store = withLostCompareAndSets(redisStore, {
   modes: cfg.casFaults?.modes ?? ["applied_false", "applied_throw", "unapplied_throw"],
   seed: (cfg.seed ?? 1) * 31 + cfg.index,
   activeUntil: () => goAt + cfg.durationMs - cfg.quietMs,
+  // One member's n-th compare-and-set fails for sure (applied, reported lost), so that a short
+  // run exercises a store fault whatever the draws.
+  forceCall: cfg.casFaults?.forceCall,
+  forcedMode: "applied_false",
+  claimForced: async () => (await client.set(`${cfg.key}:soak-forced-cas-fault`, worker, { NX: true })) === "OK",
 });
 const authOptions = {
   clientId: cfg.clientId, clientSecret: cfg.clientSecret, host: cfg.host,

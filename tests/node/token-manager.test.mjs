@@ -428,4 +428,42 @@ describe("TokenManager: the renewal protocol (issue 12)", () => {
     assert.equal(res.status, 200, "a 403 of a stored token: re-read, renew, retry");
     assert.equal(mock.counts.refresh, 1);
   });
+
+  // FAILS on the current edge (reported to the lead; seen in the Redis soak as a concurrent
+  // presentation): the token request is sent as fetch(new Request(url, { signal })) — undici copies
+  // that Request, and the copy follows the original's signal only through a WeakRef
+  // (nodejs/undici#4068, #3644): after a garbage collection the attempt's timeout no longer
+  // aborts the fetch. The renewal moves on (its answer "lost") while the connection stays open at
+  // the server, so the next presentation of the same refresh token overlaps the first — what a
+  // rotating server may punish. fetch(url, init) with the signal in init (or keeping the Request
+  // alive until the fetch settles) keeps the abort working.
+  it("a refresh abandoned at its timeout closes its connection, even after a garbage collection", async () => {
+    const { setFlagsFromString } = await import("node:v8");
+    const { runInNewContext } = await import("node:vm");
+    setFlagsFromString("--expose-gc");
+    const gc = runInNewContext("gc");
+    const seen = [];
+    const hanging = http.createServer((req, res) => {
+      const rec = { at: Date.now(), closedAfter: null };
+      seen.push(rec);
+      req.resume();
+      req.socket.once("close", () => (rec.closedAfter = Date.now() - rec.at));
+      void res; // never answered
+    });
+    await new Promise((r) => hanging.listen(0, "127.0.0.1", r));
+    try {
+      const timeoutMs = 600;
+      const slow = new lib.AvitoAuth({ clientId: "demo-client", clientSecret: "demo-secret", host: `http://127.0.0.1:${hanging.address().port}`, timeoutMs, retries: false });
+      const collecting = setInterval(() => gc(), 50);
+      const err = await slow.refresh("some-refresh-token").catch((e) => e);
+      await sleep(400);
+      clearInterval(collecting);
+      assert.equal(err?.kind, "timeout", `${err?.kind}: ${err?.message}`);
+      assert.equal(seen.length, 1);
+      assert.ok(seen[0].closedAfter !== null && seen[0].closedAfter <= timeoutMs + 300, `the abandoned request's connection was still open ${Date.now() - seen[0].at} ms after it was sent (closed after: ${seen[0].closedAfter})`);
+    } finally {
+      hanging.closeAllConnections?.();
+      await new Promise((r) => hanging.close(r));
+    }
+  });
 });

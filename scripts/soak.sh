@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
-# The full fleet soak of the token lifecycle (about a minute): a rotating, fault-injecting token
-# server, 8 Node processes on one Redis store (two renewers SIGKILLed mid-renewal) and 60
-# concurrent workerd requests on one Durable Object store. Prints the figures and the invariants
-# and writes them to bench/soak-results.md; exits 1 when an invariant failed.
+# The full fleet soak of the token lifecycle (about a minute and a half): a rotating,
+# fault-injecting token server, 8 Node processes on one Redis store (two renewers SIGKILLed
+# mid-request, compare-and-sets lost or misreported) and 60 concurrent workerd requests on one
+# Durable Object store. Prints the figures — calls, sign-ins and their causes, calls failed while
+# the account was live, presentations, faults by type — and the invariants, and writes them to
+# bench/soak-results.md; exits 1 when an invariant failed.
 # Usage: scripts/soak.sh              build, pack and install the tarball first (as bench.sh)
 #        scripts/soak.sh --no-build   use the package already in tests/.scratch/node (scripts/test.sh)
 set -euo pipefail

@@ -45,3 +45,35 @@ it("workerd + Durable Object: 60 concurrent requests, exactly one refresh, every
     await mock.close();
   }
 });
+
+// Issue 12: the token server resets the connection on the first refresh before processing it
+// (nothing spent). The renewal presents the same refresh token again at once: every request gets
+// the new token, none is told to sign in.
+it("workerd + Durable Object: the first refresh reset before processing → 30 concurrent requests all get one new token, 0 sign-ins", async () => {
+  const mock = await startMockAvito();
+  const dir = path.join(SCRATCH, "do-worker-reset");
+  mkdirSync(dir, { recursive: true });
+  copyFileSync(path.join(ROOT, "examples/worker-durable-object/worker.mjs"), path.join(SCRATCH, "do-worker.mjs"));
+  const script = await bundleWithWrangler(path.join(SCRATCH, "do-worker.mjs"), dir);
+  const mf = await startWorker(script, {
+    durableObjects: { AVITO_TOKENS: "AvitoTokensDurableObject" },
+    bindings: { AVITO_CLIENT_ID: "demo-client", AVITO_CLIENT_SECRET: "demo-secret", AVITO_HOST: mock.url },
+  });
+  try {
+    const refresh_token = mock.grantRefresh();
+    const seed = { access_token: "expired", refresh_token, expires_in: 86400, token_type: "Bearer", expires_at: Date.now() - 1000 };
+    assert.equal(await (await mf.dispatchFetch("http://w/tokens?account=7", { method: "POST", body: JSON.stringify(seed) })).text(), "stored\n");
+    mock.script({ reset: true });
+    const responses = await Promise.all(Array.from({ length: 30 }, () => mf.dispatchFetch("http://w/token?account=7")));
+    const bodies = await Promise.all(responses.map((r) => r.text()));
+    assert.deepEqual(responses.map((r) => r.status).filter((s) => s !== 200), [], bodies.find((b) => !b.startsWith("at_")));
+    assert.equal(new Set(bodies).size, 1, "every request got the same token");
+    const sent = mock.requests.filter((r) => r.form.grant_type === "refresh_token").map((r) => r.form.refresh_token);
+    assert.deepEqual(sent, [refresh_token, refresh_token], "the reset refresh, then the same token once more");
+    const later = await Promise.all(Array.from({ length: 10 }, () => mf.dispatchFetch("http://w/token?account=7").then((r) => r.text())));
+    assert.deepEqual(new Set(later), new Set(bodies), "later requests: the stored token");
+  } finally {
+    await mf.dispose();
+    await mock.close();
+  }
+});

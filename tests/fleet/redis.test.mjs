@@ -7,6 +7,7 @@ import path from "node:path";
 import { pathToFileURL } from "node:url";
 import { ROOT, SCRATCH, closedPort } from "../support/load.mjs";
 import { startMockAvito } from "../support/mock-avito.mjs";
+import { startRotatingTokenServer } from "../support/rotating-token-server.mjs";
 
 const RENEWER = path.join(ROOT, "tests/fleet/redis-renewer.mjs");
 let redis, redisUrl, mock, client;
@@ -29,8 +30,8 @@ before(async () => {
 });
 after(async () => { await client?.quit(); redis?.kill(); await mock?.close(); });
 
-function renewer(startAt, leaseMs) {
-  const p = spawn(process.execPath, [RENEWER, SCRATCH, redisUrl, mock.url, String(startAt), String(leaseMs)], { cwd: ROOT });
+function renewer(startAt, leaseMs, host = mock.url, options) {
+  const p = spawn(process.execPath, [RENEWER, SCRATCH, redisUrl, host, String(startAt), String(leaseMs), ...(options ? [options] : [])], { cwd: ROOT });
   let out = "";
   p.stdout.on("data", (d) => (out += d));
   p.stderr.on("data", (d) => (out += d));
@@ -84,30 +85,98 @@ it("6 processes renewing at once: one refresh, all end with the same token", asy
   assert.notEqual(stored.refresh_token, ts.refresh_token);
 });
 
-// The renewer dies after sending its refresh: the server may have spent that refresh token (Avito
-// rotates on use), so no other process may present it again (issue "Hardening": never twice).
-// The others learn it within the lease — the dead renewer's mark stays in the stored set — and
-// surface signInRequired; once the user signs in again (a fresh set in the store), renewals go on.
-it("a renewer that dies mid-request blocks the others no longer than the lease, and its refresh token is never sent again", async () => {
+// Issue 12: four processes, the token server resets the connection on the first refresh before
+// processing it (nothing spent). The renewer presents the same refresh token again at once and
+// renews; every later call gets a token; nobody is asked to sign in.
+it("4 processes, the first refresh reset before processing: every call gets a token, 0 sign-ins", async () => {
   mock.reset();
-  await seed();
-  const leaseMs = 1500;
-  mock.script({ hang: true }); // the first refresh never gets an answer…
-  const doomed = renewer(0, leaseMs);
-  for (let i = 0; i < 100 && mock.requests.length === 0; i++) await new Promise((r) => setTimeout(r, 50));
-  assert.equal(mock.requests.length, 1, "the doomed renewer sent its refresh");
-  doomed.kill("SIGKILL"); // …and its process dies holding the lease
-  await doomed.done;
-  assert.ok(await client.get("avito:tokens:acct-1:lease"), "the dead renewer's lease is still there");
-  const t0 = Date.now();
-  const outs = await Promise.all(Array.from({ length: 3 }, () => renewer(0, leaseMs).done));
-  const elapsed = Date.now() - t0;
-  for (const out of outs) assert.match(out, /^ERROR invalid_argument signInRequired /m, out);
-  assert.equal(mock.counts.refresh, 1, "the possibly spent refresh token was not presented again");
-  assert.ok(elapsed < leaseMs + 4000, `took ${elapsed} ms`);
-  assert.ok(JSON.parse(await client.get("avito:tokens:acct-1")).refreshing > 0, "the mark of the lost renewal stays");
-  await seed(); // the user signs in again
-  const after = tokenOf(await renewer(0, leaseMs).done);
-  assert.match(after, /^at_/);
-  assert.equal(mock.counts.refresh, 2, "the new sign-in's refresh token renews");
+  const ts = await seed();
+  mock.script({ reset: true });
+  const startAt = Date.now() + 1500;
+  const outs = await Promise.all(Array.from({ length: 4 }, () => renewer(startAt, 5000).done));
+  for (const out of outs) assert.doesNotMatch(out, /ERROR|signInRequired/, out);
+  const tokens = outs.map(tokenOf);
+  assert.equal(new Set(tokens).size, 1, tokens.join("\n"));
+  const sent = mock.requests.filter((r) => r.form.grant_type === "refresh_token").map((r) => r.form.refresh_token);
+  assert.deepEqual(sent, [ts.refresh_token, ts.refresh_token], "the reset refresh, then the same token once more");
+  const again = (await Promise.all(Array.from({ length: 4 }, () => renewer(0, 5000).done))).map(tokenOf);
+  assert.deepEqual(again, tokens, "later calls: the stored token, no renewal");
+  assert.equal(mock.counts.refresh, 2);
+});
+
+// A renewer SIGKILLed mid-request (issue 12: a lost answer must never strand a seller). Its
+// mark stays in the stored set with the time until which its request could still be answered
+// (`renewal.answer_by`: the whole request budget). Until then the others wait — no second
+// presentation, never signInRequired; after it (plus the clock margin) one of them presents the
+// same refresh token again and the token server decides:
+//   - it never processed the dead renewer's request → the token is live → renewed, no sign-in;
+//   - it did (the rotation was lost with the process) → invalid_grant → signInRequired;
+//   - strictRotation: true → signInRequired without presenting it again.
+// (This replaces the strict rule "a dead renewer's refresh token is never sent again" and its
+// `refreshing` mark.)
+const CLIENT = { clientId: "soak-client", clientSecret: "soak-secret" };
+const TIMEOUT_MS = 2000; // retries: false → the request budget, and the mark's answer_by - presented_at
+const LEASE_MS = 1500;
+
+async function killedMidRequest({ fault, strictRotation = false }) {
+  const server = await startRotatingTokenServer({ ...CLIENT, expiresIn: 3600, schedule: { refresh_token: { 1: fault } } });
+  try {
+    const seeded = server.signIn({ via: "seed" });
+    await client.set("avito:tokens:acct-1", JSON.stringify({ ...seeded, expires_at: Date.now() - 1 }));
+    await client.del("avito:tokens:acct-1:lease");
+    const options = JSON.stringify({ ...CLIENT, timeoutMs: TIMEOUT_MS, strictRotation });
+    const doomed = renewer(0, LEASE_MS, server.url, options);
+    for (let i = 0; i < 100 && server.requests.length === 0; i++) await new Promise((r) => setTimeout(r, 50));
+    assert.equal(server.requests.length, 1, "the doomed renewer sent its refresh");
+    doomed.kill("SIGKILL"); // …and its process dies holding the lease, its request open
+    await doomed.done;
+    const marked = JSON.parse(await client.get("avito:tokens:acct-1"));
+    assert.equal(marked.refresh_token, seeded.refresh_token);
+    assert.ok(marked.renewal?.answer_by >= marked.renewal?.presented_at + TIMEOUT_MS - 1, `the dead renewer's mark stays: ${JSON.stringify(marked.renewal)}`);
+    const t0 = Date.now();
+    const outs = await Promise.all(Array.from({ length: 3 }, () => renewer(0, LEASE_MS, server.url, options).done));
+    const elapsed = Date.now() - t0;
+    const refreshes = server.requests.filter((r) => r.grant === "refresh_token");
+    // Never two presentations at once: the second starts after the first ended at the server
+    // (the killed process's socket closed) and after its mark's answer_by.
+    for (let k = 1; k < refreshes.length; k++) {
+      assert.ok(refreshes[k].at >= refreshes[0].end, "a second presentation while the first was open");
+      assert.ok(refreshes[k].at >= marked.renewal.answer_by, `presented again ${marked.renewal.answer_by - refreshes[k].at} ms before the mark's answer_by`);
+    }
+    assert.ok(elapsed < 2 * LEASE_MS + TIMEOUT_MS + 3000, `took ${elapsed} ms`);
+    return { server, outs, refreshes, seeded, stored: JSON.parse(await client.get("avito:tokens:acct-1")) };
+  } finally {
+    await server.close();
+  }
+}
+
+it("a renewer SIGKILLed mid-request the server never processed: the others wait, then present the same refresh token again and renew (no sign-in)", async () => {
+  const { outs, refreshes, seeded, stored } = await killedMidRequest({ fault: "hang" });
+  for (const out of outs) assert.doesNotMatch(out, /signInRequired|ERROR/, out);
+  const tokens = outs.map(tokenOf);
+  assert.equal(new Set(tokens).size, 1, tokens.join("\n"));
+  assert.equal(refreshes.length, 2, "presented once more, by one process");
+  assert.equal(refreshes[1].rt, seeded.refresh_token, "the same refresh token");
+  assert.equal(refreshes[1].outcome, "rotated");
+  assert.equal(stored.refresh_token, refreshes[1].issued, "the store holds the new rotation");
+  assert.equal(stored.renewal, undefined, "unmarked");
+});
+
+it("a renewer SIGKILLed mid-request the server processed: the token is presented again once, the server refuses it, signInRequired", async () => {
+  const { outs, refreshes, seeded, stored } = await killedMidRequest({ fault: "hang_processed" });
+  for (const out of outs) assert.match(out, /^ERROR \S+ signInRequired /m, out);
+  assert.equal(refreshes[0].outcome, "rotated_lost");
+  assert.equal(refreshes.length, 2, "presented once more, by one process; the others read the refusal");
+  assert.equal(refreshes[1].rt, seeded.refresh_token);
+  assert.equal(refreshes[1].outcome, "invalid_grant");
+  assert.equal(stored.refresh_token, undefined, "the refused refresh token is gone from the store");
+  assert.ok(stored.refresh_refused_at > 0, "and the refusal recorded");
+  await seed(); // the user signs in again (the mock's chain): renewals go on
+  assert.match(tokenOf(await renewer(0, LEASE_MS).done), /^at_/);
+});
+
+it("strictRotation: a renewer SIGKILLed mid-request → the others wait for its mark, then signInRequired without presenting the token again", async () => {
+  const { outs, refreshes } = await killedMidRequest({ fault: "hang", strictRotation: true });
+  for (const out of outs) assert.match(out, /^ERROR \S+ signInRequired /m, out);
+  assert.equal(refreshes.length, 1, "the token whose answer was lost is not presented again");
 });

@@ -12,27 +12,43 @@
 // Faults are drawn from a seeded PRNG (per-grant rates) or forced on the n-th request of a grant
 // (`schedule`), on /token only:
 //   http_500 / http_502 / http_503  answered BEFORE processing: nothing is spent
+//   http_429                        "too many requests" (Retry-After: 0) before processing
 //   reset_before                    socket destroyed before processing: nothing is spent
+//   down                            socket destroyed before processing AND the listener closed for
+//                                   `downMs` (every request meanwhile: connection refused)
 //   reset_after                     processed (a refresh token ROTATED), then the socket destroyed:
 //                                   the client lost the new tokens — the lost-rotation hazard
 //   hang                            never answered, never processed (the client must time out)
+//   hang_processed                  processed (ROTATED), then never answered: the client times out
+//                                   and the rotation is lost with it
 //   slow                            answered normally after a delay (below the client's timeout; if
 //                                   the client gave up meanwhile, dropped unprocessed)
+//   slow_past_lease                 the same with a delay from `slowPastLeaseMs` (set it past the
+//                                   client's leaseMs and below its timeoutMs)
+// Faults that spend nothing: http_*, reset_before, down, hang (and slow* dropped when the client
+// went away). Faults that lose a rotation: reset_after, hang_processed, a killed renewer's
+// request processed ("hold_processed").
 // `hold` (one or a list) stops the n-th (or the next) refresh request presenting a live token,
 // before processing, and calls `onHold({ worker, … })` (the soak kills the process that sent
 // it); then the request is processed anyway ("processed": what a server that got the whole
 // request does — the rotation is lost with the client) or dropped ("dropped").
 // Faults are drawn only while faults are on (`setFaults(false)` gives a fault-free tail).
 //
-// The log: every /token request (grant, the refresh token presented, the worker from the
-// `x-soak-worker` header, the fault, the outcome, the refresh token issued), every token issued
-// (via rotation or sign-in, delivered or lost), every fault. `analyze({ store })` checks the
-// invariants from it.
+// The log: every /token request — a presentation, with its start (`at`) and its end at the
+// server (`end`: answered, reset, or the client's socket closed) — (grant, the refresh token
+// presented, the worker from the `x-soak-worker` header, the fault, the outcome, the refresh
+// token issued), every token issued (via rotation or sign-in, delivered or lost; when it was
+// spent or revoked), every fault, every sign-in with its cause (the refusal it answers and the
+// request that spent the refused token). `analyze({ store, members })` checks the invariants.
 import http from "node:http";
 import { randomBytes } from "node:crypto";
 import { prng } from "./prng.mjs";
 
-export const FAULT_TYPES = ["http_500", "http_502", "http_503", "reset_before", "reset_after", "hang", "slow"];
+export const FAULT_TYPES = ["http_500", "http_502", "http_503", "http_429", "reset_before", "down", "reset_after", "hang", "hang_processed", "slow", "slow_past_lease"];
+/** Faults after which the server has spent nothing: a sign-in they cause is a client's fault. */
+export const SPENT_NOTHING = new Set(["http_500", "http_502", "http_503", "http_429", "reset_before", "down", "hang", "hold_dropped"]);
+/** Faults that lose a rotation the server performed (the client never gets the new tokens). */
+export const LOSE_ROTATION = new Set(["reset_after", "hang_processed", "hold_processed"]);
 const GRANTS = ["refresh_token", "client_credentials"];
 
 
@@ -49,6 +65,8 @@ export async function startRotatingTokenServer(options = {}) {
     rates: {}, // { refresh_token: { http_503: 0.02, … }, client_credentials: { … } }
     schedule: {}, // { refresh_token: { 3: "reset_after" }, client_credentials: { 1: "http_502" } } (1-based)
     slowMs: [100, 400],
+    slowPastLeaseMs: [700, 900],
+    downMs: 300,
     hangMs: 60_000, // a hung socket is destroyed after this, if the client has not gone
     hold: null, // { nth, holdMs, mode: "processed" | "dropped", onHold(info) } or a list of them
     ...options,
@@ -67,6 +85,7 @@ export async function startRotatingTokenServer(options = {}) {
   const grantCount = { refresh_token: 0, client_credentials: 0 };
   const hung = new Set();
   let chains = 0;
+  const downs = [];
   const holds = [].concat(o.hold ?? []);
   const holdStates = []; // per hold: { request, worker, heldAt, clientGone, releasedAt }
 
@@ -77,7 +96,7 @@ export async function startRotatingTokenServer(options = {}) {
   };
   const issueRefresh = (via, from, chain, requestIndex) => {
     const rt = tok("rt");
-    refresh.set(rt, { state: "live", via, from, chain, at: Date.now(), delivered: null, requestIndex });
+    refresh.set(rt, { state: "live", via, from, chain, at: Date.now(), delivered: null, requestIndex, spentAt: null, revokedAt: null });
     issuedOrder.push(rt);
     return rt;
   };
@@ -118,6 +137,7 @@ export async function startRotatingTokenServer(options = {}) {
     }
     cur.state = "spent";
     cur.spentBy = rec.i;
+    cur.spentAt = Date.now();
     const rt = issueRefresh("rotation", form.refresh_token, cur.chain, rec.i);
     rec.issued = rt;
     rec.outcome = "rotated_pending";
@@ -181,18 +201,40 @@ export async function startRotatingTokenServer(options = {}) {
       faults.push({ at: Date.now(), type: fault, grant, worker: rec.worker, i: rec.i });
     }
     switch (fault) {
-      case "http_500": case "http_502": case "http_503": {
+      case "http_500": case "http_502": case "http_503": case "http_429": {
         const status = Number(fault.slice(5));
         rec.outcome = "unprocessed";
         rec.end = Date.now();
         const body = status === 502 ? "<html><body>502 Bad Gateway</body></html>" : JSON.stringify({ error: { code: status, message: "temporarily unavailable" } });
-        res.writeHead(status, { "content-type": status === 502 ? "text/html" : "application/json", "content-length": Buffer.byteLength(body) });
+        res.writeHead(status, { "content-type": status === 502 ? "text/html" : "application/json", "content-length": Buffer.byteLength(body), ...(status === 429 ? { "retry-after": "0" } : {}) });
         return res.end(body);
       }
       case "reset_before":
         rec.outcome = "unprocessed";
         rec.end = Date.now();
         return req.socket.destroy();
+      case "down":
+        rec.outcome = "unprocessed";
+        rec.end = Date.now();
+        req.socket.destroy();
+        return goDown(o.downMs);
+      case "hang_processed": {
+        process_(form, rec);
+        rec.answerLost = true;
+        if (rec.outcome === "pending") rec.outcome = "lost";
+        const s = req.socket;
+        hung.add(s);
+        const timer = setTimeout(() => s.destroy(), o.hangMs);
+        s.once("close", () => { clearTimeout(timer); hung.delete(s); settle(rec, false); });
+        return;
+      }
+      case "slow_past_lease": {
+        const [lo, hi] = o.slowPastLeaseMs;
+        rec.delayMs = Math.round(lo + random() * (hi - lo));
+        await new Promise((r) => setTimeout(r, rec.delayMs));
+        if (req.socket.destroyed) { rec.outcome = "unprocessed"; rec.clientGone = true; rec.end = goneAt ?? Date.now(); return; }
+        break;
+      }
       case "hang": {
         rec.outcome = "unprocessed";
         const s = req.socket;
@@ -203,6 +245,7 @@ export async function startRotatingTokenServer(options = {}) {
       }
       case "reset_after": {
         process_(form, rec);
+        rec.answerLost = true;
         if (rec.outcome === "pending") rec.outcome = "lost"; // client_credentials: an access token lost
         req.socket.destroy();
         return settle(rec, false);
@@ -234,26 +277,51 @@ export async function startRotatingTokenServer(options = {}) {
   }
 
   /**
-   * A user signing in again: a new refresh-token chain. `replacing` is the refresh token the
-   * fleet's store held: it is revoked if still live (the old session ends), and a sign-in is
-   * refused (409) when `replacing` itself came from a sign-in under `freshMs` ago (another
-   * process already signed in for the same failure).
+   * A person signing in again (the soak's test double of that action): a new refresh-token
+   * chain. `forRefusal` names the refusal it answers (the store's `refresh_refused_at`): one
+   * person signs in once per refusal, so a second member asking for the same one gets null (409).
+   * Each sign-in records its cause: the last refresh refused (invalid_grant) before it, and the
+   * request that had spent that refresh token (its fault, or a delivered rotation).
    */
-  function signIn({ replacing, via = "signin", freshMs = 1500 } = {}) {
-    const old = replacing ? refresh.get(replacing) : undefined;
-    if (old && old.via !== "rotation" && old.state === "live" && Date.now() - old.at < freshMs) return null;
-    const replacedState = !replacing ? "none" : old ? old.state : "unknown";
-    if (old?.state === "live") old.state = "revoked";
+  const signedInFor = new Set();
+  function causeNow() {
+    const refusal = [...requests].reverse().find((r) => r.grant === "refresh_token" && r.outcome === "invalid_grant");
+    if (!refusal) return { cause: "no_refusal" };
+    const spentToken = refresh.get(refusal.rt);
+    const spender = spentToken?.spentBy != null ? requests[spentToken.spentBy] : undefined;
+    let cause;
+    if (!spentToken) cause = "unknown_token";
+    else if (!spender) cause = spentToken.state === "revoked" ? "revoked_token" : "token_not_spent";
+    else if (spender.outcome === "rotated") cause = "delivered_rotation";
+    else cause = spender.fault ?? (spender.outcome === "rotated_lost" ? "client_gone" : spender.outcome);
+    return { cause, refusal: refusal.i, spender: spender?.i, refusedBy: refusal.worker, spentByWorker: spender?.worker };
+  }
+  function signIn({ forRefusal, via = "signin", worker = "?", reason } = {}) {
+    if (forRefusal != null) {
+      if (signedInFor.has(String(forRefusal))) return null;
+      signedInFor.add(String(forRefusal));
+    }
     const rt = issueRefresh(via, null, ++chains, null);
     refresh.get(rt).delivered = true;
-    signIns.push({ at: Date.now(), rt, chain: chains, via, replacedState });
+    signIns.push({ at: Date.now(), rt, chain: chains, via, worker, reason, abandoned: false, ...(via === "seed" ? { cause: "seed" } : causeNow()) });
     return { access_token: issueAccess(), refresh_token: rt, expires_in: o.expiresIn, token_type: "Bearer", scope: "messenger:read" };
   }
 
+  /** A sign-in's tokens the fleet did not keep (the member's compare-and-set lost). */
   function revoke(rt) {
     const r = refresh.get(rt);
-    if (r && r.state === "live") r.state = "revoked";
+    if (r && r.state === "live") { r.state = "revoked"; r.revokedAt = Date.now(); }
+    for (const x of signIns) if (x.rt === rt) x.abandoned = true;
     return !!r;
+  }
+
+  /** Whether a refresh token delivered to the fleet (rotation answered in full, sign-in, seed) was live at the server at `t`. */
+  function liveAt(t) {
+    for (const r of refresh.values()) {
+      if (r.delivered !== true || r.at > t) continue;
+      if ((r.spentAt ?? Infinity) > t && (r.revokedAt ?? Infinity) > t) return true;
+    }
+    return false;
   }
 
   const server = http.createServer((req, res) => {
@@ -267,7 +335,7 @@ export async function startRotatingTokenServer(options = {}) {
       let body = {};
       try { body = raw ? JSON.parse(raw) : {}; } catch { /* not JSON */ }
       if (url.pathname === "/__signin" && req.method === "POST") {
-        const ts = signIn({ replacing: body.replacing, via: body.via ?? "signin" });
+        const ts = signIn({ forRefusal: body.forRefusal, via: "signin", worker: String(req.headers["x-soak-worker"] ?? "?"), reason: String(body.reason ?? "").slice(0, 200) });
         return ts ? send(res, 200, ts) : send(res, 409, { skipped: "a sign-in just replaced that token" });
       }
       if (url.pathname === "/__revoke" && req.method === "POST") return send(res, 200, { revoked: revoke(body.refresh_token) });
@@ -277,7 +345,20 @@ export async function startRotatingTokenServer(options = {}) {
   });
   server.keepAliveTimeout = 5000;
   await new Promise((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const url = `http://127.0.0.1:${server.address().port}`;
+  const port = server.address().port;
+  const url = `http://127.0.0.1:${port}`;
+  // "down": nothing listens on the port for `ms` (connections refused), idle keep-alive sockets
+  // are closed so that clients must connect anew. Then the same port listens again.
+  let downUntil = 0;
+  let closing = false;
+  function goDown(ms) {
+    if (downUntil > Date.now() || closing) return;
+    downUntil = Date.now() + ms;
+    downs.push({ at: Date.now(), ms });
+    server.close();
+    server.closeIdleConnections?.();
+    setTimeout(() => { if (!closing) server.listen(port, "127.0.0.1"); }, ms);
+  }
 
   /** The last refresh token issued that was not revoked (the one the store should end with). */
   function latestIssued() {
@@ -289,82 +370,152 @@ export async function startRotatingTokenServer(options = {}) {
   }
 
   /**
-   * The invariants, from the server's own log. `store` is what the fleet's store holds at the end.
+   * The invariants, from the server's own log. `store` is what the fleet's store holds at the
+   * end; `members` the members' reports (soak-loop.mjs): their failed calls (time, op, error),
+   * and the store faults they injected (`storeFaults`: compare-and-sets lost or misreported).
    * Returns { checks: [{ name, ok, detail }], figures }.
    */
-  function analyze({ store } = {}) {
+  function analyze({ store, members = [] } = {}) {
     const checks = [];
     const refreshReqs = requests.filter((r) => r.grant === "refresh_token");
     const spentOutcomes = new Set(["rotated", "rotated_lost", "rotated_pending"]);
+    // Store writes a member's fault wrapper LOST (not applied, reported failed): they explain a
+    // token presented again (a refusal or a delivered rotation that never reached the store).
+    const lostWrites = members.flatMap((m) => m.storeFaults ?? []).filter((f) => f.mode === "unapplied_throw");
+    const lostRefusalRecord = new Set(lostWrites.filter((f) => f.write === "refused").map((f) => f.rt));
+    const lostRotationWrite = new Set(lostWrites.filter((f) => f.write === "tokens").map((f) => f.nextRt));
 
-    // 1. No refresh token is presented again once a request that spent it was sent, nor twice at
-    //    once. Re-sending a token the server never processed (5xx, reset before processing, a
-    //    hang, a dropped request) is counted apart: on the wire it is a second presentation too.
+    // 1. Presentations of one refresh token (each request's start `at` and its end at the
+    //    server `end`: answered, reset, or its client's socket closed — until then its client may
+    //    still be waiting for the answer):
+    //    - never two at once: one starting while an earlier one is still open is a violation;
+    //    - never after its rotation was delivered, never after the server refused it;
+    //    - allowed, and counted: again after an attempt the server did not process (5xx, 429,
+    //      reset before processing, a hang, a dropped request), and again after a LOST rotation
+    //      (reset after processing, a processed hang, a killed renewer whose request was
+    //      processed): the server decides (invalid_grant → sign in).
     const byRt = new Map();
     for (const r of refreshReqs) {
       if (!byRt.has(r.rt)) byRt.set(r.rt, []);
       byRt.get(r.rt).push(r);
     }
-    const reuse = [];
-    const resentUnprocessed = [];
+    const violations = [];
+    const explained = [];
+    const represented = { after_unprocessed: 0, after_lost_rotation: 0 };
+    const representedBy = {};
     const unknown = [];
     for (const [rt, list] of byRt) {
       if (!refresh.has(rt)) unknown.push({ rt: short(rt), worker: list[0].worker });
-      const spender = list.find((r) => spentOutcomes.has(r.outcome));
       for (let k = 1; k < list.length; k++) {
         const p = list[k];
-        const prev = list[k - 1];
-        const overlapping = list.slice(0, k).find((q) => q.end === null || q.end > p.at);
-        if (spender && spender !== p && p.at >= spender.at) {
-          reuse.push({
-            rt: short(rt), why: spender.outcome === "rotated" ? "after_delivered_rotation" : "after_lost_rotation",
-            concurrent: spender.end === null || spender.end > p.at,
-            spentBy: { worker: spender.worker, fault: spender.fault, at: spender.at - t0 }, worker: p.worker, at: p.at - t0, outcome: p.outcome,
-          });
-        } else if (overlapping) {
-          reuse.push({ rt: short(rt), why: "concurrent", with: { worker: overlapping.worker, fault: overlapping.fault }, worker: p.worker, at: p.at - t0, outcome: p.outcome });
+        const earlier = list.slice(0, k);
+        const open = earlier.find((q) => q.end === null || q.end > p.at);
+        const spender = earlier.find((q) => spentOutcomes.has(q.outcome));
+        // A refusal whose answer the client got (not one lost to a reset after processing).
+        const refusedBefore = earlier.find((q) => q.outcome === "invalid_grant" && !q.answerLost);
+        const row = { rt: short(rt), worker: p.worker, at: p.at - t0, outcome: p.outcome };
+        if (open) violations.push({ ...row, why: "concurrent", with: { worker: open.worker, fault: open.fault, at: open.at - t0, end: open.end === null ? null : open.end - t0 } });
+        else if (spender?.outcome === "rotated") (lostRotationWrite.has(spender.issued) ? explained : violations).push({ ...row, why: "after_delivered_rotation", spentBy: { worker: spender.worker, at: spender.at - t0 } });
+        else if (refusedBefore && !spender) (lostRefusalRecord.has(rt) ? explained : violations).push({ ...row, why: "after_refused", refusedFor: refusedBefore.worker });
+        else if (spender) {
+          represented.after_lost_rotation++;
+          const k2 = `lost:${spender.fault ?? "client_gone"}`;
+          representedBy[k2] = (representedBy[k2] ?? 0) + 1;
         } else {
-          resentUnprocessed.push({ rt: short(rt), after: prev.fault ?? prev.outcome, worker: p.worker, outcome: p.outcome });
+          represented.after_unprocessed++;
+          const prev = list[k - 1];
+          const k2 = `unprocessed:${prev.fault ?? prev.outcome}`;
+          representedBy[k2] = (representedBy[k2] ?? 0) + 1;
         }
       }
     }
-    const lostReuse = reuse.filter((x) => x.why === "after_lost_rotation");
+    const count = (why) => violations.filter((x) => x.why === why).length;
     checks.push({
-      name: "no refresh token presented after a request that spent it, nor twice at once",
-      ok: reuse.length === 0 && unknown.length === 0,
-      detail: reuse.length || unknown.length
-        ? `${reuse.length} re-presentation(s): ${lostReuse.length} after a LOST rotation (reset after rotation / killed renewer: the fleet re-sent the spent token instead of surfacing signInRequired without sending), ${reuse.length - lostReuse.length - reuse.filter((x) => x.why === "concurrent").length} after a DELIVERED rotation, ${reuse.filter((x) => x.why === "concurrent").length} concurrent; ${unknown.length} never-issued token(s). First: ${JSON.stringify(reuse.slice(0, 4))}`
-        : `${byRt.size} refresh tokens presented, none after being spent`,
+      name: "no concurrent presentations of one refresh token (a second one starting while an earlier one is still open at the server)",
+      ok: count("concurrent") === 0,
+      detail: count("concurrent") ? `${count("concurrent")} concurrent: ${JSON.stringify(violations.filter((x) => x.why === "concurrent").slice(0, 3))}` : `${refreshReqs.length} presentations of ${byRt.size} refresh tokens, none overlapping; presented again after an unprocessed attempt ${represented.after_unprocessed}×, after a lost rotation ${represented.after_lost_rotation}× (${JSON.stringify(representedBy)})`,
+    });
+    checks.push({
+      name: "no refresh token presented after its rotation was delivered or after the server refused it",
+      ok: count("after_delivered_rotation") + count("after_refused") === 0 && unknown.length === 0,
+      detail: `${count("after_delivered_rotation")} after a delivered rotation, ${count("after_refused")} after a refusal, ${unknown.length} never issued${explained.length ? `; ${explained.length} more explained by a store write the fault wrapper lost` : ""}${violations.length ? `. First: ${JSON.stringify(violations.filter((x) => x.why !== "concurrent").slice(0, 3))}` : ""}`,
     });
 
-    // 2. The store ends holding the newest token the server issued.
+    // 2. Sign-ins: only after a refusal, never for a fault that spent nothing, at most one per
+    //    rotation lost after processing.
+    const signInsDone = signIns.filter((x) => x.via !== "seed" && !x.abandoned);
+    const byCause = {};
+    for (const x of signInsDone) byCause[x.cause] = (byCause[x.cause] ?? 0) + 1;
+    const rotationsLost = refreshReqs.filter((r) => r.outcome === "rotated_lost");
+    const lostBy = {};
+    for (const r of rotationsLost) { const k = r.fault ?? "client_gone"; lostBy[k] = (lostBy[k] ?? 0) + 1; }
+    const badCause = signInsDone.filter((x) => !(LOSE_ROTATION.has(x.cause) || x.cause === "client_gone" || (x.cause === "delivered_rotation" && lostWrites.some((f) => f.write === "tokens"))));
+    checks.push({
+      name: "zero sign-ins caused by faults that spent nothing (each sign-in answers a refusal of a token whose rotation was lost after processing)",
+      ok: badCause.length === 0,
+      detail: `${signInsDone.length} sign-in(s) by cause ${JSON.stringify(byCause)}${badCause.length ? `; not explained by a lost rotation: ${JSON.stringify(badCause.slice(0, 3).map((x) => ({ ...x, rt: short(x.rt), at: x.at - t0 })))}` : ""}`,
+    });
+    checks.push({
+      name: "sign-ins at most the number of rotations lost after processing",
+      ok: signInsDone.length <= rotationsLost.length,
+      detail: `${signInsDone.length} sign-in(s) ≤ ${rotationsLost.length} rotation(s) lost ${JSON.stringify(lostBy)}`,
+    });
+
+    // A member that got signInRequired while the store held a refresh token did not sign in
+    // (soak-loop.mjs). That is fine when the server would refuse that token anyway (spent: a
+    // refusal whose recording in the store was lost, or a rotation lost before it), or when a
+    // sign-in had just stored it (another member answered the same refusal first: the token's
+    // chain began with a sign-in in the few seconds before). A token live at the server and not
+    // just signed in means the protocol gave up on an account the server never refused.
+    const recentMs = 6000;
+    const declined = members.flatMap((m) => (m.signInDeclined ?? []).map((d) => ({ worker: m.worker, ...d })));
+    const unwarranted = declined.filter((d) => {
+      const held = d.storedRt ? refresh.get(d.storedRt) : undefined;
+      if (!held) return !!d.storedRt; // a token the server never issued
+      const liveThen = (held.spentAt ?? Infinity) > d.at && (held.revokedAt ?? Infinity) > d.at;
+      if (!liveThen) return false;
+      const chainStart = signIns.find((x) => x.chain === held.chain && x.via === "signin");
+      return !(chainStart && chainStart.at <= d.at && d.at - chainStart.at <= recentMs);
+    });
+    checks.push({
+      name: "signInRequired only after the server refused the refresh token (never while the store held one it had not refused)",
+      ok: unwarranted.length === 0,
+      detail: `${declined.length} signInRequired met a stored refresh token (${declined.length - unwarranted.length} of them spent at the server, or stored by a sign-in just before)${unwarranted.length ? `; ${unwarranted.length} unwarranted: ${JSON.stringify(unwarranted.slice(0, 3).map((d) => ({ ...d, storedRt: short(d.storedRt), at: d.at - t0, state: refresh.get(d.storedRt)?.state })))}` : ""}`,
+    });
+
+    // 3. The store ends holding the newest token the server issued.
     const latest = latestIssued();
     const storeRt = store?.refresh_token;
     let storeCheck;
     if (!latest) storeCheck = { ok: false, detail: "the server issued no refresh token" };
     else if (storeRt === latest.rt) storeCheck = { ok: true, detail: `the store holds the newest refresh token (${latest.via}, ${short(latest.rt)})` };
-    else if (latest.via === "rotation" && latest.delivered === false) {
-      storeCheck = { ok: true, lastRotationLost: true, detail: `the LAST rotation's answer was lost (${short(latest.rt)}, request ${latest.requestIndex}: ${requests[latest.requestIndex]?.fault ?? "client gone"}); the store holds ${storeRt ? `${short(storeRt)} (${refresh.get(storeRt)?.state ?? "unknown to the server"})` : "nothing"} — reported, not a store failure` };
-    } else {
+    else {
       const held = storeRt ? refresh.get(storeRt) : undefined;
-      storeCheck = { ok: false, detail: `the store holds ${storeRt ? `${short(storeRt)} (${held ? `${held.state}, via ${held.via}` : "never issued"})` : "no refresh token"} but the newest issued is ${short(latest.rt)} (via ${latest.via}, delivered: ${latest.delivered})` };
+      storeCheck = { ok: false, detail: `the store holds ${storeRt ? `${short(storeRt)} (${held ? `${held.state}, via ${held.via}` : "never issued"})` : `no refresh token${store?.refresh_refused_at ? " (refused)" : ""}`} but the newest issued is ${short(latest.rt)} (via ${latest.via}, delivered: ${latest.delivered}${latest.requestIndex != null ? `, request ${latest.requestIndex}: ${requests[latest.requestIndex]?.fault ?? "no fault"}` : ""})` };
     }
-    checks.push({ name: "the store ends holding the newest issued refresh token", ...storeCheck });
+    checks.push({ name: "the store ends holding the newest issued refresh token, unmarked", ...storeCheck, ok: storeCheck.ok && !store?.renewal, detail: `${storeCheck.detail}${store?.renewal ? `; a renewal mark is left: ${JSON.stringify(store.renewal)}` : ""}` });
 
-    // 3. A delivered token is never dropped: every rotation answered in full (and every sign-in)
+    // 4. A delivered token is never dropped: every rotation answered in full (and every sign-in)
     //    is later presented or is what the store holds at the end.
     const presented = new Set(refreshReqs.map((r) => r.rt));
     const dropped = [];
     for (const rt of issuedOrder) {
       const r = refresh.get(rt);
       if (r.state === "revoked" || r.delivered !== true || presented.has(rt) || rt === storeRt) continue;
-      dropped.push({ rt: short(rt), via: r.via, at: r.at - t0, requestIndex: r.requestIndex, worker: r.requestIndex != null ? requests[r.requestIndex].worker : "signin" });
+      dropped.push({ rt: short(rt), via: r.via, at: r.at - t0, requestIndex: r.requestIndex, worker: r.requestIndex != null ? requests[r.requestIndex].worker : "signin", lostWrite: lostRotationWrite.has(rt) });
     }
     checks.push({
       name: "no delivered refresh token dropped (each is presented later or ends in the store)",
-      ok: dropped.length === 0,
-      detail: dropped.length ? `${dropped.length} dropped: ${JSON.stringify(dropped.slice(0, 4))}` : `${issuedOrder.length} issued, none dropped`,
+      ok: dropped.filter((d) => !d.lostWrite).length === 0,
+      detail: dropped.length ? `${dropped.length} dropped (${dropped.filter((d) => d.lostWrite).length} by a store write the fault wrapper lost): ${JSON.stringify(dropped.slice(0, 4))}` : `${issuedOrder.length} issued, none dropped`,
     });
+
+    // Calls failed while the account was live: a delivered refresh token was live at the server
+    // from the call's start to its failure.
+    const userFailures = members.flatMap((m) => (m.failures ?? []).filter((f) => f.op !== "cc"));
+    const whileLive = userFailures.filter((f) => liveAt(f.start ?? f.at) && liveAt(f.at));
+    const whileLiveBy = {};
+    for (const f of whileLive) whileLiveBy[f.key] = (whileLiveBy[f.key] ?? 0) + 1;
 
     // Figures.
     const byType = {};
@@ -372,38 +523,50 @@ export async function startRotatingTokenServer(options = {}) {
       const key = `${f.grant === "refresh_token" ? "refresh" : "cc"}:${f.type}`;
       byType[key] = (byType[key] ?? 0) + 1;
     }
+    const storeFaultsByMode = {};
+    for (const f of members.flatMap((m) => m.storeFaults ?? [])) {
+      const key = `${f.mode}:${f.write}`;
+      storeFaultsByMode[key] = (storeFaultsByMode[key] ?? 0) + 1;
+    }
     // A fault is survived when the fleet later completed a request of the same grant.
     const okTimes = { refresh_token: [], client_credentials: [] };
     for (const r of requests) if (r.outcome === "rotated" || r.outcome === "ok") okTimes[r.grant].push(r.end);
-    for (const s of signIns) okTimes.refresh_token.push(s.at);
+    for (const x of signIns) okTimes.refresh_token.push(x.at);
     const survived = faults.filter((f) => okTimes[f.grant].some((t) => t > f.at)).length;
     const outcomes = {};
     for (const r of requests) {
       const k = `${r.grant === "refresh_token" ? "refresh" : "cc"}:${r.outcome}`;
       outcomes[k] = (outcomes[k] ?? 0) + 1;
     }
-    const resentBy = {};
-    for (const x of resentUnprocessed) resentBy[x.after] = (resentBy[x.after] ?? 0) + 1;
     return {
       checks,
-      lastRotationLost: !!storeCheck.lastRotationLost,
       figures: {
         tokenRequests: requests.length,
         refreshRequests: refreshReqs.length,
+        presentations: refreshReqs.length,
         ccRequests: requests.length - refreshReqs.length,
         rotationsDelivered: refreshReqs.filter((r) => r.outcome === "rotated").length,
-        rotationsLost: refreshReqs.filter((r) => r.outcome === "rotated_lost").length,
+        rotationsLost: rotationsLost.length,
+        rotationsLostBy: lostBy,
         invalidGrant: refreshReqs.filter((r) => r.outcome === "invalid_grant").length,
         ccIssued: requests.filter((r) => r.grant === "client_credentials" && r.outcome === "ok").length,
-        signIns: signIns.length,
-        signInsReplacing: signIns.reduce((m, x) => ((m[x.replacedState] = (m[x.replacedState] ?? 0) + 1), m), {}),
+        signIns: signInsDone.length,
+        signInsByCause: byCause,
+        signInsAbandoned: signIns.filter((x) => x.abandoned).length,
+        signInList: signInsDone.map((x) => ({ at: x.at - t0, worker: x.worker, cause: x.cause, reason: x.reason })),
+        userFailures: userFailures.length,
+        failedWhileLive: whileLive.length,
+        failedWhileLiveBy: whileLiveBy,
         faults: faults.length,
         faultsByType: byType,
         faultsSurvived: survived,
+        downs: downs.length,
+        storeFaults: Object.values(storeFaultsByMode).reduce((a, b) => a + b, 0),
+        storeFaultsByMode,
         outcomes,
-        reuse,
-        resentUnprocessed: resentUnprocessed.length,
-        resentUnprocessedBy: resentBy,
+        violations,
+        presentedAgain: represented,
+        presentedAgainBy: representedBy,
         api: { ...api },
         holds: holdStates.map((x) => ({ ...x, heldAt: x.heldAt - t0, releasedAt: x.releasedAt && x.releasedAt - t0 })),
       },
@@ -423,13 +586,16 @@ export async function startRotatingTokenServer(options = {}) {
     setFaults(on) { faultsOn = !!on; },
     signIn,
     revoke,
+    liveAt,
     latestIssued,
     analyze,
     holdStates,
+    downs,
     close() {
+      closing = true;
       for (const s of hung) s.destroy();
       server.closeAllConnections?.();
-      return new Promise((r) => server.close(r));
+      return new Promise((r) => (server.listening ? server.close(() => r()) : r()));
     },
   };
 }

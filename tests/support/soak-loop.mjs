@@ -4,7 +4,7 @@
 // answer to `signInRequired` — signing in again — done through the token server's /__signin.
 // Runs in Node and in workerd: web-standard APIs only.
 
-export const KINDS = ["oauth", "http", "invalid_response", "network", "timeout", "aborted", "invalid_argument"];
+export const KINDS = ["oauth", "http", "invalid_response", "network", "timeout", "aborted", "invalid_argument", "store"];
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const now = () => (typeof performance !== "undefined" ? performance.now() : Date.now());
@@ -15,15 +15,27 @@ export function isTyped(e, ApiException) {
 }
 
 /**
- * The user signs in again after `signInRequired`: a new chain from the server, written to the
- * store with compare-and-set from what the store held (a lost race revokes the new tokens).
+ * The person behind the account signs in again — the soak's test double of that action, counted
+ * and reported, never silent — only when the server refused the account's refresh token: the
+ * error says `invalid_grant` and the store holds no refresh token (the TokenManager removed it
+ * and recorded `refresh_refused_at`). A `signInRequired` while the store holds a refresh token is
+ * recorded instead (`signInDeclined`: the stored token and the time), for the analysis to judge
+ * (a token a sign-in just stored is fine; any other is the protocol giving up on a live account).
+ * One sign-in per refusal (the token server answers 409 to the second member asking for the same
+ * `refresh_refused_at`); the new set is written with compare-and-set from what the store held (a
+ * lost race revokes the new tokens).
  */
-export async function signInAgain({ store, host, worker, stats }) {
+export async function signInAgain({ store, host, worker, stats, error }) {
   try {
     const expected = await store.get();
+    const refused = !!expected && typeof expected.refresh_token !== "string";
+    if (error?.error !== "invalid_grant" || !refused) {
+      stats.signInDeclined.push({ at: Date.now(), storedRt: expected?.refresh_token ?? null, marked: !!expected?.renewal, message: String(error?.message).slice(0, 160) });
+      return;
+    }
     const res = await fetch(`${host}/__signin`, {
       method: "POST", headers: { "content-type": "application/json", "x-soak-worker": worker },
-      body: JSON.stringify({ replacing: expected?.refresh_token ?? null }),
+      body: JSON.stringify({ forRefusal: String(expected.refresh_refused_at ?? "none"), reason: `${error.kind}/${error.error}: ${String(error.message).slice(0, 140)}` }),
     });
     if (res.status === 409) { await res.arrayBuffer(); stats.signInSkipped++; return; }
     const ts = await res.json();
@@ -39,6 +51,9 @@ export async function signInAgain({ store, host, worker, stats }) {
   }
 }
 
+/** Failed calls kept per member (with their time) for the "failed while live" figure. */
+const FAILURES_KEPT = 1000;
+
 /**
  * ops: { token(signal) → string, fetch(signal) → Response, cc?(signal) → string }.
  * cfg: { cycle, durationMs, maxIters, deadlineMs, slackMs, pauseMs, warmIters }.
@@ -48,7 +63,8 @@ export async function runLoop({ worker, ops, cfg, ApiException, onSignInRequired
   const stats = {
     worker, iters: 0, ok: 0, failed: 0,
     byOp: {}, errors: {}, untyped: [], signInRequired: 0,
-    signIns: 0, signInSkipped: 0, signInCasLost: 0, signInFailed: 0,
+    signIns: 0, signInSkipped: 0, signInCasLost: 0, signInFailed: 0, signInDeclined: [],
+    failures: [], failuresNotKept: 0,
     apiFinal403: 0, maxWaitMs: 0, deadlineMs: cfg.deadlineMs, overDeadline: [], waits: [],
     memory: {}, firstOkAt: null, lastOkAt: null, notes: [],
   };
@@ -59,6 +75,7 @@ export async function runLoop({ worker, ops, cfg, ApiException, onSignInRequired
     const op = cfg.cycle[i % cfg.cycle.length];
     const s = (stats.byOp[op] ??= { ok: 0, err: 0 });
     const started = now();
+    const startedAt = Date.now();
     let err;
     try {
       const signal = AbortSignal.timeout(cfg.deadlineMs);
@@ -82,15 +99,18 @@ export async function runLoop({ worker, ops, cfg, ApiException, onSignInRequired
       err = e;
       s.err++;
       stats.failed++;
+      let k = `${op}:untyped`;
       if (e?.soakApiStatus) {
-        const k = `${op}:api_${e.soakApiStatus}`;
+        k = `${op}:api_${e.soakApiStatus}`;
         stats.errors[k] = (stats.errors[k] ?? 0) + 1;
       } else if (isTyped(e, ApiException)) {
-        const k = `${op}:${e.kind}${e.error ? `:${e.error}` : ""}${e.signInRequired ? ":signInRequired" : ""}`;
+        k = `${op}:${e.kind}${e.error ? `:${e.error}` : ""}${e.signInRequired ? ":signInRequired" : ""}`;
         stats.errors[k] = (stats.errors[k] ?? 0) + 1;
       } else {
         stats.untyped.push({ op, name: e?.name, kind: e?.kind, ctor: e?.constructor?.name, message: String(e?.message ?? e).slice(0, 200) });
       }
+      if (stats.failures.length < FAILURES_KEPT) stats.failures.push({ start: startedAt, at: Date.now(), op, key: k });
+      else stats.failuresNotKept++;
     }
     const waited = now() - started;
     stats.waits.push(Math.round(waited));
@@ -99,7 +119,7 @@ export async function runLoop({ worker, ops, cfg, ApiException, onSignInRequired
     stats.iters++;
     if (err?.signInRequired) {
       stats.signInRequired++;
-      await onSignInRequired(stats);
+      await onSignInRequired(stats, err);
     }
     if (memory && i === cfg.warmIters) stats.memory.warm = memory();
     if (memory && stats.memory.mid === undefined && Date.now() - t0 >= cfg.durationMs / 2) stats.memory.mid = memory();

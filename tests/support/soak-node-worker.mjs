@@ -6,6 +6,7 @@
 import path from "node:path";
 import { pathToFileURL } from "node:url";
 import { runLoop, signInAgain } from "./soak-loop.mjs";
+import { prng } from "./prng.mjs";
 
 const cfg = JSON.parse(process.argv[2]);
 const worker = `p${cfg.index}`;
@@ -14,17 +15,75 @@ const { RedisTokenStore } = await import(pathToFileURL(path.join(cfg.scratch, "r
 const { createClient } = await import("redis");
 
 const client = await createClient({ url: cfg.redisUrl }).on("error", () => {}).connect();
-const store = new RedisTokenStore({ client, key: cfg.key });
+const redisStore = new RedisTokenStore({ client, key: cfg.key });
+
+/**
+ * Lost compare-and-sets: the TokenManager's store, wrapped so that a compare-and-set sometimes
+ *   applied_false    is applied and then reported as lost (false),
+ *   applied_throw    is applied and then throws (the answer lost on the way back),
+ *   unapplied_throw  is lost on the way (not applied) and throws.
+ * Every fault is recorded with the write it hit (mark, tokens, unmark, refused, …) for the
+ * analysis. Faults stop with the server's (the quiet end of the run).
+ */
+function withLostCompareAndSets(inner, { rate, modes, seed, activeUntil, forceCall, forcedMode, claimForced }) {
+  const random = prng(seed);
+  const faults = [];
+  let calls = 0;
+  let claimTried = false;
+  const writeOf = (expected, next) => {
+    if (next?.renewal) return expected?.renewal ? "remark" : "mark";
+    if (typeof next?.refresh_token !== "string" && next?.refresh_refused_at != null) return "refused";
+    if (next?.refresh_token !== expected?.refresh_token) return "tokens";
+    return expected?.renewal ? "unmark" : "other";
+  };
+  return {
+    faults,
+    get: () => inner.get(),
+    acquireLease: (ttl) => inner.acquireLease(ttl),
+    releaseLease: (id) => inner.releaseLease(id),
+    async compareAndSet(expected, next) {
+      calls++;
+      // One forced fault in the whole fleet: the first member to reach its forceCall-th
+      // compare-and-set claims it (SET NX in Redis).
+      let forced = false;
+      if (forceCall && calls >= forceCall && !claimTried && Date.now() <= activeUntil()) {
+        claimTried = true;
+        forced = await claimForced();
+      }
+      if (!forced && (!(rate > 0) || Date.now() > activeUntil() || random() >= rate)) return inner.compareAndSet(expected, next);
+      const mode = forced ? forcedMode : modes[Math.floor(random() * modes.length)];
+      const rec = { at: Date.now(), mode, write: writeOf(expected, next), rt: expected?.refresh_token ?? null, nextRt: next?.refresh_token ?? null, applied: false };
+      faults.push(rec);
+      if (mode === "unapplied_throw") throw new Error("soak: the compare-and-set was lost on its way to Redis (not applied)");
+      rec.applied = await inner.compareAndSet(expected, next);
+      if (mode === "applied_false") return false;
+      throw new Error("soak: the compare-and-set's answer was lost on its way back (applied)");
+    },
+  };
+}
+let goAt = Infinity;
+const store = withLostCompareAndSets(redisStore, {
+  rate: cfg.casFaults?.rate ?? 0,
+  modes: cfg.casFaults?.modes ?? ["applied_false", "applied_throw", "unapplied_throw"],
+  seed: (cfg.seed ?? 1) * 31 + cfg.index,
+  activeUntil: () => goAt + cfg.durationMs - cfg.quietMs,
+  // One member's n-th compare-and-set fails for sure (applied, reported lost), so that a short
+  // run exercises a store fault whatever the draws.
+  forceCall: cfg.casFaults?.forceCall,
+  forcedMode: "applied_false",
+  claimForced: async () => (await client.set(`${cfg.key}:soak-forced-cas-fault`, worker, { NX: true })) === "OK",
+});
 const authOptions = {
   clientId: cfg.clientId, clientSecret: cfg.clientSecret, host: cfg.host,
   timeoutMs: cfg.timeoutMs, retries: cfg.retries, headers: { "x-soak-worker": worker },
 };
-const user = new TokenManager({ auth: new AvitoAuth(authOptions), grant: "refresh_token", store, leaseMs: cfg.leaseMs, refreshSkewMs: cfg.skewMs });
+const user = new TokenManager({ auth: new AvitoAuth(authOptions), grant: "refresh_token", store, leaseMs: cfg.leaseMs, refreshSkewMs: cfg.skewMs, strictRotation: !!cfg.strictRotation });
 const app = new TokenManager({ auth: new AvitoAuth(authOptions), grant: "client_credentials", refreshSkewMs: cfg.skewMs });
 const apiUrl = `${cfg.host}/core/v1/accounts/self`;
 
 process.send({ ready: true, pid: process.pid });
 await new Promise((resolve) => process.once("message", (m) => m?.go && resolve()));
+goAt = Date.now();
 
 const stats = await runLoop({
   worker,
@@ -35,7 +94,8 @@ const stats = await runLoop({
     fetch: (signal) => user.fetch(apiUrl, { signal }),
     cc: (signal) => app.getAccessToken({ signal }),
   },
-  onSignInRequired: (stats) => signInAgain({ store, host: cfg.host, worker, stats }),
+  // The person's sign-in goes to Redis directly (no injected faults: it is not the protocol's write).
+  onSignInRequired: (stats, error) => signInAgain({ store: redisStore, host: cfg.host, worker, stats, error }),
   // RSS, and the JS heap after a full GC (forked with --expose-gc): a leak shows in the heap
   // without the GC's timing noise that RSS carries.
   memory: () => {
@@ -51,6 +111,7 @@ const settleStart = performance.now();
 await Promise.allSettled([user.getAccessToken(), app.getAccessToken()]);
 stats.settleMs = Math.round(performance.now() - settleStart);
 stats.pid = process.pid;
+stats.storeFaults = store.faults;
 process.send({ result: stats }, () => {
   client.quit().catch(() => {}).finally(() => process.exit(0));
 });

@@ -40,7 +40,7 @@ export default {
         bare: (signal) => fetch(`${host}/core/v1/accounts/self`, { signal, headers: { authorization: "Bearer bare" } }),
         idle: async () => "idle",
       },
-      onSignInRequired: (s) => signInAgain({ store, host, worker, stats: s }),
+      onSignInRequired: (s, error) => signInAgain({ store, host, worker, stats: s, error }),
     });
     // A renewal that a caller's deadline abandoned goes on; keep the request alive until it lands
     // (joining it, or renewing once more without a deadline: bounded by the lease and timeouts).

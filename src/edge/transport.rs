@@ -269,8 +269,10 @@ async fn exchange(
     cancel: &Cancel,
 ) -> Result<(Answer, BodyShape), Broken> {
     let sent = send(settings, call, cancel).map_err(Broken::rejected(Stage::BeforeResponse))?;
-    let resolved = settled(cancel, sent, Stage::BeforeResponse).await?;
+    let resolved = settled(cancel, sent.promise.clone(), Stage::BeforeResponse).await?;
     let answer = read_answer(resolved.unchecked_into(), cancel).await?;
+    // The Request lived until here (see `Sent`).
+    drop(sent);
     let shape = if answer.too_large {
         BodyShape::NotJson
     } else {
@@ -291,7 +293,16 @@ struct Answer {
 /// The request, through gloo-net (global fetch) or as `fetch(url, init)` (a caller's fetch).
 /// Every JS step that can throw is a `Result`: the headers are built with web-sys (reqwest's wasm
 /// client does the same), not gloo-net's `Headers`, whose methods `unwrap_throw`.
-fn send(settings: &Settings, call: &Call, cancel: &Cancel) -> Result<Promise, JsValue> {
+/// What was sent: the fetch's promise, and the `Request` it was given, which must stay alive until
+/// the answer is read — undici follows a Request's signal through a weak reference, so a
+/// collected Request no longer aborts its fetch on timeout (nodejs/undici#4068): the connection
+/// would stay open while the renewal protocol presents the token again.
+struct Sent {
+    promise: Promise,
+    _request: Option<web_sys::Request>,
+}
+
+fn send(settings: &Settings, call: &Call, cancel: &Cancel) -> Result<Sent, JsValue> {
     let signal = cancel.signal();
     if let Some(custom) = &settings.fetch {
         let headers = Object::new();
@@ -312,7 +323,10 @@ fn send(settings: &Settings, call: &Call, cancel: &Cancel) -> Result<Promise, Js
             &JsValue::from_str(&settings.token_url),
             &init,
         )?;
-        return Ok(Promise::resolve(&returned));
+        return Ok(Sent {
+            promise: Promise::resolve(&returned),
+            _request: None,
+        });
     }
     // `new Headers()` succeeding here also makes the throwaway one gloo-net's builder creates
     // (its `unwrap_throw`) safe.
@@ -326,7 +340,11 @@ fn send(settings: &Settings, call: &Call, cancel: &Cancel) -> Result<Promise, Js
         .abort_signal(signal.as_ref())
         .body(call.body.as_str())
         .map_err(|e| JsValue::from(js_sys::Error::new(&e.to_string())))?;
-    js::global_fetch(&web_sys::Request::from(request))
+    let request = web_sys::Request::from(request);
+    Ok(Sent {
+        promise: js::global_fetch(&request)?,
+        _request: Some(request),
+    })
 }
 
 /// Lets a promise go without waiting, and without an unhandled rejection if it rejects.

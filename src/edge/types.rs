@@ -218,7 +218,7 @@ export interface TokenManagerOptions {
   /**
    * Lease length for cross-process renewals, default 10 000 ms; a lease is taken for at least one
    * whole token request (`timeoutMs` × attempts + retry delays). Also the longest a store call may
-   * take. A renewal gives up after 2 × `leaseMs` + one request's time.
+   * take. A renewal gives up after 2 × `leaseMs` + 2 s + one request's time.
    */
   leaseMs?: number;
   /**

@@ -80,9 +80,10 @@ impl RenewalConfig {
         self.lease_ms.max(self.request_budget_ms + 1_000.0)
     }
     /// How long one renewal may take before its callers get a typed failure: two leases (one may
-    /// expire with its holder dead) and one request.
+    /// expire with its holder dead), one request, and the clock margin a waiter gives a mark
+    /// (so that a waiter outlasts the mark of a renewer that died as it started).
     pub fn renewal_bound_ms(&self) -> f64 {
-        2.0 * self.lease_ms + self.request_budget_ms
+        2.0 * self.lease_ms + self.request_budget_ms + CLOCK_MARGIN_MS
     }
     /// The delay between two reads of the store while waiting for another renewer.
     pub fn poll_ms(&self) -> f64 {

@@ -234,7 +234,18 @@ impl<'m> Renewing<'m> {
                     let id = random_state()?;
                     let next = with_mark(&self.last_read, Some((&id, mark)));
                     let expected = self.expected(over);
-                    match self.m.setup.store.compare_and_set(&expected, &next).await {
+                    let swapped = self.m.setup.store.compare_and_set(&expected, &next).await;
+                    let won = match swapped {
+                        Ok(true) => Ok(true),
+                        // The reply may have been lost after the write: the store holding our
+                        // mark means the write won (else our own mark, with nothing sent, would
+                        // hold every renewer off until its answer_by).
+                        lost => match self.m.setup.store.get().await {
+                            Ok(now) if mark_id(&now).as_deref() == Some(id.as_str()) => Ok(true),
+                            _ => lost,
+                        },
+                    };
+                    match won {
                         Ok(won) => {
                             if won {
                                 self.marked = next;

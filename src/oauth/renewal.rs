@@ -240,6 +240,8 @@ enum Phase {
     Storing,
     /// A CAS that reports the request's outcome; then release and end.
     Recording,
+    /// The same, for a lost answer this renewal presents again after the clock margin.
+    RecordingThenAgain,
     Releasing,
     Sleeping,
     Done,
@@ -314,8 +316,17 @@ impl Renewal {
             }
             (Phase::Leasing, Event::Lease(false)) => self.wait(now_ms),
             (Phase::Sleeping, Event::Slept) => {
-                self.phase = Phase::Reading { leased: false };
+                self.phase = Phase::Reading {
+                    leased: self.lease_held,
+                };
                 Step::Read
+            }
+            (Phase::RecordingThenAgain, Event::Swapped(_) | Event::StoreFailed) => {
+                // Keep the lease through the pause: nobody else presents meanwhile.
+                self.phase = Phase::Sleeping;
+                Step::Sleep {
+                    ms: CLOCK_MARGIN_MS,
+                }
             }
             (Phase::Marking, Event::Swapped(true)) => {
                 // The request must be over when the mark says its answer can no longer come.
@@ -468,22 +479,21 @@ impl Renewal {
             ),
             Answer::Declined | Answer::NotSent => self.record(Step::Unmark, Why::Answer),
             Answer::Uncertain => {
-                let time_left = self.deadline - now > self.cfg.request_budget_ms;
+                // The mark moves to now: nobody can receive that answer any more. The next
+                // presentation comes CLOCK_MARGIN_MS later — the abandoned request may still be
+                // on its way to the server or open there for a moment (a client's abort reaches
+                // the socket late) — from this renewal when time remains (it keeps the lease
+                // meanwhile), else from the next renewer (or, strict, a sign-in).
+                let moved = Step::RecordUncertain(Mark {
+                    presented_at: now,
+                    answer_by: now,
+                });
+                let time_left = self.deadline - now > self.cfg.request_budget_ms + CLOCK_MARGIN_MS;
                 if !self.cfg.strict && self.presentations < MAX_PRESENTATIONS && time_left {
-                    // Present the same refresh token again at once: the first presentation is
-                    // over (abandoned, reset or answered with garbage), so this one cannot
-                    // overlap it. The new mark replaces the old one.
-                    return self.mark(now, Expected::Marked);
+                    self.phase = Phase::RecordingThenAgain;
+                    return moved;
                 }
-                // Leave the mark, moved to now: nobody can receive that answer any more, and the
-                // next renewer presents the token again (or, strict, asks for a sign-in).
-                self.record(
-                    Step::RecordUncertain(Mark {
-                        presented_at: now,
-                        answer_by: now,
-                    }),
-                    Why::Answer,
-                )
+                self.record(moved, Why::Answer)
             }
         }
     }
@@ -691,31 +701,51 @@ mod tests {
     }
 
     #[test]
-    fn a_lost_answer_is_presented_again_at_once_then_left_for_the_next_call() {
+    fn a_lost_answer_is_presented_again_after_the_margin_then_left_for_the_next_call() {
         let mut r = Renewal::new(CFG, 0.0, None);
-        to_request(&mut r, set("a", 0.0, Some("r"), None), 1.0);
-        assert!(matches!(
+        let s = set("a", 0.0, Some("r"), None);
+        to_request(&mut r, s, 1.0);
+        let moved = Mark {
+            presented_at: 5.0,
+            answer_by: 5.0,
+        };
+        assert_eq!(
             r.on(Event::Answered(Answer::Uncertain), 5.0),
+            Step::RecordUncertain(moved)
+        );
+        // The lease is kept through the pause; then the same token is presented again.
+        assert_eq!(
+            r.on(Event::Swapped(true), 6.0),
+            Step::Sleep {
+                ms: CLOCK_MARGIN_MS
+            }
+        );
+        let later = 6.0 + CLOCK_MARGIN_MS;
+        assert_eq!(r.on(Event::Slept, later), Step::Read);
+        let recorded = set("a", 0.0, Some("r"), Some(moved));
+        assert!(matches!(
+            r.on(Event::Read(Some(recorded)), later),
             Step::Mark {
-                over: Expected::Marked,
+                over: Expected::LastRead,
                 ..
             }
         ));
         assert!(matches!(
-            r.on(Event::Swapped(true), 6.0),
+            r.on(Event::Swapped(true), later),
             Step::Request { .. }
         ));
         // The second loss in one renewal: the mark is moved to now, and the failure surfaces.
+        let end = later + 10.0;
         assert_eq!(
-            r.on(Event::Answered(Answer::Uncertain), 9.0),
+            r.on(Event::Answered(Answer::Uncertain), end),
             Step::RecordUncertain(Mark {
-                presented_at: 9.0,
-                answer_by: 9.0
+                presented_at: end,
+                answer_by: end
             })
         );
-        assert_eq!(r.on(Event::Swapped(true), 9.0), Step::Release);
+        assert_eq!(r.on(Event::Swapped(true), end), Step::Release);
         assert_eq!(
-            r.on(Event::Released, 9.0),
+            r.on(Event::Released, end),
             Step::Finish(Ending::Fail(Why::Answer))
         );
     }

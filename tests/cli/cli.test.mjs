@@ -194,7 +194,8 @@ describe("avito-auth command line", () => {
     const url = await until(() => urlIn(p.stderrText()), "the consent URL");
     assert.match(url, new RegExp(`^${mock.url}/oauth\\?response_type=code&pro_users_flow=true&client_id=${CLIENT}&scope=messenger:read,items:info&state=[\\w-]{43}&redirect_uri=https:%2F%2Fapp.example%2Fcallback$`));
     assert.equal(await until(() => existsSync(record) && readFileSync(record, "utf8"), "the browser to be opened"), url);
-    assert.match(p.stderrText(), /paste the address you were redirected to/);
+    // The prompt follows the browser's start: wait for it rather than race it.
+    await until(() => /paste the address you were redirected to/.test(p.stderrText()), "the paste prompt");
     p.child.stdin.end(`${await consent(url)}\n`);
     const r = await p.done;
     assert.equal(r.code, 0, r.stderr);

@@ -283,7 +283,7 @@ describe("TokenManager: the renewal protocol (issue 12)", () => {
     const leaseMs = 200;
     const fast = new lib.AvitoAuth({ clientId: "demo-client", clientSecret: "demo-secret", host: mock.url, timeoutMs: 1000, retries: false });
     const tm = new lib.TokenManager({ auth: fast, grant: "refresh_token", store: identityStore, leaseMs });
-    const bound = 2 * leaseMs + 1000; // two leases + one request (types.rs: "2 × leaseMs + one request's time")
+    const bound = 2 * leaseMs + 2000 + 1000; // two leases + the 2 s clock margin + one request (types.rs: "2 × leaseMs + 2 s + one request's time")
     const r = await ticksWhile(tm.getAccessToken());
     assert.ok(isStoreError(r.e), `${r.e?.kind}: ${r.e?.message}`);
     assert.match(r.e.message, /compareAndSet/);
@@ -296,7 +296,7 @@ describe("TokenManager: the renewal protocol (issue 12)", () => {
     const ts = await userTokens();
     const leaseMs = 150;
     const fast = new lib.AvitoAuth({ clientId: "demo-client", clientSecret: "demo-secret", host: mock.url, timeoutMs: 1000, retries: false });
-    const bound = 2 * leaseMs + 1000;
+    const bound = 2 * leaseMs + 2000 + 1000;
     const never = () => new Promise(() => {});
     const variants = {
       "get rejects": { get: async () => { throw new Error("redis is down"); } },

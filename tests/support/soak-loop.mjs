@@ -77,8 +77,8 @@ export async function runLoop({ worker, ops, cfg, ApiException, onSignInRequired
     const started = now();
     const startedAt = Date.now();
     let err;
+    const signal = AbortSignal.timeout(cfg.deadlineMs);
     try {
-      const signal = AbortSignal.timeout(cfg.deadlineMs);
       const r = await ops[op](signal);
       if (op === "bare") {
         await r.arrayBuffer(); // the baseline: a plain fetch, any answer will do
@@ -102,6 +102,14 @@ export async function runLoop({ worker, ops, cfg, ApiException, onSignInRequired
       let k = `${op}:untyped`;
       if (e?.soakApiStatus) {
         k = `${op}:api_${e.soakApiStatus}`;
+        stats.errors[k] = (stats.errors[k] ?? 0) + 1;
+      } else if (op === "fetch" && signal.aborted && (e === signal.reason || e?.name === "AbortError" || e?.name === "TimeoutError")) {
+        // The API leg itself (the request to the API, or reading its body) ended by the member's
+        // own deadline: the platform's rejection — the member's abort reason (workerd makes a new
+        // TimeoutError), or undici's
+        // AbortError for a body cut short — as fetch gives it; not a failure of the token
+        // client, which would be an ApiException. Only counted when the deadline did fire.
+        k = `${op}:deadline_in_api_call`;
         stats.errors[k] = (stats.errors[k] ?? 0) + 1;
       } else if (isTyped(e, ApiException)) {
         k = `${op}:${e.kind}${e.error ? `:${e.error}` : ""}${e.signInRequired ? ":signInRequired" : ""}`;

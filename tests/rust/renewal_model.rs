@@ -680,7 +680,7 @@ fn every_fault_at_once_keeps_the_invariants() {
         presentations += w.presentations.len();
     }
     eprintln!(
-        "5000 worlds: {renewals} renewals, {presentations} presentations, {lost} rotations lost after processing, {sign_ins} sign-in endings"
+        "5000 worlds: {renewals} renewals, {presentations} presentations, {lost} rotations lost after processing, {sign_ins} sign-ins (the counted test double)"
     );
 }
 

@@ -2,25 +2,22 @@
 // (no shared memory), and the AvitoTokensDurableObject serialises the renewal.
 import { it } from "node:test";
 import assert from "node:assert/strict";
-import { copyFileSync, mkdirSync } from "node:fs";
-import path from "node:path";
-import { ROOT, SCRATCH } from "../support/load.mjs";
 import { startMockAvito } from "../support/mock-avito.mjs";
-import { bundleWithWrangler, startWorker } from "../support/worker.mjs";
+import { startRepoWorker } from "../support/example-worker.mjs";
+
+/** examples/worker-durable-object under workerd, against `mock`. */
+const startExampleWorker = (mock, name) =>
+  startRepoWorker("examples/worker-durable-object/worker.mjs", name, {
+    durableObjects: { AVITO_TOKENS: "AvitoTokensDurableObject" },
+    bindings: { AVITO_CLIENT_ID: "demo-client", AVITO_CLIENT_SECRET: "demo-secret", AVITO_HOST: mock.url },
+  });
 
 
 it("workerd + Durable Object: 60 concurrent requests, exactly one refresh, everyone gets the new token", async () => {
   const mock = await startMockAvito();
   mock.tokenDelayMs = 300; // keep the renewal in flight while the other requests arrive
-  const dir = path.join(SCRATCH, "do-worker");
-  mkdirSync(dir, { recursive: true });
   // The shipped example Worker, with the tarball's avito-auth beside it.
-  copyFileSync(path.join(ROOT, "examples/worker-durable-object/worker.mjs"), path.join(SCRATCH, "do-worker.mjs"));
-  const script = await bundleWithWrangler(path.join(SCRATCH, "do-worker.mjs"), dir);
-  const mf = await startWorker(script, {
-    durableObjects: { AVITO_TOKENS: "AvitoTokensDurableObject" },
-    bindings: { AVITO_CLIENT_ID: "demo-client", AVITO_CLIENT_SECRET: "demo-secret", AVITO_HOST: mock.url },
-  });
+  const mf = await startExampleWorker(mock, "do-worker");
   try {
     const seed = { access_token: "expired", refresh_token: mock.grantRefresh(), expires_in: 86400, token_type: "Bearer", expires_at: Date.now() - 1000 };
     assert.equal(await (await mf.dispatchFetch("http://w/tokens?account=42", { method: "POST", body: JSON.stringify(seed) })).text(), "stored\n");
@@ -47,18 +44,11 @@ it("workerd + Durable Object: 60 concurrent requests, exactly one refresh, every
 });
 
 // Issue 12: the token server resets the connection on the first refresh before processing it
-// (nothing spent). The renewal presents the same refresh token again at once: every request gets
+// (nothing spent). The renewal presents the same refresh token again (2 s later): every request gets
 // the new token, none is told to sign in.
 it("workerd + Durable Object: the first refresh reset before processing → 30 concurrent requests all get one new token, 0 sign-ins", async () => {
   const mock = await startMockAvito();
-  const dir = path.join(SCRATCH, "do-worker-reset");
-  mkdirSync(dir, { recursive: true });
-  copyFileSync(path.join(ROOT, "examples/worker-durable-object/worker.mjs"), path.join(SCRATCH, "do-worker.mjs"));
-  const script = await bundleWithWrangler(path.join(SCRATCH, "do-worker.mjs"), dir);
-  const mf = await startWorker(script, {
-    durableObjects: { AVITO_TOKENS: "AvitoTokensDurableObject" },
-    bindings: { AVITO_CLIENT_ID: "demo-client", AVITO_CLIENT_SECRET: "demo-secret", AVITO_HOST: mock.url },
-  });
+  const mf = await startExampleWorker(mock, "do-worker-reset");
   try {
     const refresh_token = mock.grantRefresh();
     const seed = { access_token: "expired", refresh_token, expires_in: 86400, token_type: "Bearer", expires_at: Date.now() - 1000 };

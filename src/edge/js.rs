@@ -114,6 +114,12 @@ extern "C" {
     pub type Thenable;
     #[wasm_bindgen(catch, method, js_name = then)]
     pub fn then(this: &Thenable, on_fulfilled: &JsValue) -> Result<Promise, JsValue>;
+    #[wasm_bindgen(catch, method, js_name = then)]
+    pub fn then_or(
+        this: &Thenable,
+        on_fulfilled: &JsValue,
+        on_rejected: &JsValue,
+    ) -> Result<Promise, JsValue>;
 
     /// The global `fetch` as `tm.fetch` calls it: `fetch(input, init)`.
     #[wasm_bindgen(catch, js_name = fetch)]

@@ -157,6 +157,26 @@ describe("TokenManager", () => {
     assert.equal(calls, 1, "a stream body cannot be replayed");
   });
 
+  it("tm.fetch with a cached token (the fast path): the API's answer as it is, and fetch's own rejection as it is", async () => {
+    const tm = new lib.TokenManager({ auth });
+    await tm.getAccessToken();
+    const realFetch = globalThis.fetch;
+    const boom = new TypeError("fetch failed");
+    const seen = [];
+    try {
+      globalThis.fetch = async (input, init) => { seen.push(init.headers.authorization); return new Response("{}", { status: 200 }); };
+      assert.equal((await tm.fetch("https://api.example/x")).status, 200);
+      assert.match(seen[0], /^Bearer /);
+      globalThis.fetch = async () => { throw boom; };
+      for (let i = 0; i < 3; i++) assert.equal(await tm.fetch("https://api.example/x").catch((e) => e), boom);
+      globalThis.fetch = () => { throw boom; }; // a synchronous throw, too
+      assert.equal(await tm.fetch("https://api.example/x").catch((e) => e), boom);
+    } finally {
+      globalThis.fetch = realFetch;
+    }
+    assert.equal((await tm.fetch(`${mock.url}/core/v1/accounts/self`)).status, 200, "the instance works afterwards");
+  });
+
   it("bad options are invalid_argument", () => {
     for (const o of [undefined, {}, { auth: {} }, { auth, grant: "password" }, { auth, tokens: { access_token: "a" } }, { auth, refreshSkewMs: -1 },
       { auth, store: {} }, { auth, onTokens: 5 }, { auth, grant: "refresh_token" }]) {

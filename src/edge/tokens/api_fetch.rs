@@ -8,6 +8,7 @@ use super::super::options;
 use super::manager::{access_token, Manager};
 use crate::oauth::renewal::{may_recover_from_refusal, token_refused};
 use js_sys::{Function, Promise};
+use std::cell::Cell;
 use std::rc::Rc;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
@@ -112,14 +113,29 @@ pub fn fetch_cached(m: &Rc<Manager>, input: &JsValue, init: &JsValue) -> Option<
         replayable: true,
         signal: None,
     };
-    let answered = Closure::once_into_js(move |response: JsValue| -> JsValue {
+    // Two handlers, of which exactly one runs; the one that runs drops both (a JS function
+    // whose Rust closure is never dropped leaks what it holds). wasm-bindgen defers the drop of
+    // the running closure until it returns.
+    type Handler = Closure<dyn FnMut(JsValue) -> JsValue>;
+    let handlers: Rc<Cell<Option<(Handler, Handler)>>> = Rc::new(Cell::new(None));
+    let held = handlers.clone();
+    let on_fulfilled: Handler = Closure::once(move |response: JsValue| -> JsValue {
+        drop(held.take());
         if !token_refused(status_of(&response)) {
             return response;
         }
         let used = current.access_token.clone();
         super::super::promise(after_refusal(m, retry, response, used, false)).into()
     });
-    let then = sent.unchecked_ref::<js::Thenable>().then(&answered);
+    let held = handlers.clone();
+    let on_rejected: Handler = Closure::once(move |reason: JsValue| -> JsValue {
+        drop(held.take());
+        Promise::reject(&reason).into()
+    });
+    let then = sent
+        .unchecked_ref::<js::Thenable>()
+        .then_or(on_fulfilled.as_ref(), on_rejected.as_ref());
+    handlers.set(Some((on_fulfilled, on_rejected)));
     Some(then.unwrap_or_else(|e| Promise::reject(&e)))
 }
 

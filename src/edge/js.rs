@@ -109,11 +109,9 @@ extern "C" {
     #[wasm_bindgen(catch, method, structural, js_name = releaseLease)]
     pub fn release_lease(this: &TokenStore, id: &JsValue) -> Result<JsValue, JsValue>;
 
-    /// A promise seen as a thenable: `then(onFulfilled)` with a callback whose return value
-    /// settles the result (a value or another promise), which js-sys's `then` does not offer.
+    /// A promise seen as a thenable: `then(onFulfilled, onRejected)` with callbacks whose return
+    /// value settles the result (a value or another promise), which js-sys's `then` does not offer.
     pub type Thenable;
-    #[wasm_bindgen(catch, method, js_name = then)]
-    pub fn then(this: &Thenable, on_fulfilled: &JsValue) -> Result<Promise, JsValue>;
     #[wasm_bindgen(catch, method, js_name = then)]
     pub fn then_or(
         this: &Thenable,

@@ -292,7 +292,7 @@ struct Answer {
 
 /// The request, through gloo-net (global fetch) or as `fetch(url, init)` (a caller's fetch).
 /// Every JS step that can throw is a `Result`: the headers are built with web-sys (reqwest's wasm
-/// client does the same), not gloo-net's `Headers`, whose methods `unwrap_throw`.
+/// client does the same), not gloo-net's `Headers`, whose methods throw through wasm on a bad value.
 /// What was sent: the fetch's promise, and the `Request` it was given, which must stay alive until
 /// the answer is read — undici follows a Request's signal through a weak reference, so a
 /// collected Request no longer aborts its fetch on timeout (nodejs/undici#4068): the connection
@@ -329,7 +329,7 @@ fn send(settings: &Settings, call: &Call, cancel: &Cancel) -> Result<Sent, JsVal
         });
     }
     // `new Headers()` succeeding here also makes the throwaway one gloo-net's builder creates
-    // (its `unwrap_throw`) safe.
+    // (which would throw through wasm) safe.
     let headers = web_sys::Headers::new()?;
     for (name, value) in &settings.headers {
         headers.append(name, value)?;

@@ -296,15 +296,6 @@ impl Renewal {
         Step::Read
     }
 
-    pub fn deadline(&self) -> f64 {
-        self.deadline
-    }
-
-    /// The answer of the last token request, if there was one.
-    pub fn last_answer(&self) -> Option<Answer> {
-        self.last_answer
-    }
-
     /// The next step after `event`, at `now_ms`.
     pub fn on(&mut self, event: Event, now_ms: f64) -> Step {
         match (self.phase, event) {

@@ -230,9 +230,16 @@ export async function runRedisFleet(options) {
     const wallMs = Date.now() - startedAt;
 
     const store = JSON.parse((await redis.client.get(o.key)) ?? "null");
+    // The store faults, from the log the members keep in Redis (soak-node-worker.mjs): a killed
+    // member's too, which shaped the store as much as anyone's (it stands in the analysis as a
+    // member with nothing else to report).
+    const faultLog = (await redis.client.lRange(`${o.key}:soak-cas-faults`, 0, -1)).map((line) => JSON.parse(line));
+    const faultsOf = (worker) => faultLog.filter((f) => f.worker === worker).map(({ worker: _, ...f }) => f);
+    for (const m of results.values()) m.storeFaults = faultsOf(m.worker);
     const members = [...results.values()];
-    const analysis = server.analyze({ store, members });
-    if (process.env.SOAK_DEBUG) dumpLog(server, members);
+    const silent = [...children.keys()].filter((w) => !results.has(w)).map((worker) => ({ worker, storeFaults: faultsOf(worker), silent: true }));
+    const analysis = server.analyze({ store, members: [...members, ...silent] });
+    if (process.env.SOAK_DEBUG) dumpLog(server, [...members, ...silent]);
     const agg = aggregate(members);
     const checks = [...analysis.checks, ...clientChecks(o, agg)];
 
@@ -296,7 +303,7 @@ export async function runRedisFleet(options) {
       // off for its own answer_by + margin as well (the failing test "a lost reply to the
       // compare-and-set that wrote the mark…" in tests/node/token-manager.test.mjs): each such
       // fault in between extends the bound by one more mark, and is named.
-      const markStalls = kill && again ? members.flatMap((m) => (m.storeFaults ?? []).filter((f) => f.applied && (f.write === "mark" || f.write === "remark") && f.at >= kill.at && f.at <= again.at)) : [];
+      const markStalls = kill && again ? [...members, ...silent].flatMap((m) => (m.storeFaults ?? []).filter((f) => f.applied && (f.write === "mark" || f.write === "remark") && f.at >= kill.at && f.at <= again.at)) : [];
       const bound = killBound + markStalls.length * (budget + 2000);
       const expected = plan.mode === "processed" ? ["invalid_grant"] : ["rotated", "rotated_lost"];
       checks.push({

@@ -23,11 +23,13 @@ const redisStore = new RedisTokenStore({ client, key: cfg.key });
  *   applied_throw    is applied and then throws (the answer lost on the way back),
  *   unapplied_throw  is lost on the way (not applied) and throws.
  * Every fault is recorded with the write it hit (mark, tokens, unmark, refused, …) for the
- * analysis. Faults stop with the server's (the quiet end of the run).
+ * analysis, in Redis as soon as its outcome is known (`record`): a member SIGKILLed later never
+ * reports, and its faults still shaped the store the others met. (A kill lands only while the
+ * token server holds a request, never between a compare-and-set and its record.) Faults stop
+ * with the server's (the quiet end of the run).
  */
-function withLostCompareAndSets(inner, { rate, modes, seed, activeUntil, forceCall, forcedMode, claimForced }) {
+function withLostCompareAndSets(inner, { rate, modes, seed, activeUntil, forceCall, forcedMode, claimForced, record }) {
   const random = prng(seed);
-  const faults = [];
   let calls = 0;
   let claimTried = false;
   const writeOf = (expected, next) => {
@@ -37,7 +39,6 @@ function withLostCompareAndSets(inner, { rate, modes, seed, activeUntil, forceCa
     return expected?.renewal ? "unmark" : "other";
   };
   return {
-    faults,
     get: () => inner.get(),
     acquireLease: (ttl) => inner.acquireLease(ttl),
     releaseLease: (id) => inner.releaseLease(id),
@@ -53,9 +54,12 @@ function withLostCompareAndSets(inner, { rate, modes, seed, activeUntil, forceCa
       if (!forced && (!(rate > 0) || Date.now() > activeUntil() || random() >= rate)) return inner.compareAndSet(expected, next);
       const mode = forced ? forcedMode : modes[Math.floor(random() * modes.length)];
       const rec = { at: Date.now(), mode, write: writeOf(expected, next), rt: expected?.refresh_token ?? null, nextRt: next?.refresh_token ?? null, applied: false };
-      faults.push(rec);
-      if (mode === "unapplied_throw") throw new Error("soak: the compare-and-set was lost on its way to Redis (not applied)");
+      if (mode === "unapplied_throw") {
+        await record(rec);
+        throw new Error("soak: the compare-and-set was lost on its way to Redis (not applied)");
+      }
       rec.applied = await inner.compareAndSet(expected, next);
+      await record(rec);
       if (mode === "applied_false") return false;
       throw new Error("soak: the compare-and-set's answer was lost on its way back (applied)");
     },
@@ -72,6 +76,7 @@ const store = withLostCompareAndSets(redisStore, {
   forceCall: cfg.casFaults?.forceCall,
   forcedMode: "applied_false",
   claimForced: async () => (await client.set(`${cfg.key}:soak-forced-cas-fault`, worker, { NX: true })) === "OK",
+  record: (rec) => client.rPush(`${cfg.key}:soak-cas-faults`, JSON.stringify({ worker, ...rec })),
 });
 const authOptions = {
   clientId: cfg.clientId, clientSecret: cfg.clientSecret, host: cfg.host,
@@ -111,7 +116,6 @@ const settleStart = performance.now();
 await Promise.allSettled([user.getAccessToken(), app.getAccessToken()]);
 stats.settleMs = Math.round(performance.now() - settleStart);
 stats.pid = process.pid;
-stats.storeFaults = store.faults;
 process.send({ result: stats }, () => {
   client.quit().catch(() => {}).finally(() => process.exit(0));
 });

@@ -72,13 +72,8 @@ pub fn rejected(error: JsValue) -> js_sys::Promise {
     js_sys::Promise::reject(&error)
 }
 
-/// Gives an `ApiException` the frames of the call that failed (captured by [`call_site`]); any
-/// other value, or a snippet that throws, leaves the error as it is.
-pub fn with_call_site(error: JsValue, site: &JsValue) -> JsValue {
-    js::with_call_site(&error, site).unwrap_or(error)
-}
-
-/// The caller's frames, captured now (formatted only if the call fails).
-pub fn call_site() -> JsValue {
-    js::call_site().unwrap_or(JsValue::UNDEFINED)
+/// `promise`, with the awaiting caller's frames on the `ApiException` it may reject with; a
+/// snippet that throws leaves the promise as it is.
+pub fn with_caller_stack(promise: js_sys::Promise) -> js_sys::Promise {
+    js::with_caller_stack(&promise).unwrap_or(promise)
 }

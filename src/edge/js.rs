@@ -148,13 +148,11 @@ extern "C" {
         message: &str,
         fields: &JsValue,
     ) -> Result<ApiException, JsValue>;
-    /// Where the caller is, captured when an async method is called (frames only; formatted
-    /// only if the call fails).
-    #[wasm_bindgen(catch, js_name = callSite)]
-    pub fn call_site() -> Result<JsValue, JsValue>;
-    /// Gives an `ApiException` the caller's frames captured by `call_site` (other values pass).
-    #[wasm_bindgen(catch, js_name = withCallSite)]
-    pub fn with_call_site(error: &JsValue, site: &JsValue) -> Result<JsValue, JsValue>;
+    /// The promise an async method returns, settling as `promise` does; an `ApiException` it
+    /// rejects with gets the awaiting caller's frames (an async function, so that the engine's
+    /// async stack trace leads to the caller's `await`).
+    #[wasm_bindgen(catch, js_name = withCallerStack)]
+    pub fn with_caller_stack(promise: &js_sys::Promise) -> Result<js_sys::Promise, JsValue>;
 }
 
 /// `target[key]` for any value: `undefined` for non-objects and for getters or proxies that throw.

@@ -39,19 +39,11 @@ static ALLOCATOR: talc::wasm::WasmDynamicTalc = talc::wasm::new_wasm_dynamic_all
 /// future, and one instantiation instead of one per method is measurably smaller (README).
 type Task = Pin<Box<dyn Future<Output = Result<JsValue, JsValue>>>>;
 
-/// The promise an async export returns.
+/// The promise an async export returns. Its `ApiException` carries the awaiting caller's frames
+/// (the stack it is built on holds only the executor's: wasm frames and glue run from a
+/// microtask), found when it fails rather than captured at every call (README "Readable errors").
 fn promise(task: impl Future<Output = Result<JsValue, JsValue>> + 'static) -> js_sys::Promise {
-    promise_with_call_site(Box::pin(task))
-}
-
-/// Its `ApiException` carries the caller's frames: the stack the exception is built on holds only
-/// the executor's (wasm frames and glue run from a microtask), so the call site is captured now,
-/// while the caller is on the stack. Not generic, so the wrapper exists once in the binary.
-fn promise_with_call_site(task: Task) -> js_sys::Promise {
-    let site = exception::call_site();
-    let task = async move {
-        task.await
-            .map_err(|error| exception::with_call_site(error, &site))
-    };
-    wasm_bindgen_futures::future_to_promise(Box::pin(task) as Task)
+    exception::with_caller_stack(wasm_bindgen_futures::future_to_promise(
+        Box::pin(task) as Task
+    ))
 }

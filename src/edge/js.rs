@@ -11,10 +11,6 @@ use wasm_bindgen::JsCast;
 
 #[wasm_bindgen]
 extern "C" {
-    /// The global `fetch`, looked up at call time (a test may replace it).
-    #[wasm_bindgen(catch, js_name = fetch)]
-    pub fn global_fetch(request: &web_sys::Request) -> Result<Promise, JsValue>;
-
     /// `setTimeout` can throw: a runtime may lack it, or refuse a handler.
     #[wasm_bindgen(catch, js_name = setTimeout)]
     pub fn set_timeout(handler: &Function, ms: f64) -> Result<JsValue, JsValue>;
@@ -119,7 +115,8 @@ extern "C" {
         on_rejected: &JsValue,
     ) -> Result<Promise, JsValue>;
 
-    /// The global `fetch` as `tm.fetch` calls it: `fetch(input, init)`.
+    /// The global `fetch` as `fetch(input, init)`, looked up at call time (a test may replace
+    /// it): the token request and `tm.fetch`.
     #[wasm_bindgen(catch, js_name = fetch)]
     pub fn global_fetch_with(input: &JsValue, init: &JsValue) -> Result<JsValue, JsValue>;
 }

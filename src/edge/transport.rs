@@ -334,15 +334,23 @@ fn send(settings: &Settings, call: &Call, cancel: &Cancel) -> Result<Sent, JsVal
     for (name, value) in &settings.headers {
         headers.append(name, value)?;
     }
+    // gloo-net builds the Request without its body; the body goes in `fetch(request, { body })`.
+    // A Request that holds a body is piped through an identity TransformStream when fetch copies
+    // it (undici, per the Fetch standard's "new Request(input, init)"): +300–400 µs per request
+    // in Node, measured; a body in `init` is taken as it is (README "Performance").
     let request = gloo_net::http::Request::post(&settings.token_url)
         .headers(gloo_net::http::Headers::from_raw(headers))
         .redirect(web_sys::RequestRedirect::Manual)
         .abort_signal(signal.as_ref())
-        .body(call.body.as_str())
+        .build()
         .map_err(|e| JsValue::from(js_sys::Error::new(&e.to_string())))?;
     let request = web_sys::Request::from(request);
+    let init = Object::new();
+    js::set(&init, "body", &JsValue::from_str(&call.body));
+    // Whatever a replaced global fetch returns is awaited as a promise, as for a caller's fetch.
+    let returned = js::global_fetch_with(&request, &init)?;
     Ok(Sent {
-        promise: js::global_fetch(&request)?,
+        promise: Promise::resolve(&returned),
         _request: Some(request),
     })
 }

@@ -8,7 +8,6 @@ use super::super::options;
 use super::manager::{access_token, Manager};
 use crate::oauth::renewal::{may_recover_from_refusal, token_refused};
 use js_sys::{Function, Promise};
-use std::cell::Cell;
 use std::rc::Rc;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
@@ -102,41 +101,45 @@ pub fn fetch_cached(m: &Rc<Manager>, input: &JsValue, init: &JsValue) -> Option<
         Ok(sent) => Promise::resolve(&sent),
         Err(thrown) => return Some(Promise::reject(&thrown)),
     };
-    let m = m.clone();
-    let retry = Retry {
-        first: Outgoing {
-            target: input.clone(),
-            init: JsValue::UNDEFINED,
-            fallback_headers: JsValue::UNDEFINED,
-        },
-        spare: None,
-        replayable: true,
-        signal: None,
-    };
-    // Two handlers, of which exactly one runs; the one that runs drops both (a JS function
-    // whose Rust closure is never dropped leaks what it holds). wasm-bindgen defers the drop of
-    // the running closure until it returns.
-    type Handler = Closure<dyn FnMut(JsValue) -> JsValue>;
-    let handlers: Rc<Cell<Option<(Handler, Handler)>>> = Rc::new(Cell::new(None));
-    let held = handlers.clone();
-    let on_fulfilled: Handler = Closure::once(move |response: JsValue| -> JsValue {
-        drop(held.take());
-        if !token_refused(status_of(&response)) {
-            return response;
-        }
-        let used = current.access_token.clone();
-        super::super::promise(after_refusal(m, retry, response, used, false)).into()
-    });
-    let held = handlers.clone();
-    let on_rejected: Handler = Closure::once(move |reason: JsValue| -> JsValue {
-        drop(held.take());
-        Promise::reject(&reason).into()
-    });
+    // One handler for the answer, made once per manager and bound to this call's input and
+    // token: no closure per call (each one a Rust allocation, a JS function and a
+    // FinalizationRegistry entry), and a rejected fetch passes through `then` untouched.
+    let check = refusal_check(m).bind2(&JsValue::UNDEFINED, input, &current.access_token_value);
     let then = sent
         .unchecked_ref::<js::Thenable>()
-        .then_or(on_fulfilled.as_ref(), on_rejected.as_ref());
-    handlers.set(Some((on_fulfilled, on_rejected)));
+        .then_or(&check, &JsValue::UNDEFINED);
     Some(then.unwrap_or_else(|e| Promise::reject(&e)))
+}
+
+/// `(input, usedToken, response) => response`, or the recovery's promise for a 401/403. It holds
+/// the manager weakly (the manager holds it): an answer that arrives after the manager was freed
+/// is handed back as it is.
+fn refusal_check(m: &Rc<Manager>) -> &Function {
+    m.refusal_check.get_or_init(|| {
+        let manager = Rc::downgrade(m);
+        let check = move |input: JsValue, used: JsValue, response: JsValue| -> JsValue {
+            if !token_refused(status_of(&response)) {
+                return response;
+            }
+            let (Some(m), Some(used)) = (manager.upgrade(), used.as_string()) else {
+                return response;
+            };
+            let retry = Retry {
+                first: Outgoing {
+                    target: input,
+                    init: JsValue::UNDEFINED,
+                    fallback_headers: JsValue::UNDEFINED,
+                },
+                spare: None,
+                replayable: true,
+                signal: None,
+            };
+            super::super::promise(after_refusal(m, retry, response, used, false)).into()
+        };
+        Closure::<dyn Fn(JsValue, JsValue, JsValue) -> JsValue>::new(check)
+            .into_js_value()
+            .unchecked_into()
+    })
 }
 
 pub async fn api_fetch(m: Rc<Manager>, input: JsValue, init: JsValue) -> Result<JsValue, JsValue> {

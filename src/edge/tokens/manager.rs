@@ -15,7 +15,7 @@ use crate::oauth::renewal::{
 };
 use crate::oauth::{Delivery, Failure, Grant, Kind};
 use js_sys::{Function, Promise};
-use std::cell::Cell;
+use std::cell::{Cell, OnceCell};
 use std::rc::Rc;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::JsFuture;
@@ -27,6 +27,9 @@ pub struct Current {
     /// `{ headers: { authorization: "Bearer …" } }`, frozen: the `init` of every cached-token
     /// `tm.fetch` that has none of its own, built once per token.
     pub bearer_init: js_sys::Object,
+    /// `access_token` as a JS string, built once per token: what a cached-token `tm.fetch`
+    /// hands its refusal check (api_fetch.rs).
+    pub access_token_value: JsValue,
 }
 
 /// What a manager is made of: fixed at construction.
@@ -53,6 +56,8 @@ pub struct Manager {
     /// The access token the token endpoint last delivered to this manager (not one read from
     /// the store): a refusal of it is not about expiry.
     delivered: Cell<Option<Rc<str>>>,
+    /// The cached-token `tm.fetch`'s answer handler, made once (api_fetch.rs).
+    pub refusal_check: OnceCell<js_sys::Function>,
 }
 
 impl Manager {
@@ -64,6 +69,7 @@ impl Manager {
             refused: Cell::new(None),
             last_recovery: Cell::new(None),
             delivered: Cell::new(None),
+            refusal_check: OnceCell::new(),
         }
     }
 
@@ -103,6 +109,7 @@ impl Manager {
                 access_token: at.to_owned(),
                 expires_at: held.expires_at(),
                 bearer_init: js_sys::Object::freeze(&bearer_init),
+                access_token_value: JsValue::from_str(at),
             }
         });
         self.current.set(current.map(Rc::new));

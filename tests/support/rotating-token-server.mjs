@@ -228,13 +228,6 @@ export async function startRotatingTokenServer(options = {}) {
         s.once("close", () => { clearTimeout(timer); hung.delete(s); settle(rec, false); });
         return;
       }
-      case "slow_past_lease": {
-        const [lo, hi] = o.slowPastLeaseMs;
-        rec.delayMs = Math.round(lo + random() * (hi - lo));
-        await new Promise((r) => setTimeout(r, rec.delayMs));
-        if (req.socket.destroyed) { rec.outcome = "unprocessed"; rec.clientGone = true; rec.end = goneAt ?? Date.now(); return; }
-        break;
-      }
       case "hang": {
         rec.outcome = "unprocessed";
         const s = req.socket;
@@ -250,8 +243,9 @@ export async function startRotatingTokenServer(options = {}) {
         req.socket.destroy();
         return settle(rec, false);
       }
-      case "slow": {
-        const [lo, hi] = o.slowMs;
+      case "slow":
+      case "slow_past_lease": {
+        const [lo, hi] = fault === "slow" ? o.slowMs : o.slowPastLeaseMs;
         rec.delayMs = Math.round(lo + random() * (hi - lo));
         await new Promise((r) => setTimeout(r, rec.delayMs));
         // The client gave up first (its timeout): this server then drops the request.

@@ -17,11 +17,13 @@ fi
 
 echo "== house style: cargo fmt, cargo clippy (native, all targets; wasm32 edge)"
 cargo fmt --check
-cargo clippy --quiet --all-targets --features native-json -- -D warnings
+cargo clippy --quiet --all-targets --features native-json,model-mutants -- -D warnings
 cargo clippy --quiet --target wasm32-unknown-unknown -- -D warnings
 
 echo "== cargo test (native core)"
 cargo test --quiet --features native-json 2>&1
+echo "== the renewal model with each guard removed in turn (model-mutants: every one must fail it)"
+cargo test --quiet --features native-json,model-mutants --test renewal_model removing_any_guard -- --nocapture 2>&1
 
 echo "== build and pack"
 bash scripts/build.sh

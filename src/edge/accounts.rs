@@ -6,14 +6,15 @@
 
 use super::exception::{exception, invalid, rejected};
 use super::js::{self, rust_string};
-use super::tokens::{MemoryTokenStore, TokenManager};
-use crate::oauth::{Failure, Kind};
+use super::timing;
+use super::tokens::{HeldTokens, MemoryTokenStore, Store, TokenManager};
+use crate::oauth::renewal::{StoreFault, DEFAULT_LEASE_MS};
+use crate::oauth::sign_in::{self, SignInEvent, SignInStep, SignInWrite};
 use js_sys::{Function, Object, Promise};
 use std::cell::RefCell;
 use std::rc::Rc;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
-use wasm_bindgen_futures::JsFuture;
 
 #[wasm_bindgen(typescript_custom_section)]
 const DECLARATIONS: &str = r#"
@@ -34,25 +35,9 @@ export interface AccountTokensOptions {
 }
 "#;
 
-/// The two store methods the sign-in step calls, structurally on whatever the factory made.
-#[wasm_bindgen]
-extern "C" {
-    type SignInStore;
-    #[wasm_bindgen(catch, method, structural)]
-    fn get(this: &SignInStore) -> Result<JsValue, JsValue>;
-    #[wasm_bindgen(catch, method, structural, js_name = compareAndSet)]
-    fn compare_and_set(
-        this: &SignInStore,
-        expected: &JsValue,
-        next: &JsValue,
-    ) -> Result<JsValue, JsValue>;
-}
-
 const DEFAULT_MAX_ACCOUNTS: f64 = 1000.0;
 const MAX_MAX_ACCOUNTS: f64 = 1_000_000.0;
 const MAX_ACCOUNT_ID: u32 = 1024;
-/// Compare-and-set attempts of one sign-in before it reports that the store keeps changing.
-const SIGN_IN_TRIES: usize = 16;
 
 struct Entry {
     manager: TokenManager,
@@ -146,6 +131,8 @@ struct Accounts {
     on_tokens: Option<Function>,
     capacity: usize,
     cache: RefCell<Cache>,
+    /// The managers' `leaseMs`: a sign-in's store calls have the same deadline.
+    lease_ms: f64,
 }
 
 impl Accounts {
@@ -205,12 +192,9 @@ fn account_id(value: &JsValue) -> Result<String, JsValue> {
     }
 }
 
-async fn settle(called: Result<JsValue, JsValue>) -> Result<JsValue, JsValue> {
-    JsFuture::from(Promise::resolve(&called?)).await
-}
-
-/// Stores a sign-in's TokenSet: read the current value, compare-and-set over it (another process
-/// may write in between), a bounded number of times.
+/// Stores a sign-in's TokenSet over whatever the store holds, as the core's sign-in write
+/// decides ([`crate::oauth::sign_in`]): through the same store layer as a renewal (a deadline on
+/// every call, typed and redacted failures), trying again until its deadline.
 async fn sign_in(accounts: Rc<Accounts>, id: String, tokens: JsValue) -> Result<JsValue, JsValue> {
     let store = match accounts.with_cache(|c| c.entry(&id).map(|e| e.store.clone()))? {
         Some(store) => store,
@@ -223,25 +207,69 @@ async fn sign_in(accounts: Rc<Accounts>, id: String, tokens: JsValue) -> Result<
             "the store factory must return a store with get() and compareAndSet()",
         ));
     }
-    let store: SignInStore = store.unchecked_into();
-    for _ in 0..SIGN_IN_TRIES {
-        let current = settle(store.get()).await?;
-        if settle(store.compare_and_set(&current, &tokens))
-            .await?
-            .is_truthy()
-        {
-            // A cached manager still holds the old tokens in memory: the next use builds a new one.
-            let stale = accounts.with_cache(|c| c.remove(&id))?;
-            drop(stale);
-            return Ok(JsValue::UNDEFINED);
-        }
-    }
-    let mut f = Failure::new(
-        Kind::Store,
-        "the store kept changing: the sign-in's tokens were not stored (compare-and-set lost 16 times)",
+    let store = Store::new(store.unchecked_into(), accounts.lease_ms);
+    let ours = HeldTokens::of(&tokens).unwrap_or_default();
+    let mut write = SignInWrite::new(
+        ours.refresh_token().unwrap_or_default(),
+        js_sys::Date::now(),
+        sign_in::bound_ms(accounts.lease_ms),
     );
-    f.retryable = true;
-    Err(exception(&f))
+    let mut last_read = JsValue::UNDEFINED;
+    let mut held = HeldTokens::default();
+    let mut fault = None;
+    let mut step = write.start();
+    loop {
+        let event = match step {
+            SignInStep::Read => match store.get().await.map(|v| (HeldTokens::of(&v), v)) {
+                Ok((Ok(h), v)) => {
+                    held = h;
+                    let empty = js::absent(&v);
+                    last_read = v;
+                    SignInEvent::Read((!empty).then(|| held.view()))
+                }
+                Ok((Err(_), _)) => {
+                    fault = Some(StoreFault {
+                        call: "get",
+                        detail: "it returned something that is not a TokenSet".to_owned(),
+                    });
+                    SignInEvent::StoreFailed
+                }
+                Err(f) => {
+                    fault = Some(f);
+                    SignInEvent::StoreFailed
+                }
+            },
+            SignInStep::Write => match store.compare_and_set(&last_read, &tokens).await {
+                Ok(won) => SignInEvent::Swapped(won),
+                Err(f) => {
+                    fault = Some(f);
+                    SignInEvent::StoreFailed
+                }
+            },
+            SignInStep::Sleep { ms } => {
+                timing::sleep(ms, None).await;
+                SignInEvent::Slept
+            }
+            SignInStep::Finish { stored: true } => {
+                // A cached manager still holds the old tokens in memory: the next use builds a
+                // new one.
+                let stale = accounts.with_cache(|c| c.remove(&id))?;
+                drop(stale);
+                return Ok(JsValue::UNDEFINED);
+            }
+            SignInStep::Finish { stored: false } => {
+                let secrets = [
+                    ours.access_token(),
+                    ours.refresh_token(),
+                    held.access_token(),
+                    held.refresh_token(),
+                ];
+                let secrets: Vec<&str> = secrets.into_iter().flatten().collect();
+                return Err(exception(&write.failure(fault.as_ref(), &secrets)));
+            }
+        };
+        step = write.on(event, js_sys::Date::now());
+    }
 }
 
 /// One TokenManager per Avito account, from a store factory, in a bounded cache.
@@ -291,7 +319,12 @@ impl AccountTokens {
             }
         }
         js::set(&template, "grant", &JsValue::from_str("refresh_token"));
+        // Checked with every other TokenManager option below.
+        let lease_ms = js::get(&template, "leaseMs")
+            .as_f64()
+            .unwrap_or(DEFAULT_LEASE_MS);
         let accounts = Accounts {
+            lease_ms,
             template,
             factory,
             on_tokens,

@@ -5,11 +5,14 @@
 pub mod callback;
 pub mod classify;
 pub mod form;
+pub mod mutants;
 pub mod redact;
+pub mod refusal;
 pub mod rejection;
 pub mod renewal;
 pub mod retry;
 pub mod scope;
+pub mod sign_in;
 pub mod url;
 pub mod wire;
 

@@ -1,16 +1,24 @@
 //! The renewal protocol: decisions, not I/O. One [`Renewal`] is one process's attempt to obtain a
-//! valid token set; the edge performs each [`Step`] it asks for (a store read, a lease, a
+//! valid token set; the edge performs each [`Step`] it asks for (a store read, a seed, a lease, a
 //! compare-and-set, the token request, a sleep) and feeds back what happened as an [`Event`].
+//! Every decision is taken here, where the model check (`tests/rust/renewal_model.rs`) reaches it:
+//! the edge keeps the JS values the steps name and never decides what they mean.
 //!
 //! The rules, in the words a user reads in README "Keeping tokens fresh":
+//! - an empty store is seeded with the manager's `tokens` option, only before this manager read a
+//!   set (a store that held a set and is empty now was emptied on purpose);
 //! - one renewer at a time holds the store's lease; the others wait and re-read;
 //! - before a refresh token is presented, the stored set is marked with a `renewal`
 //!   ([`Mark`]): until its `answer_by` that request may still be answered, so nobody presents the
 //!   same refresh token again — a second presentation while the first could be in flight is what
-//!   a rotating server punishes;
-//! - when the answer is known, the mark goes: new tokens replace the set; `invalid_grant` removes
-//!   the refresh token (the seller must sign in); anything that proves the token untouched
-//!   (nothing sent, 429, 503, another OAuth error) restores the set;
+//!   a rotating server punishes. A mark's compare-and-set whose reply was lost or false is checked
+//!   by re-reading: the store holding this renewal's mark means the write won;
+//! - a request is not sent once its mark's `answer_by` has passed (a slow store can take that
+//!   long), and it is abandoned at `answer_by`;
+//! - when the answer is known, the mark goes: new tokens replace the set (with the presented
+//!   refresh token kept when the server did not rotate it); `invalid_grant` removes the refresh
+//!   token (the seller must sign in); anything that proves the token untouched (nothing sent,
+//!   429, 503, another OAuth error) restores the set;
 //! - when the answer is lost (a reset after sending, a timeout, another 5xx, a garbled 2xx, a
 //!   renewer that died), the same refresh token is presented again once its mark has passed, and
 //!   the server decides: RFC 9700 replay detection revokes the successor the lost answer carried,
@@ -18,6 +26,9 @@
 //!   servers that punish a replay harder) such a set means "sign in" instead;
 //! - every wait has a deadline, every loop a delay; a failure for a passing reason hands out the
 //!   stored access token while it is still valid.
+
+use super::mutants::{active, Mutant};
+use super::{Delivery, Failure, Kind};
 
 /// Renew this long before `expires_at` unless told otherwise.
 pub const DEFAULT_SKEW_MS: f64 = 60_000.0;
@@ -54,6 +65,10 @@ pub struct StoredSet<'a> {
     pub expires_at: Option<f64>,
     pub refresh_token: Option<&'a str>,
     pub renewal: Option<Mark>,
+    /// The id of `renewal`: whose mark it is.
+    pub renewal_id: Option<&'a str>,
+    /// The server refused this set's refresh token earlier (`refresh_refused_at`).
+    pub refused_earlier: bool,
 }
 
 /// Which grant renews.
@@ -96,7 +111,8 @@ impl RenewalConfig {
 }
 
 /// Whether a set's access token can be handed out now: present, not refused by an API
-/// (`refused` is the token a caller reported), and not expiring within `skew_ms`.
+/// (`refused` is the token a caller reported), and not expiring within `skew_ms`. The one
+/// freshness rule: a renewal's reads and a manager's cached token both use it.
 pub fn is_usable(set: &StoredSet, refused: Option<&str>, now_ms: f64, skew_ms: f64) -> bool {
     match set.access_token {
         Some(at) if Some(at) != refused => {
@@ -109,8 +125,9 @@ pub fn is_usable(set: &StoredSet, refused: Option<&str>, now_ms: f64, skew_ms: f
 /// How a token request ended, as the protocol needs to know it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Answer {
-    /// A token set was delivered.
-    Tokens,
+    /// A token set was delivered; `rotated`: it holds a refresh token (a server that does not
+    /// rotate leaves the presented one valid).
+    Tokens { rotated: bool },
     /// `invalid_grant`: the refresh token is dead.
     Refused,
     /// Another OAuth refusal: the server processed the request and left the token alone.
@@ -133,7 +150,8 @@ pub enum Event<'a> {
     Answered(Answer),
     Released,
     Slept,
-    /// A store call rejected, threw or did not settle in time.
+    /// A store call rejected, threw or did not settle in time, or `get` returned something that
+    /// is not a TokenSet.
     StoreFailed,
 }
 
@@ -151,23 +169,28 @@ pub enum Expected {
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Step {
     Read,
+    /// CAS(`undefined` → the manager's `tokens` option), then read again.
+    Seed,
     AcquireLease {
         ttl_ms: f64,
     },
-    /// CAS(`over` → the last read set with this mark and a new id, without any earlier mark).
-    /// `over` is the marked set when the same renewal presents again after a lost answer.
+    /// CAS(`over` → the last read set with this mark and the id [`Renewal::mark_id`], without any
+    /// earlier mark).
     Mark {
         mark: Mark,
         over: Expected,
     },
     /// The token request: the refresh token of the last read set, or client_credentials. It must
-    /// be abandoned at `abandon_at` (the mark's `answer_by`), and not sent at all when that time
-    /// has passed already (answer `NotSent`).
+    /// be abandoned at `abandon_at` (which is still ahead when the step is given).
     Request {
         abandon_at: f64,
     },
-    /// CAS(expected → the delivered tokens).
-    StoreTokens(Expected),
+    /// CAS(`over` → the delivered tokens). `keep_refresh_token`: the server did not rotate, so
+    /// the delivered set is written with the refresh token that was presented.
+    StoreTokens {
+        over: Expected,
+        keep_refresh_token: bool,
+    },
     /// CAS(marked → the last read set without its mark): the token is untouched.
     Unmark,
     /// CAS(marked → the last read set without its mark and refresh token, with
@@ -200,6 +223,8 @@ pub enum Why {
     SignIn(SignIn),
     /// The token request's own failure.
     Answer,
+    /// The mark's `answer_by` passed before the request could be sent (nothing was sent).
+    NotSentInTime,
     /// Waited past the renewal's deadline for another renewer.
     Timeout,
     /// A store call failed (rejected, threw, or did not settle).
@@ -219,13 +244,43 @@ pub enum SignIn {
 }
 
 impl Why {
+    /// The renewal fails with the token request's own failure.
+    pub fn is_the_answer(self) -> bool {
+        matches!(self, Why::Answer | Why::SignIn(SignIn::Refused))
+    }
+
     /// A reason that may pass by itself: a still-valid access token is handed out instead.
     pub fn is_passing(self, answer: Option<Answer>) -> bool {
         match self {
             Why::SignIn(_) | Why::StoreNeverMatched => false,
-            Why::Timeout | Why::Store => true,
+            Why::Timeout | Why::Store | Why::NotSentInTime => true,
             Why::Answer => matches!(answer, Some(Answer::NotSent | Answer::Uncertain)),
         }
+    }
+}
+
+/// A store call that failed: which one, and what the store said (its own words, not yet
+/// redacted; bounded by the edge before they are kept).
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoreFault {
+    pub call: &'static str,
+    pub detail: String,
+}
+
+/// How much of a store's error text a failure message keeps, after redaction.
+pub const STORE_DETAIL_LIMIT: usize = 300;
+
+impl StoreFault {
+    /// The `store` failure a user reads: the store's words redacted with every secret the
+    /// renewal has seen, then cut (cut first, a token straddling the cut would keep its head).
+    pub fn failure(&self, secrets: &[&str]) -> Failure {
+        let detail = super::redact::redact(&self.detail, secrets, STORE_DETAIL_LIMIT);
+        let mut f = Failure::new(
+            Kind::Store,
+            super::concat_str(&["the token store's ", self.call, "() failed: ", &detail]),
+        );
+        f.retryable = true;
+        f
     }
 }
 
@@ -234,8 +289,14 @@ enum Phase {
     Reading {
         leased: bool,
     },
+    Seeding,
     Leasing,
     Marking,
+    /// Re-reading after a mark's compare-and-set answered `false` (`failed`: it failed) — the
+    /// write may have won and its reply been lost.
+    CheckingMark {
+        failed: bool,
+    },
     Requesting,
     Storing,
     /// A CAS that reports the request's outcome; then release and end.
@@ -260,6 +321,8 @@ pub struct Renewal {
     presented: Option<String>,
     /// Whether the last read set's access token is still valid (not refused, not expired).
     last_read_valid: bool,
+    /// Whether the last read set records an earlier refusal of its refresh token.
+    last_read_refused_earlier: bool,
     last_answer: Option<Answer>,
     /// What to finish with once the lease is released.
     ending: Option<Ending>,
@@ -269,11 +332,28 @@ pub struct Renewal {
     refused_access_token: Option<String>,
     /// The `answer_by` of the mark being written: the request is abandoned then.
     mark_answer_by: f64,
+    /// An empty store may be seeded (the manager has a `tokens` option and read no set yet).
+    may_seed: bool,
+    /// Whether any read of this renewal found a set.
+    read_a_set: bool,
+    /// Mark ids are `{nonce}.{n}`: unique across processes (the nonce is random), new per mark.
+    nonce: String,
+    marks: u32,
+}
+
+/// How a renewal starts: what the manager knows before it.
+#[derive(Debug, Clone)]
+pub struct Start<'a> {
+    /// An access token an API refused (never handed out again).
+    pub refused: Option<&'a str>,
+    /// The manager has a seed (`tokens`) and has read no set yet.
+    pub may_seed: bool,
+    /// Random, unique across processes: the base of this renewal's mark ids.
+    pub nonce: String,
 }
 
 impl Renewal {
-    /// `refused`: an access token an API refused (never handed out again).
-    pub fn new(cfg: RenewalConfig, now_ms: f64, refused: Option<&str>) -> Renewal {
+    pub fn new(cfg: RenewalConfig, now_ms: f64, start: Start) -> Renewal {
         Renewal {
             cfg,
             deadline: now_ms + cfg.renewal_bound_ms(),
@@ -283,11 +363,16 @@ impl Renewal {
             store_writes: 0,
             presented: None,
             last_read_valid: false,
+            last_read_refused_earlier: false,
             last_answer: None,
             ending: None,
             lost_swaps: 0,
-            refused_access_token: refused.map(str::to_owned),
+            refused_access_token: start.refused.map(str::to_owned),
             mark_answer_by: f64::NAN,
+            may_seed: start.may_seed,
+            read_a_set: false,
+            nonce: start.nonce,
+            marks: 0,
         }
     }
 
@@ -296,10 +381,26 @@ impl Renewal {
         Step::Read
     }
 
+    /// The id of the mark this renewal writes or wrote last.
+    pub fn mark_id(&self) -> String {
+        let n = self.marks.to_string();
+        super::concat_str(&[&self.nonce, ".", &n])
+    }
+
+    /// Whether a read of this renewal found a set: from then on, the manager never seeds.
+    pub fn read_a_set(&self) -> bool {
+        self.read_a_set
+    }
+
     /// The next step after `event`, at `now_ms`.
     pub fn on(&mut self, event: Event, now_ms: f64) -> Step {
         match (self.phase, event) {
             (Phase::Reading { leased }, Event::Read(set)) => self.on_read(set, leased, now_ms),
+            (Phase::Seeding, Event::Swapped(_)) => {
+                // Won, or someone else wrote first: read what the store holds now.
+                self.phase = Phase::Reading { leased: false };
+                Step::Read
+            }
             (Phase::Leasing, Event::Lease(true)) => {
                 self.lease_held = true;
                 self.phase = Phase::Reading { leased: true };
@@ -319,21 +420,28 @@ impl Renewal {
                     ms: CLOCK_MARGIN_MS,
                 }
             }
-            (Phase::Marking, Event::Swapped(true)) => {
-                // The request must be over when the mark says its answer can no longer come.
-                self.presentations += 1;
-                self.phase = Phase::Requesting;
-                Step::Request {
-                    abandon_at: self.mark_answer_by,
-                }
-            }
+            (Phase::Marking, Event::Swapped(true)) => self.send(now_ms),
             (Phase::Marking, Event::Swapped(false)) => {
-                // The store moved since we read it: read again, after a pause (a store whose
-                // compare-and-set never matches must not spin us).
-                self.presented = None;
-                self.lost_swaps += 1;
-                self.wait(now_ms)
+                self.phase = Phase::CheckingMark { failed: false };
+                Step::Read
             }
+            (Phase::Marking, Event::StoreFailed) => {
+                self.phase = Phase::CheckingMark { failed: true };
+                Step::Read
+            }
+            (Phase::CheckingMark { failed }, Event::Read(set)) => {
+                // The reply may have been lost after the write: the store holding our mark means
+                // the write won (else our own mark, with nothing sent, would hold every renewer
+                // off until its answer_by).
+                let ours = self.mark_id();
+                if set.and_then(|s| s.renewal_id) == Some(ours.as_str())
+                    && !active(Mutant::NoMarkCheck)
+                {
+                    return self.send(now_ms);
+                }
+                self.mark_lost(failed, now_ms)
+            }
+            (Phase::CheckingMark { failed }, Event::StoreFailed) => self.mark_lost(failed, now_ms),
             (Phase::Requesting, Event::Answered(answer)) => self.on_answer(answer, now_ms),
             (Phase::Storing, Event::Swapped(true)) => self.end(Ending::UseTokens),
             (Phase::Storing, Event::Swapped(false) | Event::StoreFailed) => {
@@ -364,13 +472,11 @@ impl Renewal {
                     None => self.wait(now_ms),
                 }
             }
-            (Phase::Reading { .. }, Event::StoreFailed)
-                if self.last_answer == Some(Answer::Tokens) =>
-            {
+            (Phase::Reading { .. }, Event::StoreFailed) if self.delivered() => {
                 // Delivered tokens are valid whatever the store does.
                 self.end(Ending::UseTokens)
             }
-            (Phase::Reading { .. } | Phase::Leasing | Phase::Marking, Event::StoreFailed) => {
+            (Phase::Reading { .. } | Phase::Seeding | Phase::Leasing, Event::StoreFailed) => {
                 self.presented = None;
                 self.fail(Why::Store)
             }
@@ -380,10 +486,49 @@ impl Renewal {
         }
     }
 
+    fn delivered(&self) -> bool {
+        matches!(self.last_answer, Some(Answer::Tokens { .. }))
+    }
+
+    /// The mark did not win (`failed`: its compare-and-set failed, and the check read did not
+    /// find it either).
+    fn mark_lost(&mut self, failed: bool, now: f64) -> Step {
+        self.presented = None;
+        if failed {
+            return self.fail(Why::Store);
+        }
+        // The store moved since we read it: read again, after a pause (a store whose
+        // compare-and-set never matches must not spin us).
+        self.lost_swaps += 1;
+        self.wait(now)
+    }
+
+    /// The request the mark covers, unless its `answer_by` has passed already: then it is not
+    /// sent at all, and the mark is taken back.
+    fn send(&mut self, now: f64) -> Step {
+        if now >= self.mark_answer_by && !active(Mutant::NoSendDeadline) {
+            self.last_answer = Some(Answer::NotSent);
+            return self.record(Step::Unmark, Why::NotSentInTime);
+        }
+        self.presentations += 1;
+        self.phase = Phase::Requesting;
+        Step::Request {
+            abandon_at: self.mark_answer_by,
+        }
+    }
+
     fn on_read(&mut self, set: Option<StoredSet>, leased: bool, now: f64) -> Step {
+        if set.is_none() && self.may_seed && !self.read_a_set && !active(Mutant::NoSeed) {
+            // Once: a seed that someone else's write beat is not written again.
+            self.may_seed = false;
+            self.phase = Phase::Seeding;
+            return Step::Seed;
+        }
+        self.read_a_set |= set.is_some();
         let set = set.unwrap_or_default();
         let refused = self.refused_access_token.as_deref();
         self.last_read_valid = is_usable(&set, refused, now, 0.0);
+        self.last_read_refused_earlier = set.refused_earlier;
         if self.phase_is_storing_again() {
             return self.store_over(set);
         }
@@ -398,7 +543,7 @@ impl Renewal {
                 return self.fail(Why::SignIn(SignIn::NoRefreshToken));
             }
             if let Some(mark) = set.renewal {
-                if now < mark.answer_by + CLOCK_MARGIN_MS {
+                if now < mark.answer_by + CLOCK_MARGIN_MS && !active(Mutant::NoLiveMarkWait) {
                     return self.wait(now); // its answer may still come
                 }
                 if self.cfg.strict {
@@ -428,7 +573,17 @@ impl Renewal {
     }
 
     fn phase_is_storing_again(&self) -> bool {
-        self.store_writes > 0 && self.last_answer == Some(Answer::Tokens)
+        self.store_writes > 0 && self.delivered()
+    }
+
+    /// The delivered tokens' write, over `over`.
+    fn store_tokens(&mut self, over: Expected) -> Step {
+        self.phase = Phase::Storing;
+        Step::StoreTokens {
+            over,
+            keep_refresh_token: self.last_answer == Some(Answer::Tokens { rotated: false })
+                && !active(Mutant::NoKeptRefreshToken),
+        }
     }
 
     /// After a store write of delivered tokens lost: write them over the set read now if it is
@@ -444,26 +599,19 @@ impl Renewal {
         if !ours_is_newer {
             return self.end(Ending::UseTokens);
         }
-        self.phase = Phase::Storing;
-        Step::StoreTokens(Expected::LastRead)
+        self.store_tokens(Expected::LastRead)
     }
 
     fn on_answer(&mut self, answer: Answer, now: f64) -> Step {
         self.last_answer = Some(answer);
         if self.cfg.grant == RenewalGrant::ClientCredentials {
             return match answer {
-                Answer::Tokens => {
-                    self.phase = Phase::Storing;
-                    Step::StoreTokens(Expected::LastRead)
-                }
+                Answer::Tokens { .. } => self.store_tokens(Expected::LastRead),
                 _ => self.fail(Why::Answer),
             };
         }
         match answer {
-            Answer::Tokens => {
-                self.phase = Phase::Storing;
-                Step::StoreTokens(Expected::Marked)
-            }
+            Answer::Tokens { .. } => self.store_tokens(Expected::Marked),
             Answer::Refused => self.record(
                 Step::RecordRefused { at: now },
                 Why::SignIn(SignIn::Refused),
@@ -491,6 +639,7 @@ impl Renewal {
 
     fn mark(&mut self, now: f64, over: Expected) -> Step {
         self.phase = Phase::Marking;
+        self.marks += 1;
         self.mark_answer_by = now + self.cfg.request_budget_ms;
         Step::Mark {
             mark: Mark {
@@ -569,12 +718,90 @@ impl Renewal {
         self.phase = Phase::Done;
         Step::Finish(ending)
     }
+
+    /// The failure a renewal that ended in `Fail(why)` hands its callers. `request`: the token
+    /// request's own failure (already redacted), when one was sent; `store`: the store call that
+    /// failed; `secrets`: every token the renewal has seen (a store's words are redacted with
+    /// them).
+    pub fn failure(
+        &self,
+        why: Why,
+        request: Option<&Failure>,
+        store: Option<&StoreFault>,
+        secrets: &[&str],
+    ) -> Failure {
+        match why {
+            Why::SignIn(SignIn::Refused) | Why::Answer => match request {
+                Some(f) => f.clone(),
+                None => Failure::new(Kind::Store, "the renewal ended without an answer"),
+            },
+            Why::NotSentInTime => {
+                let mut f = Failure::new(
+                    Kind::Timeout,
+                    "the renewal's deadline passed before the refresh could be sent",
+                );
+                f.delivery = Delivery::NotSent;
+                f
+            }
+            Why::SignIn(SignIn::NoRefreshToken) if self.last_read_refused_earlier => sign_in_again(
+                "the server refused this account's refresh token earlier (invalid_grant): sign in again",
+            ),
+            Why::SignIn(SignIn::NoRefreshToken) => {
+                sign_in_again("no refresh token is stored: sign in again")
+            }
+            Why::SignIn(SignIn::LostAnswer) => sign_in_again(
+                "an earlier renewal presented this refresh token and its answer was lost; with strictRotation it is not presented again: sign in again",
+            ),
+            Why::Timeout => {
+                let bound = (self.cfg.renewal_bound_ms() as u64).to_string();
+                let mut f = Failure::new(
+                    Kind::Timeout,
+                    super::concat_str(&[
+                        "another renewal of this account did not finish within ",
+                        &bound,
+                        " ms",
+                    ]),
+                );
+                f.retryable = true;
+                f
+            }
+            Why::Store => match store {
+                Some(fault) => fault.failure(secrets),
+                None => StoreFault {
+                    call: "get",
+                    detail: "it failed".to_owned(),
+                }
+                .failure(secrets),
+            },
+            Why::StoreNeverMatched => Failure::new(
+                Kind::Store,
+                "the token store's compareAndSet() kept refusing the set its get() returned: it must compare access_token, refresh_token and renewal.id, not identity",
+            ),
+        }
+    }
+}
+
+/// The request was abandoned at its mark's `answer_by`: that is what its caller reads, whatever
+/// the platform said about the abort.
+pub fn abandoned_at_mark(delivery: Delivery) -> Failure {
+    let mut f = Failure::new(
+        Kind::Timeout,
+        "no answer from the token endpoint before the renewal's deadline",
+    );
+    f.delivery = delivery;
+    f
+}
+
+/// `signInRequired` (kind `invalid_argument`, error `invalid_grant`): nothing is sent.
+fn sign_in_again(detail: &str) -> Failure {
+    let mut f = Failure::invalid_argument(detail);
+    f.error = Some("invalid_grant".into());
+    f
 }
 
 /// What a failed token request means for the refresh token it presented (or for a
 /// client_credentials request): see [`Answer`].
-pub fn answer_of(f: &super::Failure) -> Answer {
-    use super::Kind;
+pub fn answer_of(f: &Failure) -> Answer {
     match f.kind {
         Kind::OAuth if f.sign_in_required() => Answer::Refused,
         Kind::OAuth => Answer::Declined,
@@ -590,28 +817,6 @@ pub fn answer_of(f: &super::Failure) -> Answer {
     }
 }
 
-/// Whether an API status means the access token may have been refused (Avito answers 403 to an
-/// expired token, but also to a missing scope or a blocked IP; RFC 6750 says 401).
-pub fn token_refused(status: u16) -> bool {
-    status == 401 || status == 403
-}
-
-/// How often an API refusal (401/403) may set off a renewal unless told otherwise.
-pub const DEFAULT_REFUSAL_INTERVAL_MS: f64 = 60_000.0;
-
-/// Whether an API refusal of `used` may set off a recovery (re-read the store, then renew):
-/// never for a token this very call obtained by renewing (the refusal is not about expiry), and
-/// at most once per `interval_ms` per manager — an endpoint that refuses every call for a missing
-/// scope must not cost a renewal per call.
-pub fn may_recover_from_refusal(
-    now_ms: f64,
-    last_recovery_ms: Option<f64>,
-    interval_ms: f64,
-    token_just_renewed: bool,
-) -> bool {
-    !token_just_renewed && last_recovery_ms.map_or(true, |last| now_ms - last >= interval_ms)
-}
-
 /// The longest one token request can take: every attempt's timeout and the longest delay
 /// between attempts.
 pub fn request_budget_ms(timeout_ms: f64, policy: &super::retry::RetryPolicy) -> f64 {
@@ -623,6 +828,14 @@ pub fn request_budget_ms(timeout_ms: f64, policy: &super::retry::RetryPolicy) ->
 mod tests {
     use super::*;
     use crate::oauth::{Failure, Kind};
+
+    fn start(refused: Option<&str>) -> Start<'_> {
+        Start {
+            refused,
+            may_seed: false,
+            nonce: "n".to_owned(),
+        }
+    }
 
     const CFG: RenewalConfig = RenewalConfig {
         grant: RenewalGrant::RefreshToken,
@@ -638,6 +851,7 @@ mod tests {
             expires_at: Some(exp),
             refresh_token: rt,
             renewal: mark,
+            ..StoredSet::default()
         }
     }
 
@@ -665,14 +879,14 @@ mod tests {
 
     #[test]
     fn a_fresh_set_is_used_without_a_lease() {
-        let mut r = Renewal::new(CFG, 0.0, None);
+        let mut r = Renewal::new(CFG, 0.0, start(None));
         let s = set("a", 1e9, Some("r"), None);
         assert_eq!(
             r.on(Event::Read(Some(s)), 0.0),
             Step::Finish(Ending::UseLastRead)
         );
         // ... unless an API refused that access token.
-        let mut r = Renewal::new(CFG, 0.0, Some("a"));
+        let mut r = Renewal::new(CFG, 0.0, start(Some("a")));
         assert!(matches!(
             r.on(Event::Read(Some(s)), 0.0),
             Step::AcquireLease { .. }
@@ -681,11 +895,14 @@ mod tests {
 
     #[test]
     fn delivered_tokens_replace_the_marked_set() {
-        let mut r = Renewal::new(CFG, 0.0, None);
+        let mut r = Renewal::new(CFG, 0.0, start(None));
         to_request(&mut r, set("a", 0.0, Some("r"), None), 1.0);
         assert_eq!(
-            r.on(Event::Answered(Answer::Tokens), 2.0),
-            Step::StoreTokens(Expected::Marked)
+            r.on(Event::Answered(Answer::Tokens { rotated: true }), 2.0),
+            Step::StoreTokens {
+                over: Expected::Marked,
+                keep_refresh_token: false
+            }
         );
         assert_eq!(r.on(Event::Swapped(true), 3.0), Step::Release);
         assert_eq!(r.on(Event::Released, 3.0), Step::Finish(Ending::UseTokens));
@@ -693,7 +910,7 @@ mod tests {
 
     #[test]
     fn a_lost_answer_is_presented_again_after_the_margin_then_left_for_the_next_call() {
-        let mut r = Renewal::new(CFG, 0.0, None);
+        let mut r = Renewal::new(CFG, 0.0, start(None));
         let s = set("a", 0.0, Some("r"), None);
         to_request(&mut r, s, 1.0);
         let moved = Mark {
@@ -747,7 +964,7 @@ mod tests {
             presented_at: 0.0,
             answer_by: 1_000.0,
         };
-        let mut r = Renewal::new(CFG, 0.0, None);
+        let mut r = Renewal::new(CFG, 0.0, start(None));
         let s = set("a", 0.0, Some("r"), Some(mark));
         assert!(matches!(
             r.on(Event::Read(Some(s)), 500.0),
@@ -766,7 +983,7 @@ mod tests {
                 ..CFG
             },
             0.0,
-            None,
+            start(None),
         );
         assert_eq!(
             strict.on(Event::Read(Some(s)), later),
@@ -776,7 +993,7 @@ mod tests {
 
     #[test]
     fn invalid_grant_removes_the_refresh_token_and_a_store_error_then_does_not_hide_it() {
-        let mut r = Renewal::new(CFG, 0.0, None);
+        let mut r = Renewal::new(CFG, 0.0, start(None));
         to_request(&mut r, set("a", 0.0, Some("r"), None), 1.0);
         assert_eq!(
             r.on(Event::Answered(Answer::Refused), 2.0),
@@ -787,7 +1004,7 @@ mod tests {
             r.on(Event::StoreFailed, 3.0),
             Step::Finish(Ending::Fail(Why::SignIn(SignIn::Refused)))
         );
-        let mut r = Renewal::new(CFG, 0.0, None);
+        let mut r = Renewal::new(CFG, 0.0, start(None));
         let none = StoredSet {
             refresh_token: None,
             ..set("a", 0.0, None, None)
@@ -800,7 +1017,7 @@ mod tests {
 
     #[test]
     fn a_passing_failure_hands_out_the_still_valid_token() {
-        let mut r = Renewal::new(CFG, 0.0, None);
+        let mut r = Renewal::new(CFG, 0.0, start(None));
         // Valid for 30 s more: inside the 60 s skew, so a renewal runs.
         to_request(&mut r, set("a", 30_000.0, Some("r"), None), 1.0);
         assert_eq!(r.on(Event::Answered(Answer::NotSent), 2.0), Step::Unmark);
@@ -810,7 +1027,7 @@ mod tests {
             Step::Finish(Ending::UseLastRead)
         );
         // A refusal is not passing.
-        let mut r = Renewal::new(CFG, 0.0, None);
+        let mut r = Renewal::new(CFG, 0.0, start(None));
         to_request(&mut r, set("a", 30_000.0, Some("r"), None), 1.0);
         assert_eq!(r.on(Event::Answered(Answer::Declined), 2.0), Step::Unmark);
         r.on(Event::Swapped(true), 2.0);
@@ -828,14 +1045,14 @@ mod tests {
         };
         // Valid for 30 s more (inside the 60 s skew); another renewer's request is in flight.
         let s = set("a", 30_000.0, Some("r"), Some(mark));
-        let mut r = Renewal::new(CFG, 0.0, None);
+        let mut r = Renewal::new(CFG, 0.0, start(None));
         assert_eq!(
             r.on(Event::Read(Some(s)), 1.0),
             Step::Finish(Ending::UseLastRead)
         );
         // The lease is taken by someone else: the same.
         let s = set("a", 30_000.0, Some("r"), None);
-        let mut r = Renewal::new(CFG, 0.0, None);
+        let mut r = Renewal::new(CFG, 0.0, start(None));
         r.on(Event::Read(Some(s)), 1.0);
         assert_eq!(
             r.on(Event::Lease(false), 1.0),
@@ -843,7 +1060,7 @@ mod tests {
         );
         // Expired: wait.
         let s = set("a", 0.0, Some("r"), Some(mark));
-        let mut r = Renewal::new(CFG, 0.0, None);
+        let mut r = Renewal::new(CFG, 0.0, start(None));
         assert!(matches!(
             r.on(Event::Read(Some(s)), 1.0),
             Step::Sleep { .. }
@@ -852,7 +1069,7 @@ mod tests {
 
     #[test]
     fn a_store_that_never_matches_ends_in_a_typed_failure_within_the_bound() {
-        let mut r = Renewal::new(CFG, 0.0, None);
+        let mut r = Renewal::new(CFG, 0.0, start(None));
         let s = set("a", 0.0, Some("r"), None);
         let mut now = 0.0;
         let mut step = r.on(Event::Read(Some(s)), now);
@@ -887,7 +1104,7 @@ mod tests {
             grant: RenewalGrant::ClientCredentials,
             ..CFG
         };
-        let mut r = Renewal::new(cfg, 0.0, None);
+        let mut r = Renewal::new(cfg, 0.0, start(None));
         assert!(matches!(
             r.on(Event::Read(None), 0.0),
             Step::AcquireLease { .. }
@@ -895,8 +1112,11 @@ mod tests {
         r.on(Event::Lease(true), 0.0);
         assert!(matches!(r.on(Event::Read(None), 0.0), Step::Request { .. }));
         assert_eq!(
-            r.on(Event::Answered(Answer::Tokens), 1.0),
-            Step::StoreTokens(Expected::LastRead)
+            r.on(Event::Answered(Answer::Tokens { rotated: true }), 1.0),
+            Step::StoreTokens {
+                over: Expected::LastRead,
+                keep_refresh_token: false
+            }
         );
     }
 
@@ -938,16 +1158,6 @@ mod tests {
         for (failure, answer) in cases {
             assert_eq!(answer_of(&failure), answer, "{failure:?}");
         }
-    }
-
-    #[test]
-    fn refusals_renew_at_most_once_per_interval_and_never_for_a_token_just_renewed() {
-        let i = DEFAULT_REFUSAL_INTERVAL_MS;
-        assert!(may_recover_from_refusal(0.0, None, i, false));
-        assert!(!may_recover_from_refusal(0.0, None, i, true));
-        assert!(!may_recover_from_refusal(59_999.0, Some(0.0), i, false));
-        assert!(may_recover_from_refusal(60_000.0, Some(0.0), i, false));
-        assert!(token_refused(401) && token_refused(403) && !token_refused(500));
     }
 
     #[test]

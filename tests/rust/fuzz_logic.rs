@@ -784,7 +784,7 @@ pub fn callback_target(data: &[u8]) {
     let ttl = cfg.lease_ttl_ms();
     assert!(ttl.is_nan() || ttl >= cfg.lease_ms || cfg.lease_ms.is_nan());
     assert_eq!(
-        renewal::token_refused(status),
+        avito_auth::oauth::refusal::token_refused(status),
         status == 401 || status == 403
     );
 }

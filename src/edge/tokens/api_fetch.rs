@@ -1,12 +1,15 @@
-//! `tm.fetch`: an Avito API call with `Authorization: Bearer …`. A 401/403 may mean an expired
-//! token, but Avito also answers 403 to a missing scope or a blocked IP: a refusal sets off a
-//! recovery (re-read the store, else renew) at most once per `refusalRenewalIntervalMs`, never
-//! for a token this call has just renewed, and otherwise goes back to the caller unchanged.
+//! `tm.fetch`: an Avito API call with `Authorization: Bearer …`. What an answer sets off is the
+//! core's decision ([`crate::oauth::refusal`]): a 401/403 may mean an expired token, but Avito
+//! also answers 403 to a missing scope or a blocked IP, so a refusal recovers (re-read the store,
+//! adopt or renew, send again) at most once per `refusalRenewalIntervalMs`, never for a token
+//! this call has just renewed, and otherwise goes back to the caller unchanged. The cached-token
+//! fast path and the general path ask the same decision.
 
 use super::super::js::{self, absent, CallerSignal, LooseResponse};
 use super::super::options;
 use super::manager::{access_token, Manager};
-use crate::oauth::renewal::{may_recover_from_refusal, token_refused};
+use super::store::HeldTokens;
+use crate::oauth::refusal::{self, Answered, OnAnswer, Recovery};
 use js_sys::{Function, Promise};
 use std::rc::Rc;
 use wasm_bindgen::prelude::*;
@@ -118,10 +121,14 @@ fn refusal_check(m: &Rc<Manager>) -> &Function {
     m.refusal_check.get_or_init(|| {
         let manager = Rc::downgrade(m);
         let check = move |input: JsValue, used: JsValue, response: JsValue| -> JsValue {
-            if !token_refused(status_of(&response)) {
+            let Some(m) = manager.upgrade() else {
+                return response;
+            };
+            // A URL with no init can always be sent again; the token came from the cache.
+            if decide(&m, &response, true, false) == OnAnswer::HandBack {
                 return response;
             }
-            let (Some(m), Some(used)) = (manager.upgrade(), used.as_string()) else {
+            let Some(used) = used.as_string() else {
                 return response;
             };
             let retry = Retry {
@@ -134,7 +141,7 @@ fn refusal_check(m: &Rc<Manager>) -> &Function {
                 replayable: true,
                 signal: None,
             };
-            super::super::promise(after_refusal(m, retry, response, used, false)).into()
+            super::super::promise(recover(m, retry, response, used)).into()
         };
         Closure::<dyn Fn(JsValue, JsValue, JsValue) -> JsValue>::new(check)
             .into_js_value()
@@ -175,43 +182,50 @@ pub async fn api_fetch(m: Rc<Manager>, input: JsValue, init: JsValue) -> Result<
         signal,
     };
     let (response, used, delivered) = send(&m, &retry.first, retry.signal.clone()).await?;
-    if !token_refused(status_of(&response)) {
-        return Ok(response);
+    match decide(&m, &response, retry.replayable, delivered) {
+        OnAnswer::HandBack => Ok(response),
+        OnAnswer::Recover => recover(m, retry, response, used).await,
     }
-    after_refusal(m, retry, response, used, delivered).await
 }
 
-/// A 401/403 to the token `used`: recover and retry once, or hand the refusal back unchanged.
-async fn after_refusal(
+/// The core's decision on an API answer, with this manager's clock and last recovery.
+fn decide(m: &Manager, response: &JsValue, replayable: bool, just_renewed: bool) -> OnAnswer {
+    refusal::on_answer(&Answered {
+        status: status_of(response),
+        replayable,
+        token_just_renewed: just_renewed,
+        now_ms: js_sys::Date::now(),
+        last_recovery_ms: m.last_recovery.get(),
+        interval_ms: m.setup.refusal_interval_ms,
+    })
+}
+
+/// A 401/403 to the token `used` that the core says to recover from: adopt what another process
+/// stored or renew, then send once more; if no token can be had, the refusal goes back as it was.
+async fn recover(
     m: Rc<Manager>,
     retry: Retry,
     response: JsValue,
     used: String,
-    delivered: bool,
 ) -> Result<JsValue, JsValue> {
     let now = js_sys::Date::now();
-    if !retry.replayable
-        || !may_recover_from_refusal(
-            now,
-            m.last_recovery.get(),
-            m.setup.refusal_interval_ms,
-            delivered,
-        )
-    {
-        return Ok(response);
-    }
     m.last_recovery.set(Some(now));
-    // Someone else (another process of the fleet) may have renewed already: a stored token that
-    // is not the refused one is tried first; otherwise this one is renewed.
-    let adopted = match m.setup.store.get().await {
-        Ok(stored) => {
-            js::get(&stored, "access_token").as_string().as_deref() != Some(used.as_str())
-                && m.adopt_if_usable(&stored)
-        }
-        Err(_) => false,
-    };
-    if !adopted && m.current_access_token().as_deref() == Some(used.as_str()) {
-        m.refuse(&used);
+    let stored = m.setup.store.get().await.ok();
+    let held = stored.as_ref().and_then(|s| HeldTokens::of(s).ok());
+    let refused = m.refused_token();
+    let current = m.current_access_token();
+    let recovery = refusal::after_store_read(
+        held.as_ref().map(HeldTokens::view).as_ref(),
+        &used,
+        current.as_deref(),
+        refused.as_deref(),
+        now,
+        m.setup.cfg.skew_ms,
+    );
+    match (recovery, &stored) {
+        (Recovery::Adopt, Some(stored)) => m.keep(stored),
+        (Recovery::Renew { refuse_used: true }, _) => m.refuse(&used),
+        _ => {}
     }
     // Obtain the next token before letting the refused answer go: if that fails, the caller
     // gets the refusal as it was.

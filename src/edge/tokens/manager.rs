@@ -8,12 +8,12 @@ use super::super::exception::exception;
 use super::super::js::{self, CallerSignal};
 use super::super::timing::{self, Cancel, Fired};
 use super::super::transport::request_outcome;
-use super::store::{copy_of, mark_id, peek, with_mark, HeldTokens, Store, StoreFailure};
+use super::store::{copy_of, peek, with_mark, HeldTokens, Store};
 use crate::oauth::renewal::{
-    self, answer_of, Answer, Ending, Event, Expected, Renewal, RenewalConfig, RenewalGrant, SignIn,
-    Step, Why,
+    self, abandoned_at_mark, answer_of, Answer, Ending, Event, Expected, Renewal, RenewalConfig,
+    RenewalGrant, Start, Step, StoreFault, StoredSet,
 };
-use crate::oauth::{Delivery, Failure, Grant, Kind};
+use crate::oauth::{Failure, Grant, Kind};
 use js_sys::{Function, Promise};
 use std::cell::{Cell, OnceCell};
 use std::rc::Rc;
@@ -58,6 +58,9 @@ pub struct Manager {
     delivered: Cell<Option<Rc<str>>>,
     /// The cached-token `tm.fetch`'s answer handler, made once (api_fetch.rs).
     pub refusal_check: OnceCell<js_sys::Function>,
+    /// Whether a renewal of this manager has read a set from the store: from then on an empty
+    /// store was emptied on purpose, and the seed is never written.
+    read_a_set: Cell<bool>,
 }
 
 impl Manager {
@@ -70,18 +73,35 @@ impl Manager {
             last_recovery: Cell::new(None),
             delivered: Cell::new(None),
             refusal_check: OnceCell::new(),
+            read_a_set: Cell::new(false),
         }
     }
 
     /// The cached token set, if its access token can be handed out now.
     pub fn usable_current(&self) -> Option<Rc<Current>> {
         let current = peek(&self.current)?;
+        let view = StoredSet {
+            access_token: Some(&current.access_token),
+            expires_at: current.expires_at,
+            ..StoredSet::default()
+        };
+        self.is_usable(&view).then_some(current)
+    }
+
+    /// The core's freshness rule with this manager's refused token, clock and skew.
+    pub fn is_usable(&self, set: &StoredSet) -> bool {
         let refused = peek(&self.refused);
-        let usable = Some(current.access_token.as_str()) != refused.as_deref()
-            && current.expires_at.map_or(true, |exp| {
-                exp - self.setup.cfg.skew_ms > js_sys::Date::now()
-            });
-        usable.then_some(current)
+        renewal::is_usable(
+            set,
+            refused.as_deref(),
+            js_sys::Date::now(),
+            self.setup.cfg.skew_ms,
+        )
+    }
+
+    /// The token an API refused earlier, if any.
+    pub fn refused_token(&self) -> Option<Rc<str>> {
+        peek(&self.refused)
     }
 
     pub fn current_access_token(&self) -> Option<String> {
@@ -94,7 +114,7 @@ impl Manager {
     }
 
     /// Makes `set` the one in use here.
-    fn keep(&self, set: &JsValue) {
+    pub fn keep(&self, set: &JsValue) {
         let held = HeldTokens::of(set).unwrap_or_default();
         let current = held.access_token().map(|at| {
             let headers = js_sys::Object::new();
@@ -113,24 +133,6 @@ impl Manager {
             }
         });
         self.current.set(current.map(Rc::new));
-    }
-
-    /// Adopts a set read from the store if it is usable and not the refused one.
-    pub fn adopt_if_usable(&self, set: &JsValue) -> bool {
-        let Ok(held) = HeldTokens::of(set) else {
-            return false;
-        };
-        let refused = peek(&self.refused);
-        if renewal::is_usable(
-            &held.view(),
-            refused.as_deref(),
-            js_sys::Date::now(),
-            self.setup.cfg.skew_ms,
-        ) {
-            self.keep(set);
-            return true;
-        }
-        false
     }
 }
 
@@ -180,7 +182,12 @@ pub async fn access_token(
 
 /// Runs one renewal; clears the in-flight slot when done, whatever happened.
 async fn renew(m: Rc<Manager>) -> Result<JsValue, JsValue> {
-    let outcome = Renewing::new(&m).run().await;
+    // The mark ids' random base comes first: a runtime without crypto fails the renewal before
+    // it holds anything (a lease, a mark).
+    let outcome = match random_state() {
+        Ok(nonce) => Renewing::new(&m, nonce).run().await,
+        Err(e) => Err(e),
+    };
     m.inflight.set(None);
     outcome
 }
@@ -193,78 +200,78 @@ enum RequestFailure {
     Refused(JsValue),
 }
 
-/// One renewal's state on the edge: the JS values the protocol's steps name.
+/// One renewal's state on the edge: the JS values the protocol's steps name. It decides nothing.
 struct Renewing<'m> {
     m: &'m Manager,
     machine: Renewal,
     last_read: JsValue,
     held: HeldTokens,
     marked: JsValue,
+    /// The refresh token the request presented (kept with a non-rotating answer).
+    presented: Option<String>,
     tokens: JsValue,
     lease: Option<JsValue>,
     request_failure: Option<RequestFailure>,
-    store_failure: Option<StoreFailure>,
+    store_fault: Option<StoreFault>,
 }
 
 impl<'m> Renewing<'m> {
-    fn new(m: &'m Manager) -> Renewing<'m> {
+    fn new(m: &'m Manager, nonce: String) -> Renewing<'m> {
         let refused = peek(&m.refused);
+        let start = Start {
+            refused: refused.as_deref(),
+            may_seed: m.setup.seed.is_some() && !m.read_a_set.get(),
+            nonce,
+        };
         Renewing {
             m,
-            machine: Renewal::new(m.setup.cfg, js_sys::Date::now(), refused.as_deref()),
+            machine: Renewal::new(m.setup.cfg, js_sys::Date::now(), start),
             last_read: JsValue::UNDEFINED,
             held: HeldTokens::default(),
             marked: JsValue::UNDEFINED,
+            presented: None,
             tokens: JsValue::UNDEFINED,
             lease: None,
             request_failure: None,
-            store_failure: None,
+            store_fault: None,
         }
     }
 
     async fn run(mut self) -> Result<JsValue, JsValue> {
+        let store = &self.m.setup.store;
         let mut step = self.machine.start();
         loop {
             let event = match step {
                 Step::Read => self.read().await,
-                Step::AcquireLease { ttl_ms } => {
-                    match self.m.setup.store.acquire_lease(ttl_ms).await {
-                        Ok(lease) => {
-                            let granted = lease.is_some();
-                            self.lease = lease;
-                            Event::Lease(granted)
-                        }
-                        Err(f) => self.store_failed(f),
-                    }
+                Step::Seed => {
+                    let seed = self.m.setup.seed.clone().unwrap_or_default();
+                    self.swap(&JsValue::UNDEFINED, &seed).await
                 }
+                Step::AcquireLease { ttl_ms } => match store.acquire_lease(ttl_ms).await {
+                    Ok(lease) => {
+                        let granted = lease.is_some();
+                        self.lease = lease;
+                        Event::Lease(granted)
+                    }
+                    Err(f) => self.store_failed(f),
+                },
                 Step::Mark { mark, over } => {
-                    let id = random_state()?;
+                    let id = self.machine.mark_id();
                     let next = with_mark(&self.last_read, Some((&id, mark)));
                     let expected = self.expected(over);
-                    let swapped = self.m.setup.store.compare_and_set(&expected, &next).await;
-                    let won = match swapped {
-                        Ok(true) => Ok(true),
-                        // The reply may have been lost after the write: the store holding our
-                        // mark means the write won (else our own mark, with nothing sent, would
-                        // hold every renewer off until its answer_by).
-                        lost => match self.m.setup.store.get().await {
-                            Ok(now) if mark_id(&now).as_deref() == Some(id.as_str()) => Ok(true),
-                            _ => lost,
-                        },
-                    };
-                    match won {
-                        Ok(won) => {
-                            if won {
-                                self.marked = next;
-                            }
-                            Event::Swapped(won)
-                        }
-                        Err(f) => self.store_failed(f),
-                    }
+                    // Kept whatever the reply: the machine re-reads to learn whether it won.
+                    self.marked = next.clone();
+                    self.swap(&expected, &next).await
                 }
                 Step::Request { abandon_at } => Event::Answered(self.request(abandon_at).await),
-                Step::StoreTokens(expected) => {
-                    let expected = self.expected(expected);
+                Step::StoreTokens {
+                    over,
+                    keep_refresh_token,
+                } => {
+                    if keep_refresh_token {
+                        self.keep_presented_refresh_token();
+                    }
+                    let expected = self.expected(over);
                     let next = self.tokens.clone();
                     self.swap(&expected, &next).await
                 }
@@ -285,13 +292,13 @@ impl<'m> Renewing<'m> {
                     self.swap(&marked, &next).await
                 }
                 Step::RecordUncertain(mark) => {
-                    let id = mark_id(&self.marked).unwrap_or_default();
+                    let id = self.machine.mark_id();
                     let next = with_mark(&self.marked, Some((&id, mark)));
                     let marked = self.marked.clone();
                     self.swap(&marked, &next).await
                 }
                 Step::Release => match self.lease.take() {
-                    Some(id) => match self.m.setup.store.release_lease(&id).await {
+                    Some(id) => match store.release_lease(&id).await {
                         Ok(()) => Event::Released,
                         Err(_) => Event::StoreFailed, // harmless: the lease expires by itself
                     },
@@ -304,7 +311,10 @@ impl<'m> Renewing<'m> {
                 Step::Finish(ending) => return self.finish(ending).await,
             };
             let event = match event {
-                Event::Read(Some(_)) => Event::Read(Some(self.held.view())),
+                Event::Read(Some(_)) => {
+                    self.m.read_a_set.set(true);
+                    Event::Read(Some(self.held.view()))
+                }
                 other => other,
             };
             step = self.machine.on(event, js_sys::Date::now());
@@ -318,8 +328,8 @@ impl<'m> Renewing<'m> {
         }
     }
 
-    fn store_failed(&mut self, f: StoreFailure) -> Event<'static> {
-        self.store_failure = Some(f);
+    fn store_failed(&mut self, f: StoreFault) -> Event<'static> {
+        self.store_fault = Some(f);
         Event::StoreFailed
     }
 
@@ -330,37 +340,21 @@ impl<'m> Renewing<'m> {
         }
     }
 
-    /// Reads the store (seeding an empty one with the constructor's `tokens`). The event is
-    /// completed with the parsed view by `run`.
+    /// Reads the store. The event is completed with the parsed view by `run`.
     async fn read(&mut self) -> Event<'static> {
-        let mut stored = match self.m.setup.store.get().await {
+        let stored = match self.m.setup.store.get().await {
             Ok(v) => v,
             Err(f) => return self.store_failed(f),
         };
-        if let (true, Some(seed)) = (js::absent(&stored), &self.m.setup.seed) {
-            if let Err(f) = self
-                .m
-                .setup
-                .store
-                .compare_and_set(&JsValue::UNDEFINED, seed)
-                .await
-            {
-                return self.store_failed(f);
-            }
-            stored = match self.m.setup.store.get().await {
-                Ok(v) => v,
-                Err(f) => return self.store_failed(f),
-            };
-        }
         match HeldTokens::of(&stored) {
             Ok(held) => {
                 self.held = held;
                 let empty = js::absent(&stored);
                 self.last_read = stored;
                 // The view borrows `self.held`: `run` fills it in.
-                Event::Read((!empty).then_some(renewal::StoredSet::default()))
+                Event::Read((!empty).then_some(StoredSet::default()))
             }
-            Err(_) => self.store_failed(StoreFailure {
+            Err(_) => self.store_failed(StoreFault {
                 call: "get",
                 detail: "it returned something that is not a TokenSet (a `renewal` member that is not { id, presented_at, answer_by }?)".to_owned(),
             }),
@@ -369,16 +363,14 @@ impl<'m> Renewing<'m> {
 
     /// The token request the protocol asked for, abandoned at `abandon_at`.
     async fn request(&mut self, abandon_at: f64) -> Answer {
-        let now = js_sys::Date::now();
-        if now >= abandon_at {
-            self.request_failure = Some(RequestFailure::Core(not_sent_in_time()));
-            return Answer::NotSent;
-        }
         let (grant, secret) = match self.m.setup.cfg.grant {
-            RenewalGrant::RefreshToken => (
-                Grant::RefreshToken,
-                JsValue::from(self.held.refresh_token().unwrap_or_default()),
-            ),
+            RenewalGrant::RefreshToken => {
+                self.presented = self.held.refresh_token().map(str::to_owned);
+                (
+                    Grant::RefreshToken,
+                    JsValue::from(self.presented.as_deref().unwrap_or_default()),
+                )
+            }
             RenewalGrant::ClientCredentials => (Grant::ClientCredentials, JsValue::UNDEFINED),
         };
         let mut call = match self.m.setup.auth.call(grant, &secret, &JsValue::UNDEFINED) {
@@ -389,24 +381,22 @@ impl<'m> Renewing<'m> {
             }
         };
         // The mark says when this request's answer can no longer come: abandon it then.
-        let abandon = Cancel::for_request(Some(abandon_at - now), None);
+        let abandon = Cancel::for_request(Some(abandon_at - js_sys::Date::now()), None);
         call.signal = abandon
             .signal()
             .map(|s| JsValue::from(s).unchecked_into::<CallerSignal>());
         match request_outcome(&self.m.setup.auth.settings, &call).await {
             Ok(tokens) => {
-                self.tokens = self.keeping_refresh_token(tokens);
-                Answer::Tokens
+                let rotated = HeldTokens::of(&tokens)
+                    .ok()
+                    .is_some_and(|t| t.refresh_token().is_some());
+                self.tokens = tokens;
+                Answer::Tokens { rotated }
             }
             Err(mut failure) => {
                 let answer = answer_of(&failure);
                 if abandon.fired() == Some(Fired::Timer) {
-                    let delivery = failure.delivery;
-                    failure = Failure::new(
-                        Kind::Timeout,
-                        "no answer from the token endpoint before the renewal's deadline",
-                    );
-                    failure.delivery = delivery;
+                    failure = abandoned_at_mark(failure.delivery);
                 }
                 self.request_failure = Some(RequestFailure::Core(failure));
                 answer
@@ -414,16 +404,16 @@ impl<'m> Renewing<'m> {
         }
     }
 
-    /// A server that does not rotate keeps the old refresh token valid: keep it with the set.
-    fn keeping_refresh_token(&self, tokens: JsValue) -> JsValue {
-        let delivered = HeldTokens::of(&tokens).unwrap_or_default();
-        match (delivered.refresh_token(), self.held.refresh_token()) {
-            (None, Some(old)) => {
-                let copy = copy_of(&tokens);
-                js::set(&copy, "refresh_token", &JsValue::from_str(old));
-                copy.into()
-            }
-            _ => tokens,
+    /// The machine's verdict on a non-rotating answer: the presented refresh token stays valid,
+    /// so it stays with the set (idempotent: a second write of the same set changes nothing).
+    fn keep_presented_refresh_token(&mut self) {
+        let has_own = HeldTokens::of(&self.tokens)
+            .ok()
+            .is_some_and(|t| t.refresh_token().is_some());
+        if let (false, Some(old)) = (has_own, &self.presented) {
+            let copy = copy_of(&self.tokens);
+            js::set(&copy, "refresh_token", &JsValue::from_str(old));
+            self.tokens = copy.into();
         }
     }
 
@@ -433,6 +423,7 @@ impl<'m> Renewing<'m> {
         [
             self.held.access_token(),
             self.held.refresh_token(),
+            self.presented.as_deref(),
             delivered.access_token(),
             delivered.refresh_token(),
         ]
@@ -462,75 +453,21 @@ impl<'m> Renewing<'m> {
                 }
                 Ok(self.tokens)
             }
-            Ending::Fail(why) => Err(self.failure(why)),
-        }
-    }
-
-    fn failure(self, why: Why) -> JsValue {
-        let secrets = self.secrets();
-        let secrets: Vec<&str> = secrets.iter().map(String::as_str).collect();
-        match why {
-            Why::SignIn(SignIn::Refused) | Why::Answer => match self.request_failure {
-                Some(RequestFailure::Core(f)) => exception(&f),
-                Some(RequestFailure::Refused(e)) => e,
-                None => exception(&Failure::new(
-                    Kind::Store,
-                    "the renewal ended without an answer",
-                )),
-            },
-            Why::SignIn(SignIn::NoRefreshToken) if self.held.refused_earlier() => sign_in_again(
-                "the server refused this account's refresh token earlier (invalid_grant): sign in again",
-            ),
-            Why::SignIn(SignIn::NoRefreshToken) => {
-                sign_in_again("no refresh token is stored: sign in again")
-            }
-            Why::SignIn(SignIn::LostAnswer) => sign_in_again(
-                "an earlier renewal presented this refresh token and its answer was lost; with strictRotation it is not presented again: sign in again",
-            ),
-            Why::Timeout => {
-                let mut f = Failure::new(
-                    Kind::Timeout,
-                    format!(
-                        "another renewal of this account did not finish within {} ms",
-                        self.m.setup.cfg.renewal_bound_ms()
-                    ),
-                );
-                f.retryable = true;
-                exception(&f)
-            }
-            Why::Store => {
-                let (call, detail) = match &self.store_failure {
-                    Some(f) => (f.call, f.detail.as_str()),
-                    None => ("get", "it failed"),
+            Ending::Fail(why) => {
+                let request = match &self.request_failure {
+                    Some(RequestFailure::Refused(e)) if why.is_the_answer() => {
+                        return Err(e.clone())
+                    }
+                    Some(RequestFailure::Core(f)) => Some(f),
+                    _ => None,
                 };
-                let mut f = Failure::new(
-                    Kind::Store,
-                    format!("the token store's {call}() failed: {detail}"),
-                )
-                .redacted(&secrets);
-                f.retryable = true;
-                exception(&f)
+                let secrets = self.secrets();
+                let secrets: Vec<&str> = secrets.iter().map(String::as_str).collect();
+                let failure =
+                    self.machine
+                        .failure(why, request, self.store_fault.as_ref(), &secrets);
+                Err(exception(&failure))
             }
-            Why::StoreNeverMatched => exception(&Failure::new(
-                Kind::Store,
-                "the token store's compareAndSet() kept refusing the set its get() returned: it must compare access_token, refresh_token and renewal.id, not identity",
-            )),
         }
     }
-}
-
-fn not_sent_in_time() -> Failure {
-    let mut f = Failure::new(
-        Kind::Timeout,
-        "the renewal's deadline passed before the refresh could be sent",
-    );
-    f.delivery = Delivery::NotSent;
-    f
-}
-
-/// `signInRequired` (kind `invalid_argument`, error `invalid_grant`): nothing is sent.
-fn sign_in_again(detail: &str) -> JsValue {
-    let mut f = Failure::invalid_argument(detail);
-    f.error = Some("invalid_grant".into());
-    exception(&f)
 }

@@ -13,19 +13,19 @@ mod api_fetch;
 mod manager;
 mod store;
 
-pub use store::MemoryTokenStore;
+pub use store::{HeldTokens, MemoryTokenStore, Store};
 
 use super::auth::auth_of;
 use super::exception::{invalid, rejected};
 use super::js::{self, absent, CallerSignal, TokenStore};
 use super::options;
+use crate::oauth::refusal::DEFAULT_REFUSAL_INTERVAL_MS;
 use crate::oauth::renewal::{self, RenewalConfig, RenewalGrant};
 use crate::oauth::wire::Scalar;
 use js_sys::Promise;
 use manager::{access_token, Manager, Setup};
 use serde::Deserialize;
 use std::rc::Rc;
-use store::{HeldTokens, Store};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 
@@ -131,7 +131,7 @@ impl TokenManager {
             &o.refusal_renewal_interval_ms,
             "refusalRenewalIntervalMs",
             0.0,
-            renewal::DEFAULT_REFUSAL_INTERVAL_MS,
+            DEFAULT_REFUSAL_INTERVAL_MS,
         )?;
         let strict = match &o.strict_rotation {
             None | Some(Scalar::Null) => false,

@@ -5,7 +5,7 @@ use super::super::auth::random_state;
 use super::super::exception::rejected;
 use super::super::js::{self, TokenStore};
 use super::super::timing::Cancel;
-use crate::oauth::renewal::{self, Mark, StoredSet};
+use crate::oauth::renewal::{self, Mark, StoreFault, StoredSet};
 use crate::oauth::wire::Scalar;
 use js_sys::{Object, Promise};
 use serde::Deserialize;
@@ -21,24 +21,19 @@ pub fn peek<T: Clone>(cell: &Cell<Option<T>>) -> Option<T> {
     value
 }
 
-/// Why a store call failed: which call, and what it said (the store's own words, redacted
-/// before anyone sees them).
-pub struct StoreFailure {
-    pub call: &'static str,
-    pub detail: String,
-}
+/// A store's error text is kept up to this many bytes: enough that the redaction (in the core,
+/// before the message is cut to [`renewal::STORE_DETAIL_LIMIT`]) sees any token that starts
+/// inside what is shown, and bounded so that redacting it costs little.
+const STORE_TEXT_LIMIT: usize = 4096;
 
-/// A store call's detail is the store's text: bounded before it is kept.
-const STORE_DETAIL_LIMIT: usize = 300;
-
-fn store_failure(call: &'static str, error: &JsValue) -> StoreFailure {
+fn store_failure(call: &'static str, error: &JsValue) -> StoreFault {
     let message = js::get(error, "message")
         .as_string()
         .or_else(|| error.as_string())
         .unwrap_or_else(|| "it failed without an Error".to_owned());
-    StoreFailure {
+    StoreFault {
         call,
-        detail: crate::oauth::redact::truncate(&message, STORE_DETAIL_LIMIT),
+        detail: crate::oauth::redact::truncate(&message, STORE_TEXT_LIMIT),
     }
 }
 
@@ -61,7 +56,7 @@ impl Store {
         &self,
         call: &'static str,
         called: Result<JsValue, JsValue>,
-    ) -> Result<JsValue, StoreFailure> {
+    ) -> Result<JsValue, StoreFault> {
         let returned = called.map_err(|e| store_failure(call, &e))?;
         let cancel = Cancel::for_wait(Some(self.call_timeout_ms), None);
         match cancel
@@ -70,14 +65,14 @@ impl Store {
         {
             Ok(Ok(value)) => Ok(value),
             Ok(Err(error)) => Err(store_failure(call, &error)),
-            Err(_) => Err(StoreFailure {
+            Err(_) => Err(StoreFault {
                 call,
                 detail: format!("it did not settle within {} ms", self.call_timeout_ms),
             }),
         }
     }
 
-    pub async fn get(&self) -> Result<JsValue, StoreFailure> {
+    pub async fn get(&self) -> Result<JsValue, StoreFault> {
         self.settle("get", self.js.stored()).await
     }
 
@@ -85,7 +80,7 @@ impl Store {
         &self,
         expected: &JsValue,
         next: &JsValue,
-    ) -> Result<bool, StoreFailure> {
+    ) -> Result<bool, StoreFault> {
         let won = self
             .settle("compareAndSet", self.js.compare_and_set(expected, next))
             .await?;
@@ -93,14 +88,14 @@ impl Store {
     }
 
     /// The lease id, or `None` when another renewer holds the lease.
-    pub async fn acquire_lease(&self, ttl_ms: f64) -> Result<Option<JsValue>, StoreFailure> {
+    pub async fn acquire_lease(&self, ttl_ms: f64) -> Result<Option<JsValue>, StoreFault> {
         let id = self
             .settle("acquireLease", self.js.acquire_lease(ttl_ms))
             .await?;
         Ok((!js::absent(&id)).then_some(id))
     }
 
-    pub async fn release_lease(&self, id: &JsValue) -> Result<(), StoreFailure> {
+    pub async fn release_lease(&self, id: &JsValue) -> Result<(), StoreFault> {
         self.settle("releaseLease", self.js.release_lease(id))
             .await
             .map(drop)
@@ -161,7 +156,7 @@ impl HeldTokens {
         }
     }
 
-    pub fn refused_earlier(&self) -> bool {
+    fn refused_earlier(&self) -> bool {
         matches!(self.refresh_refused_at, Some(Scalar::Num(_)))
     }
 
@@ -181,6 +176,8 @@ impl HeldTokens {
                 presented_at: m.presented_at,
                 answer_by: m.answer_by,
             }),
+            renewal_id: self.renewal_id(),
+            refused_earlier: self.refused_earlier(),
         }
     }
 
@@ -211,13 +208,6 @@ pub fn with_mark(set: &JsValue, mark: Option<(&str, Mark)>) -> JsValue {
         js::set(&copy, renewal::RENEWAL, &value);
     }
     copy.into()
-}
-
-/// The id of `set`'s renewal mark.
-pub fn mark_id(set: &JsValue) -> Option<String> {
-    HeldTokens::of(set)
-        .ok()
-        .and_then(|h| h.renewal_id().map(str::to_owned))
 }
 
 /// The default store: one process. Implements the TokenStore protocol (get, CAS, lease).

@@ -35,6 +35,7 @@ it("TypeScript rejects misuse (the types are not `any`)", () => {
     'import { AvitoAuth } from "avito-auth"; new AvitoAuth({ clientId: "a" });',
     'import { ApiException } from "avito-auth"; const k: "x" = new ApiException("http").kind;',
     'import { PostgresTokenStore } from "avito-auth/postgres"; new PostgresTokenStore({ key: "k" });',
+    'import { RedisTokenStore } from "avito-auth/redis"; new RedisTokenStore({ client: { call: async () => null } });',
     'import { verifyTokenStore } from "avito-auth/testing"; verifyTokenStore({});',
     'import { AccountTokens } from "avito-auth"; new AccountTokens({ store: () => 1 });',
   ]) {

@@ -14,7 +14,7 @@ export interface RedisTokenStoreOptions {
 /** The Redis key of the renewal lease of the account stored under `key`: `${key}\u0000lease`. */
 export function leaseKeyOf(key: string): string;
 
-/** A TokenStore in Redis: CAS in Lua, lease with SET NX PX. Bad options throw ApiException (`invalid_argument`). */
+/** A TokenStore in Redis: CAS in Lua, lease with SET NX PX. Bad options or arguments: ApiException `invalid_argument`. */
 export class RedisTokenStore implements TokenStore {
   constructor(options: RedisTokenStoreOptions);
   get(): Promise<TokenSet | undefined>;

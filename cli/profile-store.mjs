@@ -11,11 +11,13 @@
 // The store follows the renewal protocol: get() returns the stored TokenSet exactly as written
 // (every member, unknown ones and the TokenManager's renewal marks included, since the file is
 // the JSON of what was written); compareAndSet compares access_token, refresh_token and
-// renewal.id, each as "string or absent".
+// renewal.id, each as "string or absent" (the package's one compare rule, store-protocol.js).
 import { randomUUID } from "node:crypto";
 import { chmodSync, closeSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
+// The package's internal module beside cli/ in the installed package (pkg/), not an entry.
+import { tokensMatch } from "../store-protocol.js";
 
 const MUTEX_TRIES = 400; // × MUTEX_WAIT_MS: at most ~4 s waiting for another process's write
 const MUTEX_WAIT_MS = 10;
@@ -33,17 +35,6 @@ export function configDir(env = process.env) {
 export const validProfileName = (name) => typeof name === "string" && PROFILE_NAME.test(name);
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-const textOrAbsent = (v) => (typeof v === "string" ? v : undefined);
-const renewalId = (set) => (set && typeof set.renewal === "object" && set.renewal !== null ? textOrAbsent(set.renewal.id) : undefined);
-
-/** What the renewal protocol compares: access_token, refresh_token and renewal.id. */
-export function sameSet(stored, expected) {
-  if (expected === undefined || expected === null) return stored === undefined;
-  if (stored === undefined) return false;
-  return textOrAbsent(stored.access_token) === textOrAbsent(expected.access_token)
-    && textOrAbsent(stored.refresh_token) === textOrAbsent(expected.refresh_token)
-    && renewalId(stored) === renewalId(expected);
-}
 
 export class Profile {
   constructor(name, dir = configDir()) {
@@ -124,7 +115,7 @@ export class ProfileTokenStore {
   async compareAndSet(expected, next) {
     return this.profile.locked(() => {
       const data = this.profile.read();
-      if (!sameSet(data?.tokens ?? undefined, expected)) return false;
+      if (!tokensMatch(data?.tokens, expected)) return false;
       this.profile.write({ ...(data ?? {}), tokens: next });
       return true;
     });

@@ -4,12 +4,14 @@
 // when it is a JSON string); the lease is timed by the database's clock (julianday('now')), not
 // the isolates'. This module does not load the wasm.
 
+import { asText, checkKey, checkNext, checkTtlMs, invalidArgument, newLeaseId } from "./store-protocol.js";
+
 const IDENT = /^[A-Za-z_][A-Za-z0-9_]{0,62}$/;
 // Unix milliseconds from SQLite's own clock (julianday works on every SQLite version).
 const NOW_MS = "((julianday('now') - 2440587.5) * 86400000.0)";
 
 function tableName(table) {
-  if (typeof table !== "string" || !IDENT.test(table)) throw new TypeError("table must be a plain SQL name (letters, digits, _)");
+  if (typeof table !== "string" || !IDENT.test(table)) throw invalidArgument("D1TokenStore: table must be a plain SQL name (letters, digits, _)");
   return `"${table}"`;
 }
 
@@ -19,7 +21,7 @@ export function tableDDL(table = "avito_tokens") {
 }
 
 function database(db) {
-  if (!db || typeof db.prepare !== "function") throw new TypeError("D1TokenStore needs a D1 database binding (env.DB)");
+  if (!db || typeof db.prepare !== "function") throw invalidArgument("D1TokenStore needs a D1 database binding (env.DB)");
   return db;
 }
 
@@ -28,8 +30,10 @@ export async function createTable(db, { table = "avito_tokens" } = {}) {
   await database(db).prepare(tableDDL(table)).run();
 }
 
+// The protocol's compare step (tokensMatch in store-protocol.js) in SQL, so that the compare and
+// the write are one statement: a compared member is read only when it is a JSON string; the JS
+// side sends asText(member), null for anything else.
 const member = (path) => `(CASE WHEN json_type(token_set, '${path}') = 'text' THEN json_extract(token_set, '${path}') END)`;
-const asText = (v) => (typeof v === "string" ? v : null);
 const changes = (r) => Number(r?.meta?.changes ?? 0);
 
 export class D1TokenStore {
@@ -38,8 +42,7 @@ export class D1TokenStore {
   #sql;
   constructor({ db, key, table = "avito_tokens" } = {}) {
     this.#db = database(db);
-    if (typeof key !== "string" || !key || key.length > 4096) throw new TypeError("key must be a non-empty string (one per Avito account), at most 4096 characters");
-    this.#key = key;
+    this.#key = checkKey("D1TokenStore", key);
     const t = tableName(table);
     this.#sql = {
       ddl: tableDDL(table),
@@ -64,7 +67,7 @@ export class D1TokenStore {
     return row?.token_set == null ? undefined : JSON.parse(row.token_set);
   }
   async compareAndSet(expected, next) {
-    if (next === null || typeof next !== "object" || Array.isArray(next)) throw new TypeError("compareAndSet: next must be a TokenSet object");
+    checkNext("D1TokenStore", next);
     const json = JSON.stringify(next);
     const r = expected == null
       ? await this.#db.prepare(this.#sql.casEmpty).bind(this.#key, json).run()
@@ -72,9 +75,9 @@ export class D1TokenStore {
     return changes(r) === 1;
   }
   async acquireLease(ttlMs) {
-    if (!Number.isFinite(ttlMs) || ttlMs <= 0) throw new TypeError("acquireLease: ttlMs must be a positive number");
-    const id = crypto.randomUUID();
-    const r = await this.#db.prepare(this.#sql.acquire).bind(this.#key, id, ttlMs).run();
+    const ttl = checkTtlMs("D1TokenStore", ttlMs);
+    const id = newLeaseId();
+    const r = await this.#db.prepare(this.#sql.acquire).bind(this.#key, id, ttl).run();
     return changes(r) === 1 ? id : undefined;
   }
   async releaseLease(leaseId) {

@@ -9,13 +9,13 @@ export interface DenoKvLike {
 export interface DenoKvTokenStoreOptions {
   /** `await Deno.openKv()` (or `Deno.openKv(path)`, shared by processes on one host). */
   kv: DenoKvLike;
-  /** The account's key (one per Avito account). */
+  /** The account's key (one per Avito account): non-empty, at most 4096 characters, no U+0000 or unpaired surrogates. */
   key: string;
   /** Key parts before the account's key; default ["avito-auth"]. */
   prefix?: unknown[];
 }
 
-/** A TokenStore in Deno KV: CAS with atomic().check(versionstamp), a lease entry with expireIn. */
+/** A TokenStore in Deno KV: CAS with atomic().check(versionstamp), a lease entry with expireIn. Bad options or arguments: ApiException `invalid_argument`. */
 export class DenoKvTokenStore implements TokenStore {
   constructor(options: DenoKvTokenStoreOptions);
   get(): Promise<TokenSet | undefined>;

@@ -4,7 +4,7 @@
 // versionstamp is unchanged (atomic().check). The lease is a second entry written with expireIn;
 // Deno KV deletes expired entries lazily, so its value also carries the expiry time and an expired
 // lease counts as free. This module does not load the wasm.
-import { tokensMatch } from "./token-match.js";
+import { checkKey, checkNext, checkTtlMs, invalidArgument, newLeaseId, tokensMatch } from "./store-protocol.js";
 
 const MAX_TRIES = 32;
 // A local KV file shared by processes is SQLite: a write that meets another process's write lock
@@ -28,9 +28,9 @@ export class DenoKvTokenStore {
   #tokens;
   #lease;
   constructor({ kv, key, prefix = ["avito-auth"] } = {}) {
-    if (!kv || typeof kv.get !== "function" || typeof kv.atomic !== "function") throw new TypeError("DenoKvTokenStore needs a Deno.Kv (await Deno.openKv())");
-    if (typeof key !== "string" || !key || key.length > 4096) throw new TypeError("key must be a non-empty string (one per Avito account), at most 4096 characters");
-    if (!Array.isArray(prefix)) throw new TypeError("prefix must be an array of Deno KV key parts");
+    if (!kv || typeof kv.get !== "function" || typeof kv.atomic !== "function") throw invalidArgument("DenoKvTokenStore needs a Deno.Kv (await Deno.openKv())");
+    checkKey("DenoKvTokenStore", key);
+    if (!Array.isArray(prefix)) throw invalidArgument("DenoKvTokenStore: prefix must be an array of Deno KV key parts");
     this.#kv = kv;
     this.#tokens = [...prefix, key, "tokens"];
     this.#lease = [...prefix, key, "lease"];
@@ -39,7 +39,7 @@ export class DenoKvTokenStore {
     return (await patiently(() => this.#kv.get(this.#tokens))).value ?? undefined;
   }
   async compareAndSet(expected, next) {
-    if (next === null || typeof next !== "object" || Array.isArray(next)) throw new TypeError("compareAndSet: next must be a TokenSet object");
+    checkNext("DenoKvTokenStore", next);
     // A failed commit means the entry changed between the read and the commit: read it again and
     // decide on the new value (bounded: a store that changes this often refuses the write).
     for (let i = 0; i < MAX_TRIES; i++) {
@@ -51,11 +51,10 @@ export class DenoKvTokenStore {
     return false;
   }
   async acquireLease(ttlMs) {
-    if (!Number.isFinite(ttlMs) || ttlMs <= 0) throw new TypeError("acquireLease: ttlMs must be a positive number");
+    const ttl = checkTtlMs("DenoKvTokenStore", ttlMs);
     const cur = await patiently(() => this.#kv.get(this.#lease));
     if (cur.value != null && cur.value.until > Date.now()) return undefined;
-    const id = crypto.randomUUID();
-    const ttl = Math.ceil(ttlMs);
+    const id = newLeaseId();
     const { ok } = await patiently(() => this.#kv.atomic().check(cur).set(this.#lease, { id, until: Date.now() + ttl }, { expireIn: ttl }).commit());
     return ok ? id : undefined;
   }

@@ -6,7 +6,7 @@ export class AvitoTokensDurableObject {
   fetch(request: Request): Promise<Response>;
 }
 
-/** A TokenStore over one account's Durable Object stub: `env.AVITO_TOKENS.get(env.AVITO_TOKENS.idFromName(accountId))`. */
+/** A TokenStore over one account's Durable Object stub: `env.AVITO_TOKENS.get(env.AVITO_TOKENS.idFromName(accountId))`. Bad options or arguments: ApiException `invalid_argument`. */
 export class DurableObjectTokenStore implements TokenStore {
   constructor(stub: { fetch(input: string, init?: RequestInit): Promise<Response> });
   get(): Promise<TokenSet | undefined>;

@@ -3,7 +3,7 @@
 // (wrangler: [[durable_objects.bindings]] name = "AVITO_TOKENS", class_name = "AvitoTokensDurableObject"),
 // and give each TokenManager a `DurableObjectTokenStore` over the account's stub.
 // This module does not load the wasm.
-import { tokensMatch } from "./token-match.js";
+import { checkNext, checkTtlMs, invalidArgument, newLeaseId, tokensMatch } from "./store-protocol.js";
 
 /** The Durable Object: holds the TokenSet in durable storage and the renewal lease in memory. */
 export class AvitoTokensDurableObject {
@@ -29,7 +29,7 @@ export class AvitoTokensDurableObject {
         const now = Date.now();
         if (this.lease && this.lease.until > now) result = null;
         else {
-          this.lease = { id: crypto.randomUUID(), until: now + ttlMs };
+          this.lease = { id: newLeaseId(), until: now + ttlMs };
           result = this.lease.id;
         }
         break;
@@ -49,7 +49,7 @@ export class AvitoTokensDurableObject {
 export class DurableObjectTokenStore {
   #stub;
   constructor(stub) {
-    if (!stub || typeof stub.fetch !== "function") throw new TypeError("DurableObjectTokenStore needs a Durable Object stub");
+    if (!stub || typeof stub.fetch !== "function") throw invalidArgument("DurableObjectTokenStore needs a Durable Object stub");
     this.#stub = stub;
   }
   async #call(body) {
@@ -61,12 +61,11 @@ export class DurableObjectTokenStore {
     return (await this.#call({ op: "get" })) ?? undefined;
   }
   async compareAndSet(expected, next) {
-    if (next === null || typeof next !== "object" || Array.isArray(next)) throw new TypeError("compareAndSet: next must be a TokenSet object");
+    checkNext("DurableObjectTokenStore", next);
     return this.#call({ op: "cas", expected: expected ?? null, next });
   }
   async acquireLease(ttlMs) {
-    if (!Number.isFinite(ttlMs) || ttlMs <= 0) throw new TypeError("acquireLease: ttlMs must be a positive number");
-    return (await this.#call({ op: "acquire", ttlMs })) ?? undefined;
+    return (await this.#call({ op: "acquire", ttlMs: checkTtlMs("DurableObjectTokenStore", ttlMs) })) ?? undefined;
   }
   async releaseLease(leaseId) {
     await this.#call({ op: "release", leaseId });

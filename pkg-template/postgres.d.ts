@@ -8,7 +8,7 @@ export interface PostgresQueryable {
 export interface PostgresTokenStoreOptions {
   /** A `pg.Pool` (give it an `error` listener) or a connected `pg.Client`. */
   client: PostgresQueryable;
-  /** The account's key in the table (one row per Avito account). */
+  /** The account's key in the table (one row per Avito account): non-empty, at most 4096 characters, no U+0000 or unpaired surrogates. */
   key: string;
   /** Table name, optionally `schema.table`; default "avito_tokens". */
   table?: string;
@@ -19,7 +19,7 @@ export function tableDDL(table?: string): string;
 /** Creates the token table if it does not exist. */
 export function createTable(client: PostgresQueryable, options?: { table?: string }): Promise<void>;
 
-/** A TokenStore in PostgreSQL: jsonb TokenSet per key, CAS in one conditional statement, a lease on the database's clock. */
+/** A TokenStore in PostgreSQL: jsonb TokenSet per key, CAS in one conditional statement, a lease on the database's clock. Bad options or arguments: ApiException `invalid_argument`. */
 export class PostgresTokenStore implements TokenStore {
   constructor(options: PostgresTokenStoreOptions);
   /** Creates this store's table if it does not exist. */

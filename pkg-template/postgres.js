@@ -4,13 +4,14 @@
 // (access_token, refresh_token, renewal.id); the lease is timed by the database's clock (now()),
 // so the app servers' clocks do not matter. This module does not load the wasm and never imports
 // `pg` itself: it uses the client it is given.
-import { randomUUID } from "node:crypto";
+import { webcrypto } from "node:crypto";
+import { asText, checkKey, checkNext, checkTtlMs, invalidArgument, newLeaseId } from "./store-protocol.js";
 
 const IDENT = /^[A-Za-z_][A-Za-z0-9_]{0,62}(\.[A-Za-z_][A-Za-z0-9_]{0,62})?$/;
 
 function tableName(table) {
   if (typeof table !== "string" || !IDENT.test(table)) {
-    throw new TypeError("table must be a plain SQL name (letters, digits, _; optionally schema.table)");
+    throw invalidArgument("PostgresTokenStore: table must be a plain SQL name (letters, digits, _; optionally schema.table)");
   }
   return table.split(".").map((part) => `"${part}"`).join(".");
 }
@@ -26,7 +27,7 @@ export function tableDDL(table = "avito_tokens") {
 }
 
 function queryable(client) {
-  if (!client || typeof client.query !== "function") throw new TypeError("PostgresTokenStore needs a pg Pool or a connected pg Client");
+  if (!client || typeof client.query !== "function") throw invalidArgument("PostgresTokenStore needs a pg Pool or a connected pg Client");
   return client;
 }
 
@@ -45,10 +46,10 @@ async function runDDL(client, ddl) {
   }
 }
 
-// A member compared by the protocol, "string or absent": the SQL side reads the jsonb member only
-// when it is a JSON string, the JS side sends null for anything else.
+// The protocol's compare step (tokensMatch in store-protocol.js) in SQL, so that the compare and
+// the write are one statement: a member compared, "string or absent", is read from the jsonb only
+// when it is a JSON string; the JS side sends asText(member), null for anything else.
 const member = (path) => `(CASE WHEN jsonb_typeof(token_set #> '{${path}}') = 'string' THEN token_set #>> '{${path}}' END)`;
-const asText = (v) => (typeof v === "string" ? v : null);
 
 export class PostgresTokenStore {
   #client;
@@ -56,8 +57,7 @@ export class PostgresTokenStore {
   #sql;
   constructor({ client, key, table = "avito_tokens" } = {}) {
     this.#client = queryable(client);
-    if (typeof key !== "string" || !key || key.length > 4096) throw new TypeError("key must be a non-empty string (one per Avito account), at most 4096 characters");
-    this.#key = key;
+    this.#key = checkKey("PostgresTokenStore", key);
     const t = tableName(table);
     this.#sql = {
       ddl: tableDDL(table),
@@ -85,7 +85,7 @@ export class PostgresTokenStore {
     return rows[0]?.token_set ?? undefined;
   }
   async compareAndSet(expected, next) {
-    if (next === null || typeof next !== "object" || Array.isArray(next)) throw new TypeError("compareAndSet: next must be a TokenSet object");
+    checkNext("PostgresTokenStore", next);
     const json = JSON.stringify(next);
     const r = expected == null
       ? await this.#client.query(this.#sql.casEmpty, [this.#key, json])
@@ -93,9 +93,9 @@ export class PostgresTokenStore {
     return r.rowCount === 1;
   }
   async acquireLease(ttlMs) {
-    if (!Number.isFinite(ttlMs) || ttlMs <= 0) throw new TypeError("acquireLease: ttlMs must be a positive number");
-    const id = randomUUID();
-    const r = await this.#client.query(this.#sql.acquire, [this.#key, id, ttlMs]);
+    const ttl = checkTtlMs("PostgresTokenStore", ttlMs);
+    const id = newLeaseId(webcrypto);
+    const r = await this.#client.query(this.#sql.acquire, [this.#key, id, ttl]);
     return r.rowCount === 1 ? id : undefined;
   }
   async releaseLease(leaseId) {

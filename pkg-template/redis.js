@@ -1,10 +1,14 @@
 // Token storage for Node fleets in Redis: the TokenSet under `key`, compare-and-set in a Lua
-// script (comparing access_token, refresh_token and renewal.id), the renewal lease with SET NX PX (a renewer that dies frees it after `leaseMs`).
+// script (comparing access_token, refresh_token and renewal.id), the renewal lease with SET NX PX
+// under `${key}\0lease` (a renewer that dies frees it after `leaseMs`). Account keys cannot hold
+// U+0000 (checkKey), so no account's TokenSet or lease can sit under another account's lease name.
 // Works with node-redis (v4/v5: `sendCommand`) and ioredis (`call`); the client is an optional
 // peer dependency. This module does not load the wasm.
-import { randomUUID } from "node:crypto";
+import { webcrypto } from "node:crypto";
+import { checkKey, checkNext, checkTtlMs, invalidArgument, newLeaseId } from "./store-protocol.js";
 
-// Compares what the protocol compares: access_token, refresh_token and renewal.id, each as
+// The protocol's compare step (tokensMatch in store-protocol.js), run inside Redis so that the
+// compare and the write are one atomic step: access_token, refresh_token and renewal.id, each as
 // "string or absent" (ARGV: "s:"..value, or "" when absent); ARGV[4] == "1": expected is empty.
 const CAS = `
 local cur = redis.call('GET', KEYS[1])
@@ -24,35 +28,39 @@ return 0`;
 const text = (v) => (typeof v === "string" ? `s:${v}` : "");
 const RELEASE = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0`;
 
+/** The Redis key of an account's renewal lease (README "Redis store": the key layout). */
+export const leaseKeyOf = (key) => `${key}\u0000lease`;
+
 export class RedisTokenStore {
   #send;
   #key;
-  constructor({ client, key = "avito-auth:tokens" } = {}) {
+  #leaseKey;
+  constructor({ client, key } = {}) {
     // ioredis first: it has a `sendCommand` too, but one that takes a Command object.
     if (client && typeof client.call === "function") this.#send = (args) => client.call(...args);
     else if (client && typeof client.sendCommand === "function") this.#send = (args) => client.sendCommand(args);
-    else throw new TypeError("RedisTokenStore needs a connected node-redis or ioredis client");
-    if (typeof key !== "string" || !key) throw new TypeError("key must be a non-empty string");
-    this.#key = key;
+    else throw invalidArgument("RedisTokenStore needs a connected node-redis or ioredis client");
+    this.#key = checkKey("RedisTokenStore", key);
+    this.#leaseKey = leaseKeyOf(key);
   }
   async get() {
     const raw = await this.#send(["GET", this.#key]);
     return raw == null ? undefined : JSON.parse(String(raw));
   }
   async compareAndSet(expected, next) {
-    if (next === null || typeof next !== "object" || Array.isArray(next)) throw new TypeError("compareAndSet: next must be a TokenSet object");
+    checkNext("RedisTokenStore", next);
     const empty = expected == null;
     const r = await this.#send(["EVAL", CAS, "1", this.#key, text(expected?.access_token), text(expected?.refresh_token), text(expected?.renewal?.id), empty ? "1" : "0", JSON.stringify(next)]);
     return Number(r) === 1;
   }
   async acquireLease(ttlMs) {
-    if (!Number.isFinite(ttlMs) || ttlMs <= 0) throw new TypeError("acquireLease: ttlMs must be a positive number");
-    const id = randomUUID();
-    const ok = await this.#send(["SET", `${this.#key}:lease`, id, "NX", "PX", String(Math.ceil(ttlMs))]);
+    const ttl = checkTtlMs("RedisTokenStore", ttlMs);
+    const id = newLeaseId(webcrypto);
+    const ok = await this.#send(["SET", this.#leaseKey, id, "NX", "PX", String(ttl)]);
     return ok == null ? undefined : id;
   }
   async releaseLease(leaseId) {
     if (typeof leaseId !== "string") return;
-    await this.#send(["EVAL", RELEASE, "1", `${this.#key}:lease`, leaseId]);
+    await this.#send(["EVAL", RELEASE, "1", this.#leaseKey, leaseId]);
   }
 }

@@ -9,8 +9,8 @@ cd "$(dirname "$0")/.."
 wasm-pack --log-level warn build --release --target web --out-dir target/wasm-pack --out-name avito_auth --no-pack >&2
 
 # 2. The ESM files as they are: the one .wasm, its glue, the crate's ApiException snippet, the
-#    export list, the runtime entries, the stores (and token-match.js, the compare step two stores
-#    import; not an entry).
+#    export list, the runtime entries, the stores (and store-protocol.js, the rules every store
+#    imports; not an entry).
 rm -rf pkg && mkdir pkg
 cp target/wasm-pack/avito_auth_bg.wasm pkg/
 # wasm-bindgen's generated glue is shipped minified; our own JS stays readable.
@@ -21,7 +21,7 @@ esbuild target/wasm-pack/avito_auth.js --minify --format=esm --log-level=error -
 SNIPPET="$(cd target/wasm-pack && ls snippets/*/js/exception.js)"
 mkdir -p "pkg/$(dirname "$SNIPPET")" && cp "target/wasm-pack/$SNIPPET" "pkg/$SNIPPET"
 echo "export { ApiException } from \"./$SNIPPET\";" > pkg/exception.js
-cp pkg-template/{api,workerd,edge-light,browser,init,durable-object,redis,postgres,deno-kv,d1,testing,token-match}.js pkg-template/node.mjs pkg-template/LICENSE pkg/
+cp pkg-template/{api,workerd,edge-light,browser,init,durable-object,redis,postgres,deno-kv,d1,testing,store-protocol}.js pkg-template/node.mjs pkg-template/LICENSE pkg/
 # The command line (the package's `bin`): a consumer of the public API, apart from the library.
 mkdir -p pkg/cli && cp cli/*.mjs pkg/cli/
 
@@ -37,15 +37,15 @@ for d in init durable-object redis postgres deno-kv d1 testing; do
   sed 's#"\./index\.js"#"./index.cjs"#' "pkg-template/$d.d.ts" > "pkg/$d.d.cts"
 done
 
-# 4. CommonJS entries: the same code bundled by esbuild (the .wasm stays shared).
+# 4. CommonJS entries: the same code bundled by esbuild (the .wasm stays shared). The stores are
+#    bundled too: they import store-protocol.js (and ApiException), which are ES modules that
+#    require() cannot load before Node 20.19 / 22.12; node: builtins stay require() calls.
 cp pkg-template/cjs-entry.js pkg/cjs-entry.js
 cjs() { esbuild "$@" --format=cjs --log-level=error --log-override:empty-import-meta=silent; }
 cjs pkg/cjs-entry.js --bundle --platform=node --target=node18 --outfile=pkg/node.cjs
 cjs pkg/init.js --bundle --platform=neutral --target=es2020 --outfile=pkg/init.cjs
-cjs pkg/redis.js --platform=node --target=node18 --outfile=pkg/redis.cjs
-cjs pkg/durable-object.js --platform=neutral --target=es2022 --outfile=pkg/durable-object.cjs
-cjs pkg/postgres.js --platform=node --target=node18 --outfile=pkg/postgres.cjs
-for m in deno-kv d1 testing; do cjs "pkg/$m.js" --platform=neutral --target=es2022 --outfile="pkg/$m.cjs"; done
+for m in redis postgres; do cjs "pkg/$m.js" --bundle --platform=node --target=node18 --outfile="pkg/$m.cjs"; done
+for m in durable-object deno-kv d1 testing; do cjs "pkg/$m.js" --bundle --platform=neutral --target=es2022 --outfile="pkg/$m.cjs"; done
 rm pkg/cjs-entry.js
 
 # 5. README (its head + the user-guide section of the repository README) and package.json.

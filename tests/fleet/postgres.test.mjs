@@ -78,9 +78,11 @@ it("the conformance kit passes on PostgresTokenStore (a Pool, and a single Clien
 it("one statement per call, the table holds many accounts, the DDL is the README's", async () => {
   const readme = (await import("node:fs")).readFileSync(path.join(ROOT, "README.md"), "utf8");
   assert.ok(readme.includes(store.tableDDL()), "README shows the DDL createTable() runs");
-  assert.throws(() => new store.PostgresTokenStore({ client: pool, key: "k", table: "x; DROP TABLE y" }), TypeError);
-  assert.throws(() => new store.PostgresTokenStore({ client: {}, key: "k" }), TypeError);
-  assert.throws(() => new store.PostgresTokenStore({ client: pool, key: "" }), TypeError);
+  const { ApiException } = await scratchImport("esm.mjs");
+  const invalid = (e) => e instanceof ApiException && e.kind === "invalid_argument";
+  assert.throws(() => new store.PostgresTokenStore({ client: pool, key: "k", table: "x; DROP TABLE y" }), invalid);
+  assert.throws(() => new store.PostgresTokenStore({ client: {}, key: "k" }), invalid);
+  for (const key of [undefined, "", "a\u0000b", "\uDC00"]) assert.throws(() => new store.PostgresTokenStore({ client: pool, key }), invalid, JSON.stringify(key));
   // A custom table (schema-qualified), created by the instance helper.
   await pool.query("CREATE SCHEMA IF NOT EXISTS avito");
   const s = new store.PostgresTokenStore({ client: pool, key: "custom", table: "avito.tokens" });

@@ -10,6 +10,7 @@ import { startMockAvito } from "../support/mock-avito.mjs";
 import { startRotatingTokenServer } from "../support/rotating-token-server.mjs";
 
 const RENEWER = path.join(ROOT, "tests/fleet/redis-renewer.mjs");
+const { RedisTokenStore, leaseKeyOf } = await import(pathToFileURL(path.join(SCRATCH, "redis.mjs")).href);
 let redis, redisUrl, mock, client;
 
 before(async () => {
@@ -42,12 +43,11 @@ const tokenOf = (out) => (/^TOKEN (.+)$/m.exec(out) ?? [])[1] ?? `no token: ${ou
 const seed = async () => {
   const ts = { access_token: "expired", refresh_token: mock.grantRefresh(), token_type: "Bearer", expires_in: 86400, expires_at: Date.now() - 1 };
   await client.set("avito:tokens:acct-1", JSON.stringify(ts));
-  await client.del("avito:tokens:acct-1:lease");
+  await client.del(leaseKeyOf("avito:tokens:acct-1"));
   return ts;
 };
 
 it("the conformance kit passes on RedisTokenStore with node-redis and with ioredis clients", async () => {
-  const { RedisTokenStore } = await import(pathToFileURL(path.join(SCRATCH, "redis.mjs")).href);
   const { verifyTokenStore } = await import(pathToFileURL(path.join(SCRATCH, "testing.mjs")).href);
   const { default: IORedis } = await import("ioredis");
   const io = new IORedis(redisUrl, { lazyConnect: true });
@@ -59,7 +59,7 @@ it("the conformance kit passes on RedisTokenStore with node-redis and with iored
     }
     // Both clients on one key: what one writes, the other compares against.
     const [a, b] = [new RedisTokenStore({ client, key: "proto:mixed" }), new RedisTokenStore({ client: io, key: "proto:mixed" })];
-    await client.del(["proto:mixed", "proto:mixed:lease"]);
+    await client.del(["proto:mixed", leaseKeyOf("proto:mixed")]);
     const set = { access_token: "a1", refresh_token: "r1", renewal: { id: "x", presented_at: 1, answer_by: 2 } };
     assert.equal(await a.compareAndSet(undefined, set), true);
     assert.equal(await b.compareAndSet({ ...set, renewal: { id: "y" } }, { access_token: "a2" }), false);
@@ -68,6 +68,37 @@ it("the conformance kit passes on RedisTokenStore with node-redis and with iored
   } finally {
     io.disconnect();
   }
+});
+
+it("the key is required and names one account: no key, or one that cannot be sent as it is, is invalid_argument", async () => {
+  const { ApiException } = await import(pathToFileURL(path.join(SCRATCH, "esm.mjs")).href);
+  for (const key of [undefined, "", 42, "a\u0000b", "half \uD800 surrogate", "x".repeat(4097)]) {
+    assert.throws(() => new RedisTokenStore({ client, key }), (e) => e instanceof ApiException && e.kind === "invalid_argument" && /RedisTokenStore: key must be a non-empty string/.test(e.message), JSON.stringify(key));
+  }
+  assert.throws(() => new RedisTokenStore({ key: "k" }), (e) => e instanceof ApiException && e.kind === "invalid_argument");
+  const store = new RedisTokenStore({ client, key: "proto:checks" });
+  await assert.rejects(store.compareAndSet(undefined, "not a set"), (e) => e instanceof ApiException && e.kind === "invalid_argument");
+  await assert.rejects(store.acquireLease(0), (e) => e instanceof ApiException && e.kind === "invalid_argument");
+  assert.equal(await client.exists(["proto:checks", leaseKeyOf("proto:checks")]), 0, "a refused call wrote nothing");
+});
+
+it("no account key reaches another account's lease: X and X:lease (the old layout's lease name) are independent", async () => {
+  const [x, xLease] = ["proto:X", "proto:X:lease"];
+  await client.del([x, xLease, leaseKeyOf(x), leaseKeyOf(xLease)]);
+  const [a, b] = [new RedisTokenStore({ client, key: x }), new RedisTokenStore({ client, key: xLease })];
+  const held = await a.acquireLease(10_000);
+  assert.equal(typeof held, "string");
+  assert.equal(await b.get(), undefined, "X's lease is not X:lease's TokenSet");
+  const set = { access_token: "a1", refresh_token: "r1" };
+  assert.equal(await b.compareAndSet(undefined, set), true, "X:lease's store is empty while X holds its lease");
+  const other = await b.acquireLease(10_000);
+  assert.equal(typeof other, "string", "X:lease's lease is free while X's is held");
+  await a.releaseLease(held);
+  assert.deepEqual(await b.get(), set, "releasing X's lease leaves X:lease's TokenSet");
+  const again = await a.acquireLease(10_000);
+  assert.equal(typeof again, "string", "X's lease is free again while X:lease holds a TokenSet and a lease");
+  assert.deepEqual(await client.get(leaseKeyOf(x)), again, "the lease lives under leaseKeyOf(key)");
+  await Promise.all([a.releaseLease(again), b.releaseLease(other)]);
 });
 
 it("6 processes renewing at once: one refresh, all end with the same token", async () => {
@@ -123,7 +154,7 @@ async function killedMidRequest({ fault, strictRotation = false }) {
   try {
     const seeded = server.signIn({ via: "seed" });
     await client.set("avito:tokens:acct-1", JSON.stringify({ ...seeded, expires_at: Date.now() - 1 }));
-    await client.del("avito:tokens:acct-1:lease");
+    await client.del(leaseKeyOf("avito:tokens:acct-1"));
     const options = JSON.stringify({ ...CLIENT, timeoutMs: TIMEOUT_MS, strictRotation });
     const doomed = renewer(0, LEASE_MS, server.url, options);
     for (let i = 0; i < 100 && server.requests.length === 0; i++) await new Promise((r) => setTimeout(r, 50));

@@ -2,8 +2,8 @@
 // tests/.scratch/node. A runtime that cannot start fails its test with the reason; none is skipped.
 import { describe, it, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
-import { copyFileSync, existsSync, writeFileSync, mkdirSync } from "node:fs";
+import { execFileSync, spawn } from "node:child_process";
+import { copyFileSync, existsSync, writeFileSync, mkdirSync, readFileSync, readdirSync, rmSync } from "node:fs";
 import path from "node:path";
 import { startMockAvito } from "../support/mock-avito.mjs";
 import { ROOT, SCRATCH, closedPort } from "../support/load.mjs";
@@ -60,6 +60,41 @@ describe("Node.js", () => {
         assertAllPassed(`${label} ${mode}`, await run(bin, [path.join(SCRATCH, "run-node.mjs"), mode, mock.url, deadUrl, SCRATCH]));
       });
     }
+  }
+});
+
+// Every entry the exports map offers, required and imported in every Node, from a scratch project
+// where npm installed only the tarball: no optional peer (redis, ioredis, pg) is there, so the
+// stores must load without one (they use the client they are given, and node:crypto).
+describe("every entry of the exports map loads through require() and import()", () => {
+  const project = path.join(ROOT, "tests/.scratch/entries");
+  let exports;
+  before(() => {
+    rmSync(project, { recursive: true, force: true });
+    mkdirSync(project, { recursive: true });
+    writeFileSync(path.join(project, "package.json"), JSON.stringify({ name: "entries", private: true }));
+    execFileSync("npm", ["install", "--no-audit", "--no-fund", "--loglevel=error", path.join(ROOT, "target/avito-auth.tgz")], { cwd: project, stdio: "ignore" });
+    assert.deepEqual(readdirSync(path.join(project, "node_modules")).filter((f) => !f.startsWith(".")), ["avito-auth"], "npm installed a peer dependency");
+    const pkg = JSON.parse(readFileSync(path.join(project, "node_modules/avito-auth/package.json"), "utf8"));
+    for (const peer of Object.keys(pkg.peerDependencies)) assert.deepEqual(pkg.peerDependenciesMeta[peer], { optional: true }, peer);
+    exports = pkg.exports;
+    copyFileSync(path.join(here, "load-entries.mjs"), path.join(project, "load-entries.mjs"));
+  });
+  for (const [label, bin] of Object.entries(nodes)) {
+    it(label, async () => {
+      const r = await run(bin, [path.join(project, "load-entries.mjs")], { cwd: project });
+      const line = r.out.split("\n").find((l) => l.startsWith("ENTRIES "));
+      assert.ok(line, `${label} did not report (exit ${r.code}): ${r.err.slice(-3000)}`);
+      const entries = JSON.parse(line.slice(8));
+      assert.deepEqual(Object.keys(entries), Object.keys(exports));
+      const broken = Object.entries(entries).flatMap(([subpath, ways]) => Object.entries(ways).filter(([, got]) => got.error).map(([way, got]) => `${way}("${subpath}"): ${got.error}`));
+      assert.deepEqual(broken, [], `${label}: entries that do not load:\n${broken.join("\n")}`);
+      for (const [subpath, { require: viaRequire, import: viaImport }] of Object.entries(entries)) {
+        assert.deepEqual(viaRequire, viaImport, `${label} "${subpath}": require() and import() give different exports`);
+        if (viaImport.names) assert.ok(viaImport.names.length > 0, `${label} "${subpath}" exports nothing`);
+        if ("wasm" in viaImport) assert.equal(viaImport.wasm, true, `${label} "${subpath}" is not a valid wasm module`);
+      }
+    });
   }
 });
 

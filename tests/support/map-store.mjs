@@ -1,11 +1,12 @@
 // A TokenStore over a shared Map, as a database would hold it (JSON text per key): `mapStores()`
 // returns makeStore(key); handles made for one key share that key's row. `broken` switches on one
 // flaw, for the conformance kit's own tests (tests/node/store-kit.test.mjs). `rows` exposes the data.
-const text = (v) => (typeof v === "string" ? v : null);
-const matches = (stored, expected) =>
-  expected == null
-    ? stored == null
-    : stored != null && text(stored.access_token) === text(expected.access_token) && text(stored.refresh_token) === text(expected.refresh_token) && text(stored.renewal?.id) === text(expected.renewal?.id);
+// The compare rule is the package's own (store-protocol.js, as installed from the tarball).
+import path from "node:path";
+import { pathToFileURL } from "node:url";
+import { SCRATCH } from "./load.mjs";
+
+const { asText: text, tokensMatch: matches } = await import(pathToFileURL(path.join(SCRATCH, "node_modules/avito-auth/store-protocol.js")).href);
 const tick = () => new Promise((r) => setTimeout(r, 1));
 
 /** A correct store over a shared Map (JSON copies, like a database), with one flaw switched on by `broken`. */

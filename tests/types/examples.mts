@@ -62,7 +62,7 @@ export { seed, ergonomic, errors, lifecycle, explicitInit };
 
 // The store entries.
 import { AvitoTokensDurableObject, DurableObjectTokenStore } from "avito-auth/durable-object";
-import { RedisTokenStore } from "avito-auth/redis";
+import { RedisTokenStore, leaseKeyOf } from "avito-auth/redis";
 
 interface Env { AVITO_TOKENS: { idFromName(name: string): unknown; get(id: unknown): { fetch(input: string, init?: RequestInit): Promise<Response> } } }
 export async function durable(env: Env, auth: AvitoAuth): Promise<string> {
@@ -73,6 +73,7 @@ export async function durable(env: Env, auth: AvitoAuth): Promise<string> {
 }
 export async function redis(client: { sendCommand(args: string[]): Promise<unknown> }): Promise<TokenSet | undefined> {
   const store = new RedisTokenStore({ client, key: "avito:tokens:acct" });
+  await client.sendCommand(["DEL", leaseKeyOf("avito:tokens:acct")]);
   const lease = await store.acquireLease(1000);
   if (lease !== undefined) await store.releaseLease(lease);
   return store.get();

@@ -6,10 +6,9 @@
 
 use super::exception::{exception, invalid, rejected};
 use super::js::{self, rust_string};
-use super::timing;
-use super::tokens::{HeldTokens, MemoryTokenStore, Store, TokenManager};
-use crate::oauth::renewal::{StoreFault, DEFAULT_LEASE_MS};
-use crate::oauth::sign_in::{self, SignInEvent, SignInStep, SignInWrite};
+use super::tokens::{overwrite, tombstone, HeldTokens, MemoryTokenStore, Store, TokenManager};
+use crate::oauth::overwrite::{bound_ms, Written};
+use crate::oauth::renewal::DEFAULT_LEASE_MS;
 use js_sys::{Function, Object, Promise};
 use std::cell::RefCell;
 use std::rc::Rc;
@@ -192,83 +191,55 @@ fn account_id(value: &JsValue) -> Result<String, JsValue> {
     }
 }
 
-/// Stores a sign-in's TokenSet over whatever the store holds, as the core's sign-in write
-/// decides ([`crate::oauth::sign_in`]): through the same store layer as a renewal (a deadline on
-/// every call, typed and redacted failures), trying again until its deadline.
-async fn sign_in(accounts: Rc<Accounts>, id: String, tokens: JsValue) -> Result<JsValue, JsValue> {
-    let store = match accounts.with_cache(|c| c.entry(&id).map(|e| e.store.clone()))? {
+/// The store of account `id`: its cached manager's, or a new one from the factory (not cached:
+/// signing in or out builds no manager).
+fn store_of(accounts: &Accounts, id: &str) -> Result<Store, JsValue> {
+    let store = match accounts.with_cache(|c| c.entry(id).map(|e| e.store.clone()))? {
         Some(store) => store,
         None => accounts
             .factory
-            .call1(&JsValue::UNDEFINED, &JsValue::from_str(&id))?,
+            .call1(&JsValue::UNDEFINED, &JsValue::from_str(id))?,
     };
     if !js::get(&store, "get").is_function() || !js::get(&store, "compareAndSet").is_function() {
         return Err(invalid(
             "the store factory must return a store with get() and compareAndSet()",
         ));
     }
-    let store = Store::new(store.unchecked_into(), accounts.lease_ms);
-    let ours = HeldTokens::of(&tokens).unwrap_or_default();
-    let mut write = SignInWrite::new(
-        ours.refresh_token().unwrap_or_default(),
-        js_sys::Date::now(),
-        sign_in::bound_ms(accounts.lease_ms),
-    );
-    let mut last_read = JsValue::UNDEFINED;
-    let mut held = HeldTokens::default();
-    let mut fault = None;
-    let mut step = write.start();
-    loop {
-        let event = match step {
-            SignInStep::Read => match store.get().await.map(|v| (HeldTokens::of(&v), v)) {
-                Ok((Ok(h), v)) => {
-                    held = h;
-                    let empty = js::absent(&v);
-                    last_read = v;
-                    SignInEvent::Read((!empty).then(|| held.view()))
-                }
-                Ok((Err(_), _)) => {
-                    fault = Some(StoreFault {
-                        call: "get",
-                        detail: "it returned something that is not a TokenSet".to_owned(),
-                    });
-                    SignInEvent::StoreFailed
-                }
-                Err(f) => {
-                    fault = Some(f);
-                    SignInEvent::StoreFailed
-                }
-            },
-            SignInStep::Write => match store.compare_and_set(&last_read, &tokens).await {
-                Ok(won) => SignInEvent::Swapped(won),
-                Err(f) => {
-                    fault = Some(f);
-                    SignInEvent::StoreFailed
-                }
-            },
-            SignInStep::Sleep { ms } => {
-                timing::sleep(ms, None).await;
-                SignInEvent::Slept
-            }
-            SignInStep::Finish { stored: true } => {
-                // A cached manager still holds the old tokens in memory: the next use builds a
-                // new one.
-                let stale = accounts.with_cache(|c| c.remove(&id))?;
-                drop(stale);
-                return Ok(JsValue::UNDEFINED);
-            }
-            SignInStep::Finish { stored: false } => {
-                let secrets = [
-                    ours.access_token(),
-                    ours.refresh_token(),
-                    held.access_token(),
-                    held.refresh_token(),
-                ];
-                let secrets: Vec<&str> = secrets.into_iter().flatten().collect();
-                return Err(exception(&write.failure(fault.as_ref(), &secrets)));
-            }
-        };
-        step = write.on(event, js_sys::Date::now());
+    Ok(Store::new(store.unchecked_into(), accounts.lease_ms))
+}
+
+/// Stores a sign-in's TokenSet over whatever the store holds, as the core's overwrite decides.
+async fn sign_in(accounts: Rc<Accounts>, id: String, tokens: JsValue) -> Result<JsValue, JsValue> {
+    let store = store_of(&accounts, &id)?;
+    let refresh_token = HeldTokens::of(&tokens)
+        .ok()
+        .and_then(|t| t.refresh_token().map(str::to_owned))
+        .unwrap_or_default();
+    let written = Written::SignIn { refresh_token };
+    overwrite(&store, &tokens, written, bound_ms(accounts.lease_ms))
+        .await
+        .map_err(|f| exception(&f))?;
+    // A cached manager still holds the old tokens in memory: the next use builds a new one.
+    let stale = accounts.with_cache(|c| c.remove(&id))?;
+    drop(stale);
+    Ok(JsValue::UNDEFINED)
+}
+
+/// Ends the account's sign-in: its cached manager (and any renewal it runs) is signed out, and the
+/// tombstone goes over whatever the store holds.
+async fn sign_out(accounts: Rc<Accounts>, id: String) -> Result<JsValue, JsValue> {
+    let cached = accounts.with_cache(|c| c.remove(&id))?;
+    match cached {
+        Some(entry) => entry.manager.sign_out_now().await,
+        None => {
+            let store = store_of(&accounts, &id)?;
+            let at = js_sys::Date::now();
+            let written = Written::SignOut { at };
+            overwrite(&store, &tombstone(at), written, bound_ms(accounts.lease_ms))
+                .await
+                .map_err(|f| exception(&f))?;
+            Ok(JsValue::UNDEFINED)
+        }
     }
 }
 
@@ -366,6 +337,21 @@ impl AccountTokens {
             return rejected(invalid("tokens must be a TokenSet with a refresh_token"));
         }
         super::promise(sign_in(self.inner.clone(), id, tokens))
+    }
+
+    /// Ends the seller's sign-in: a sign-out's tombstone is written over the account's set with a
+    /// compare-and-set, so that no renewal in flight, here or in any other process, writes tokens
+    /// back; resolves once it is stored. A later `signIn` starts a new chain.
+    #[wasm_bindgen(js_name = signOut, unchecked_return_type = "Promise<void>")]
+    pub fn sign_out(
+        &self,
+        #[wasm_bindgen(js_name = accountId, unchecked_param_type = "string")] account: JsValue,
+    ) -> Promise {
+        let id = match account_id(&account) {
+            Ok(id) => id,
+            Err(e) => return rejected(e),
+        };
+        super::promise(sign_out(self.inner.clone(), id))
     }
 
     /// Drops the account's cached manager (if any); whether there was one.

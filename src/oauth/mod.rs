@@ -2,17 +2,19 @@
 //! (`src/edge`) drives it: this is the "endpoint request / endpoint response" half of the client —
 //! what to send, what an answer or a failure means, whether to try again, what may be shown.
 
+pub mod backoff;
 pub mod callback;
 pub mod classify;
 pub mod form;
 pub mod mutants;
+pub mod overwrite;
+pub mod persist;
 pub mod redact;
 pub mod refusal;
 pub mod rejection;
 pub mod renewal;
 pub mod retry;
 pub mod scope;
-pub mod sign_in;
 pub mod url;
 pub mod wire;
 

@@ -17,6 +17,10 @@ pub enum Mutant {
     NoLiveMarkWait,
     /// A sign-in's write has no deadline.
     NoSignInDeadline,
+    /// A renewal writes delivered tokens into a signed-out or emptied store.
+    NoSignOutGuard,
+    /// A background write of delivered tokens writes into a signed-out or emptied store.
+    NoPersistSignOutGuard,
 }
 
 #[cfg(feature = "model-mutants")]

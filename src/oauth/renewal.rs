@@ -6,7 +6,9 @@
 //!
 //! The rules, in the words a user reads in README "Keeping tokens fresh":
 //! - an empty store is seeded with the manager's `tokens` option, only before this manager read a
-//!   set (a store that held a set and is empty now was emptied on purpose);
+//!   set; a store that held a set and is empty now was emptied on purpose, and is signed out like
+//!   one holding a sign-out's tombstone (`signed_out_at`): no renewal writes into either, and
+//!   delivered tokens that meet one are discarded;
 //! - one renewer at a time holds the store's lease; the others wait and re-read;
 //! - before a refresh token is presented, the stored set is marked with a `renewal`
 //!   ([`Mark`]): until its `answer_by` that request may still be answered, so nobody presents the
@@ -16,7 +18,9 @@
 //! - a request is not sent once its mark's `answer_by` has passed (a slow store can take that
 //!   long), and it is abandoned at `answer_by`;
 //! - when the answer is known, the mark goes: new tokens replace the set (with the presented
-//!   refresh token kept when the server did not rotate it); `invalid_grant` removes the refresh
+//!   refresh token kept when the server did not rotate it); delivered tokens whose write failed
+//!   are handed out at once and written on in the background (`persist`: a store outage must not
+//!   cost the seller the only copy of their sign-in); `invalid_grant` removes the refresh
 //!   token (the seller must sign in); anything that proves the token untouched (nothing sent,
 //!   429, 503, another OAuth error) restores the set;
 //! - when the answer is lost (a reset after sending, a timeout, another 5xx, a garbled 2xx, a
@@ -47,6 +51,8 @@ const MAX_STORE_WRITES: u32 = 3;
 pub const RENEWAL: &str = "renewal";
 /// The store member recording when the server refused the refresh token (which is removed).
 pub const REFRESH_REFUSED_AT: &str = "refresh_refused_at";
+/// The one member of a signed-out account's set (a tombstone: no token, no mark).
+pub const SIGNED_OUT_AT: &str = "signed_out_at";
 
 /// A refresh in flight (or whose answer was lost): who marked it and until when it may be answered.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -69,6 +75,19 @@ pub struct StoredSet<'a> {
     pub renewal_id: Option<&'a str>,
     /// The server refused this set's refresh token earlier (`refresh_refused_at`).
     pub refused_earlier: bool,
+    /// Unix ms of the sign-out this set records (a tombstone).
+    pub signed_out_at: Option<f64>,
+}
+
+impl StoredSet<'_> {
+    /// Whether the store says "signed out": a tombstone, or — for a manager that has read a set
+    /// before (`seen_a_set`) — nothing at all (the application deleted the row).
+    pub fn signed_out(set: Option<&StoredSet>, seen_a_set: bool) -> bool {
+        match set {
+            Some(s) => s.signed_out_at.is_some(),
+            None => seen_a_set,
+        }
+    }
 }
 
 /// Which grant renews.
@@ -212,8 +231,11 @@ pub enum Step {
 pub enum Ending {
     /// The last read set is usable (fresh, or still valid after a passing failure).
     UseLastRead,
-    /// The delivered tokens.
-    UseTokens,
+    /// The delivered tokens; `persist`: they are not stored yet (the store failed), and the
+    /// edge keeps writing them in the background ([`super::persist`]).
+    UseTokens {
+        persist: bool,
+    },
     Fail(Why),
 }
 
@@ -241,6 +263,8 @@ pub enum SignIn {
     Refused,
     /// Strict mode: an earlier presentation's answer was lost.
     LostAnswer,
+    /// The account was signed out (a tombstone, or a store emptied since this manager read it).
+    SignedOut,
 }
 
 impl Why {
@@ -334,7 +358,8 @@ pub struct Renewal {
     mark_answer_by: f64,
     /// An empty store may be seeded (the manager has a `tokens` option and read no set yet).
     may_seed: bool,
-    /// Whether any read of this renewal found a set.
+    /// Whether this manager, or a read of this renewal, found a set: an empty store then means
+    /// signed out.
     read_a_set: bool,
     /// Mark ids are `{nonce}.{n}`: unique across processes (the nonce is random), new per mark.
     nonce: String,
@@ -346,8 +371,10 @@ pub struct Renewal {
 pub struct Start<'a> {
     /// An access token an API refused (never handed out again).
     pub refused: Option<&'a str>,
-    /// The manager has a seed (`tokens`) and has read no set yet.
-    pub may_seed: bool,
+    /// The manager has a seed (`tokens`).
+    pub has_seed: bool,
+    /// The manager has read a set from the store before (in an earlier renewal).
+    pub seen_a_set: bool,
     /// Random, unique across processes: the base of this renewal's mark ids.
     pub nonce: String,
 }
@@ -369,8 +396,8 @@ impl Renewal {
             lost_swaps: 0,
             refused_access_token: start.refused.map(str::to_owned),
             mark_answer_by: f64::NAN,
-            may_seed: start.may_seed,
-            read_a_set: false,
+            may_seed: start.has_seed && !start.seen_a_set,
+            read_a_set: start.seen_a_set,
             nonce: start.nonce,
             marks: 0,
         }
@@ -387,9 +414,10 @@ impl Renewal {
         super::concat_str(&[&self.nonce, ".", &n])
     }
 
-    /// Whether a read of this renewal found a set: from then on, the manager never seeds.
-    pub fn read_a_set(&self) -> bool {
-        self.read_a_set
+    /// The ending of a renewal whose manager was signed out while it ran: whatever it obtained
+    /// is discarded, and its callers are told to sign in.
+    pub fn signed_out_meanwhile(&self) -> Ending {
+        Ending::Fail(Why::SignIn(SignIn::SignedOut))
     }
 
     /// The next step after `event`, at `now_ms`.
@@ -443,13 +471,19 @@ impl Renewal {
             }
             (Phase::CheckingMark { failed }, Event::StoreFailed) => self.mark_lost(failed, now_ms),
             (Phase::Requesting, Event::Answered(answer)) => self.on_answer(answer, now_ms),
-            (Phase::Storing, Event::Swapped(true)) => self.end(Ending::UseTokens),
-            (Phase::Storing, Event::Swapped(false) | Event::StoreFailed) => {
+            (Phase::Storing, Event::Swapped(true)) => {
+                self.end(Ending::UseTokens { persist: false })
+            }
+            (Phase::Storing, Event::StoreFailed) => {
+                // The only copy of this rotation: handed out now, written on in the background.
+                self.end(Ending::UseTokens { persist: true })
+            }
+            (Phase::Storing, Event::Swapped(false)) => {
                 // Delivered tokens are the newest rotation: they must reach the store unless it
-                // moved on to another rotation. Read it again and decide.
+                // moved on to another rotation or was signed out. Read it again and decide.
                 self.store_writes += 1;
                 if self.store_writes >= MAX_STORE_WRITES {
-                    return self.end(Ending::UseTokens);
+                    return self.end(Ending::UseTokens { persist: true });
                 }
                 self.phase = Phase::Reading { leased: true };
                 Step::Read
@@ -474,7 +508,7 @@ impl Renewal {
             }
             (Phase::Reading { .. }, Event::StoreFailed) if self.delivered() => {
                 // Delivered tokens are valid whatever the store does.
-                self.end(Ending::UseTokens)
+                self.end(Ending::UseTokens { persist: true })
             }
             (Phase::Reading { .. } | Phase::Seeding | Phase::Leasing, Event::StoreFailed) => {
                 self.presented = None;
@@ -523,6 +557,15 @@ impl Renewal {
             self.may_seed = false;
             self.phase = Phase::Seeding;
             return Step::Seed;
+        }
+        let refresh_grant = self.cfg.grant == RenewalGrant::RefreshToken;
+        if refresh_grant
+            && StoredSet::signed_out(set.as_ref(), self.read_a_set)
+            && !active(Mutant::NoSignOutGuard)
+        {
+            // Delivered tokens that meet a sign-out are discarded with it.
+            self.last_read_valid = false;
+            return self.fail(Why::SignIn(SignIn::SignedOut));
         }
         self.read_a_set |= set.is_some();
         let set = set.unwrap_or_default();
@@ -597,7 +640,8 @@ impl Renewal {
             }
         };
         if !ours_is_newer {
-            return self.end(Ending::UseTokens);
+            // Another rotation replaced ours: it is the one to keep.
+            return self.end(Ending::UseTokens { persist: false });
         }
         self.store_tokens(Expected::LastRead)
     }
@@ -749,6 +793,9 @@ impl Renewal {
             Why::SignIn(SignIn::NoRefreshToken) => {
                 sign_in_again("no refresh token is stored: sign in again")
             }
+            Why::SignIn(SignIn::SignedOut) => {
+                sign_in_again("this account was signed out: sign in again")
+            }
             Why::SignIn(SignIn::LostAnswer) => sign_in_again(
                 "an earlier renewal presented this refresh token and its answer was lost; with strictRotation it is not presented again: sign in again",
             ),
@@ -832,7 +879,8 @@ mod tests {
     fn start(refused: Option<&str>) -> Start<'_> {
         Start {
             refused,
-            may_seed: false,
+            has_seed: false,
+            seen_a_set: false,
             nonce: "n".to_owned(),
         }
     }
@@ -905,7 +953,10 @@ mod tests {
             }
         );
         assert_eq!(r.on(Event::Swapped(true), 3.0), Step::Release);
-        assert_eq!(r.on(Event::Released, 3.0), Step::Finish(Ending::UseTokens));
+        assert_eq!(
+            r.on(Event::Released, 3.0),
+            Step::Finish(Ending::UseTokens { persist: false })
+        );
     }
 
     #[test]
@@ -1158,6 +1209,56 @@ mod tests {
         for (failure, answer) in cases {
             assert_eq!(answer_of(&failure), answer, "{failure:?}");
         }
+    }
+
+    #[test]
+    fn a_sign_out_ends_the_renewal_and_discards_what_it_delivered() {
+        let tombstone = StoredSet {
+            signed_out_at: Some(5.0),
+            ..StoredSet::default()
+        };
+        let signed_out = Step::Finish(Ending::Fail(Why::SignIn(SignIn::SignedOut)));
+        let mut r = Renewal::new(CFG, 0.0, start(None));
+        assert_eq!(r.on(Event::Read(Some(tombstone)), 0.0), signed_out);
+        // Delivered tokens whose write lost to a sign-out are not written over it.
+        let mut r = Renewal::new(CFG, 0.0, start(None));
+        to_request(&mut r, set("a", 0.0, Some("r"), None), 1.0);
+        r.on(Event::Answered(Answer::Tokens { rotated: true }), 2.0);
+        assert_eq!(r.on(Event::Swapped(false), 3.0), Step::Read);
+        assert_eq!(r.on(Event::Read(Some(tombstone)), 3.0), Step::Release);
+        assert_eq!(r.on(Event::Released, 3.0), signed_out);
+        // A store emptied since this manager read it is signed out too; an empty store it never
+        // read is seeded when it has a seed, else asks for a sign-in.
+        let seen = Start {
+            seen_a_set: true,
+            ..start(None)
+        };
+        let mut r = Renewal::new(CFG, 0.0, seen);
+        assert_eq!(r.on(Event::Read(None), 0.0), signed_out);
+        let seeded = Start {
+            has_seed: true,
+            ..start(None)
+        };
+        let mut r = Renewal::new(CFG, 0.0, seeded);
+        assert_eq!(r.on(Event::Read(None), 0.0), Step::Seed);
+        assert_eq!(r.on(Event::Swapped(false), 0.0), Step::Read);
+        // Empty again after the seed's write: never seeded twice; nothing usable is stored.
+        assert_eq!(
+            r.on(Event::Read(None), 0.0),
+            Step::Finish(Ending::Fail(Why::SignIn(SignIn::NoRefreshToken)))
+        );
+    }
+
+    #[test]
+    fn a_delivered_set_the_store_failed_to_take_is_handed_out_and_written_on() {
+        let mut r = Renewal::new(CFG, 0.0, start(None));
+        to_request(&mut r, set("a", 0.0, Some("r"), None), 1.0);
+        r.on(Event::Answered(Answer::Tokens { rotated: true }), 2.0);
+        assert_eq!(r.on(Event::StoreFailed, 3.0), Step::Release);
+        assert_eq!(
+            r.on(Event::Released, 3.0),
+            Step::Finish(Ending::UseTokens { persist: true })
+        );
     }
 
     #[test]

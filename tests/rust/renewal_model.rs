@@ -17,15 +17,18 @@
 //!
 //! Every step the edge performs is driven here: seeding an empty store from the manager's
 //! `tokens` (some worlds start empty), the re-read after a mark's lost reply, servers that do not
-//! rotate (some worlds), and the seller's sign-in, which goes through the core's sign-in write
-//! (`avito_auth::oauth::sign_in`) with the same store faults. With the `model-mutants` feature,
+//! rotate (some worlds), the seller's sign-in and sign-out, which go through the core's overwrite
+//! (`avito_auth::oauth::overwrite`), an application deleting the row, and the background write of
+//! delivered tokens that met a failing store (`avito_auth::oauth::persist`), all with the same
+//! store faults. After a sign-out or a deleted row no renewal writes tokens into the store. With the `model-mutants` feature,
 //! `removing_any_guard_fails_the_model` removes each guard in turn and shows that the model fails.
 
+use avito_auth::oauth::overwrite::{self, Overwrite, OverwriteEvent, OverwriteStep, Written};
+use avito_auth::oauth::persist::{Persist, PersistEvent, PersistStep, Persisted};
 use avito_auth::oauth::renewal::{
     Answer, Ending, Event, Expected, Mark, Renewal, RenewalConfig, RenewalGrant, SignIn, Start,
     Step, StoredSet, Why, CLOCK_MARGIN_MS,
 };
-use avito_auth::oauth::sign_in::{self, SignInEvent, SignInStep, SignInWrite};
 
 #[path = "prng.rs"]
 mod prng;
@@ -38,6 +41,8 @@ struct Set {
     refresh: Option<u64>,
     mark: Option<(String, Mark)>,
     refused_at: Option<f64>,
+    /// A sign-out's tombstone (with `access` 0 and no refresh token).
+    signed_out_at: Option<f64>,
 }
 
 impl Set {
@@ -45,7 +50,7 @@ impl Set {
         // Tokens are numbers here; the view needs strings: leak small ones (tests only).
         let s = |n: u64| -> &'static str { Box::leak(n.to_string().into_boxed_str()) };
         StoredSet {
-            access_token: Some(s(self.access)),
+            access_token: (self.access != 0).then(|| s(self.access)),
             expires_at: Some(self.expires_at),
             refresh_token: self.refresh.map(s),
             renewal: self.mark.as_ref().map(|(_, m)| *m),
@@ -54,6 +59,17 @@ impl Set {
                 .as_ref()
                 .map(|(id, _)| &*Box::leak(id.clone().into_boxed_str())),
             refused_earlier: self.refused_at.is_some(),
+            signed_out_at: self.signed_out_at,
+        }
+    }
+    fn tombstone(at: f64) -> Set {
+        Set {
+            access: 0,
+            expires_at: 0.0,
+            refresh: None,
+            mark: None,
+            refused_at: None,
+            signed_out_at: Some(at),
         }
     }
     fn key(&self) -> (u64, Option<u64>, Option<&str>) {
@@ -64,6 +80,10 @@ impl Set {
         )
     }
 }
+
+/// A background write of delivered tokens: the machine, its step, the tokens, the marked set they
+/// answered, what it read last.
+type Persisting = (Persist, PersistStep, Set, Option<Set>, Option<Set>);
 
 struct Presentation {
     refresh: u64,
@@ -112,11 +132,26 @@ struct Renewer {
     unverifiable: bool,
     /// The refresh token the pending request presents (kept with a non-rotating answer).
     presented: Option<u64>,
-    /// The seller's sign-in in progress (a person's action, counted), its set, what it read.
-    signing_in: Option<(SignInWrite, SignInStep, Set, Option<Set>)>,
+    /// The seller's sign-in or sign-out in progress (a person's action, counted): the write, its
+    /// step, its set, what it read.
+    overwriting: Option<(Overwrite, OverwriteStep, Set, Option<Set>)>,
+    /// Delivered tokens being written in the background: the machine, its step, the tokens, the
+    /// mark they answered, what it read.
+    persisting: Option<Persisting>,
+    /// This process is the seller's (it carries out the world's planned sign-out).
+    person: bool,
+    /// The manager's `tokens` option (a process made while the world still had a seed).
+    seed: Option<Set>,
 }
 
 impl Renewer {
+    /// Nothing in progress: no renewal, no sign-in or sign-out, no background write, nothing
+    /// the person still plans.
+    fn is_idle(&self, w: &World) -> bool {
+        let plans = self.person && (w.sign_out_plan.is_some() || w.resign_in_at.is_some());
+        self.machine.is_none() && self.overwriting.is_none() && self.persisting.is_none() && !plans
+    }
+
     /// A new process, idle until `due`.
     fn process(due: f64) -> Renewer {
         Renewer {
@@ -138,7 +173,10 @@ impl Renewer {
             mark_reply_lost: false,
             unverifiable: false,
             presented: None,
-            signing_in: None,
+            overwriting: None,
+            persisting: None,
+            person: false,
+            seed: None,
         }
     }
 }
@@ -162,8 +200,26 @@ struct World {
     renewals: u32,
     failures: u32,
     revoke_family_on_replay: bool,
-    /// A seller's sign-in is being stored.
-    signing_in: bool,
+    /// A seller's sign-in or sign-out is being stored (one person: one at a time).
+    person_busy: bool,
+    /// The sign-in being written now may write over a signed-out store (nothing else may).
+    writing_sign_in: bool,
+
+    /// The account is signed out (a stored tombstone, or the row deleted) until a sign-in lands.
+    signed_out: bool,
+    /// The row was deleted by the application (the store is empty on purpose).
+    deleted: bool,
+    /// The world's planned sign-out: when, and whether the application deletes the row instead.
+    sign_out_plan: Option<(f64, bool)>,
+    /// When the seller signs in again after the sign-out (a person's choice, not harm).
+    resign_in_at: Option<f64>,
+    sign_outs: u32,
+    /// Calls that failed because the account was signed out (what a sign-out is for).
+    signed_out_failures: u32,
+    /// Delivered rotations dropped because they met a sign-out.
+    discarded: u32,
+    voluntary_sign_ins: u32,
+    seed_no: u64,
     /// The first refresh token of the server's current family.
     family_start: u64,
     /// The server rotates refresh tokens (some worlds' servers do not).
@@ -189,6 +245,7 @@ impl World {
             refresh: Some(refresh),
             mark: None,
             refused_at: None,
+            signed_out_at: None,
         }
     }
 
@@ -223,6 +280,17 @@ impl World {
             (Some(s), Some(e)) => s.key() == e.key(),
             _ => false,
         };
+        if matches && next.signed_out_at.is_none() && !self.writing_sign_in {
+            let into_signed_out = match &self.store {
+                Some(s) => s.signed_out_at.is_some(),
+                None => self.deleted,
+            };
+            assert!(
+                !into_signed_out,
+                "seed {}: tokens written into a signed-out or emptied store",
+                self.seed_no
+            );
+        }
         if matches {
             self.store = Some(next);
         }
@@ -254,6 +322,8 @@ struct Kind {
     /// The store starts empty, and every manager has the first set as its `tokens`.
     seeded: bool,
     rotates: bool,
+    /// The seller signs out mid-run (`Some(true)`: the application deletes the row instead).
+    sign_out: Option<bool>,
 }
 
 impl Kind {
@@ -266,6 +336,14 @@ impl Kind {
             revoke: seed % 2 == 0,
             seeded: seed % 3 == 1,
             rotates: strict || seed % 4 != 3,
+            // A manager given `tokens` that has read nothing cannot tell a row deleted since from
+            // one never written (CAS from `undefined` succeeds on both): worlds that delete the
+            // row start from a stored set; seeded worlds sign out with a tombstone (README).
+            sign_out: match seed % 5 {
+                2 => Some(false),
+                4 => Some(seed % 3 != 1),
+                _ => None,
+            },
         }
     }
 }
@@ -302,7 +380,18 @@ fn run(seed: u64, kind: Kind, faults: Faults) -> World {
         renewals: 0,
         failures: 0,
         revoke_family_on_replay: revoke,
-        signing_in: false,
+        person_busy: false,
+        writing_sign_in: false,
+
+        signed_out: false,
+        deleted: false,
+        sign_out_plan: None,
+        resign_in_at: None,
+        sign_outs: 0,
+        signed_out_failures: 0,
+        discarded: 0,
+        voluntary_sign_ins: 0,
+        seed_no: seed,
         family_start: 0,
         rotates: kind.rotates,
         seed: None,
@@ -317,7 +406,12 @@ fn run(seed: u64, kind: Kind, faults: Faults) -> World {
     } else {
         w.store = Some(set);
     }
+    if let Some(delete) = kind.sign_out {
+        let at = w.rng.range(300.0, 2_500.0);
+        w.sign_out_plan = Some((at, delete));
+    }
     let mut rs: Vec<Renewer> = (0..renewers).map(|_| Renewer::process(0.0)).collect();
+    rs[0].person = true;
     let horizon = 4_000.0;
     let bound = cfg.renewal_bound_ms() + cfg.request_budget_ms + cfg.lease_ttl_ms() + 50.0;
     let mut guard = 0u32;
@@ -327,7 +421,7 @@ fn run(seed: u64, kind: Kind, faults: Faults) -> World {
         // The renewer whose step completes first (ties in random order).
         let quiet = w.now > horizon;
         let next = (0..rs.len())
-            .filter(|&i| !(quiet && rs[i].machine.is_none() && rs[i].signing_in.is_none()))
+            .filter(|&i| !(quiet && rs[i].is_idle(&w)))
             .min_by(|&a, &b| rs[a].due.total_cmp(&rs[b].due));
         let Some(i) = next else { break };
         w.now = w.now.max(rs[i].due);
@@ -363,11 +457,20 @@ fn step_renewer(w: &mut World, r: &mut Renewer, seed: u64, bound: f64, quiet: bo
     }
     if !r.alive {
         // A new process takes the dead one's place.
+        let person = r.person;
         *r = Renewer::process(w.now + w.rng.range(0.0, 5.0));
+        r.person = person;
         return;
     }
-    if r.signing_in.is_some() {
-        step_sign_in(w, r, seed);
+    if r.overwriting.is_some() {
+        step_overwrite(w, r, seed);
+        return;
+    }
+    if r.persisting.is_some() {
+        step_persist(w, r, seed);
+        return;
+    }
+    if r.person && r.machine.is_none() && person_acts(w, r) {
         return;
     }
     let Some(machine) = r.machine.as_mut() else {
@@ -381,9 +484,13 @@ fn step_renewer(w: &mut World, r: &mut Renewer, seed: u64, bound: f64, quiet: bo
             return;
         }
         let nonce = format!("p{}", w.id());
+        if r.seed.is_none() && !r.read_a_set {
+            r.seed = w.seed.clone();
+        }
         let start = Start {
             refused: None,
-            may_seed: w.seed.is_some() && !r.read_a_set,
+            has_seed: r.seed.is_some(),
+            seen_a_set: r.read_a_set,
             nonce,
         };
         let m = Renewal::new(w.cfg, w.now, start);
@@ -394,6 +501,8 @@ fn step_renewer(w: &mut World, r: &mut Renewer, seed: u64, bound: f64, quiet: bo
         r.mark_pending = None;
         r.mark_reply_lost = false;
         r.unverifiable = false;
+        // What this renewal delivers (a sign-out may discard it).
+        r.tokens = None;
         w.renewals += 1;
         r.due = w.now; // perform the first step now
         perform(w, r, seed, bound, quiet);
@@ -423,8 +532,12 @@ fn step_renewer(w: &mut World, r: &mut Renewer, seed: u64, bound: f64, quiet: bo
             }
         }
         Step::Seed => {
-            let seed_set = w.seed.clone().expect("a seeded world");
+            let seed_set = r.seed.clone().expect("a manager with a seed");
             let won = w.cas(None, seed_set);
+            if won {
+                // Processes made from now on are made from the stored set, without a seed.
+                w.seed = None;
+            }
             cas_event(w, won)
         }
         Step::AcquireLease { ttl_ms } => {
@@ -476,21 +589,8 @@ fn step_renewer(w: &mut World, r: &mut Renewer, seed: u64, bound: f64, quiet: bo
             }
             let replaced = w.store.as_ref().and_then(|s| s.refresh);
             let won = w.cas(expected.as_ref(), tokens.clone());
-            let mark_passed = r
-                .marked
-                .as_ref()
-                .and_then(|m| m.mark.as_ref())
-                .is_some_and(|(_, m)| w.now > m.answer_by + CLOCK_MARGIN_MS);
-            if won && mark_passed {
-                // Stored after its mark had passed (the renewer stalled): someone may have
-                // presented the old token again meanwhile — as good as lost.
-                w.stored_late += 1;
-            }
             if won {
-                if let Some(old) = replaced.filter(|&o| Some(o) != tokens.refresh) {
-                    w.retired.push((old, w.now));
-                }
-                w.issued_by_lost.retain(|&t| Some(t) != tokens.refresh);
+                record_stored(w, &tokens, replaced, r.marked.as_ref());
                 r.cached = Some(tokens);
             }
             cas_event(w, won)
@@ -545,70 +645,198 @@ fn step_renewer(w: &mut World, r: &mut Renewer, seed: u64, bound: f64, quiet: bo
     perform(w, r, seed, bound, quiet);
 }
 
+/// Delivered tokens reached the store: the token they replaced is retired, they are no longer
+/// lost, and a write after their mark had passed (the writer stalled) counts as lost — someone may
+/// have presented the old token again meanwhile.
+fn record_stored(w: &mut World, tokens: &Set, replaced: Option<u64>, marked: Option<&Set>) {
+    let mark_passed = marked
+        .and_then(|m| m.mark.as_ref())
+        .is_some_and(|(_, m)| w.now > m.answer_by + CLOCK_MARGIN_MS);
+    if mark_passed {
+        w.stored_late += 1;
+    }
+    if let Some(old) = replaced.filter(|&o| Some(o) != tokens.refresh) {
+        w.retired.push((old, w.now));
+    }
+    w.issued_by_lost.retain(|&t| Some(t) != tokens.refresh);
+}
+
+/// Delivered tokens that met a sign-out are dropped with it: not lost, discarded on purpose.
+fn discard(w: &mut World, tokens: Option<Set>) {
+    if let Some(refresh) = tokens.and_then(|t| t.refresh) {
+        if w.issued_by_lost.contains(&refresh) {
+            w.issued_by_lost.retain(|&t| t != refresh);
+            w.discarded += 1;
+        }
+    }
+}
+
+/// The seller's planned sign-out (or the application deleting the row), then, a while later, a
+/// new sign-in: the person's own choices, counted apart from the harm counters. `true` when the
+/// person acted.
+fn person_acts(w: &mut World, r: &mut Renewer) -> bool {
+    if w.person_busy {
+        return false;
+    }
+    if let Some((at, delete)) = w.sign_out_plan.filter(|(at, _)| w.now >= *at) {
+        w.sign_out_plan = None;
+        if delete {
+            w.store = None;
+            w.deleted = true;
+            w.signed_out = true;
+            w.sign_outs += 1;
+            w.resign_in_at = Some(w.now + 300.0);
+            r.due = w.now + 1.0;
+        } else {
+            let write = Overwrite::new(
+                Written::SignOut { at },
+                w.now,
+                overwrite::bound_ms(w.cfg.lease_ms),
+            );
+            r.overwriting = Some((write.clone(), write.start(), Set::tombstone(at), None));
+            w.person_busy = true;
+            r.due = w.now + w.store_latency();
+        }
+        return true;
+    }
+    if w.resign_in_at.is_some_and(|at| w.now >= at) {
+        w.resign_in_at = None;
+        w.voluntary_sign_ins += 1;
+        start_sign_in(w, r);
+        return true;
+    }
+    false
+}
+
 /// The seller signs in again (a person's action, counted in `sign_ins`) when no usable refresh
 /// token remains and nobody is signing in already: the server issues a new token family, and the
-/// sign-in's set is stored through the core's sign-in write, with the world's store faults.
+/// sign-in's set is stored through the core's overwrite, with the world's store faults.
 fn begin_sign_in(w: &mut World, r: &mut Renewer) {
     let dead = w
         .store
         .as_ref()
         .map_or(true, |s| s.refresh.is_none() || w.cfg.strict);
-    let busy = w.signing_in;
-    if !dead || busy {
+    if !dead || w.person_busy || w.signed_out {
         r.due = w.now + w.rng.range(1.0, 20.0);
         return;
     }
     w.sign_ins += 1;
-    w.signing_in = true;
+    start_sign_in(w, r);
+}
+
+fn start_sign_in(w: &mut World, r: &mut Renewer) {
+    w.person_busy = true;
     let family = w.id();
     w.server_current = Some(family);
     w.family_start = family;
     let set = w.fresh_set(family);
-    let write = SignInWrite::new(
-        &family.to_string(),
-        w.now,
-        sign_in::bound_ms(w.cfg.lease_ms),
-    );
-    let step = write.start();
-    r.signing_in = Some((write, step, set, None));
+    let written = Written::SignIn {
+        refresh_token: family.to_string(),
+    };
+    let write = Overwrite::new(written, w.now, overwrite::bound_ms(w.cfg.lease_ms));
+    r.overwriting = Some((write.clone(), write.start(), set, None));
     r.due = w.now + w.store_latency();
 }
 
-fn step_sign_in(w: &mut World, r: &mut Renewer, seed: u64) {
-    let (mut write, step, set, mut read) = r.signing_in.take().expect("a sign-in");
+fn step_overwrite(w: &mut World, r: &mut Renewer, seed: u64) {
+    let (mut write, step, set, mut read) = r.overwriting.take().expect("an overwrite");
     let holder;
     let event = match step {
-        SignInStep::Read if w.rng.chance(w.faults.store_fail) => SignInEvent::StoreFailed,
-        SignInStep::Read => {
+        OverwriteStep::Read if w.rng.chance(w.faults.store_fail) => OverwriteEvent::StoreFailed,
+        OverwriteStep::Read => {
             read = w.store.clone();
             holder = read.as_ref().map(Set::view);
-            SignInEvent::Read(holder)
+            OverwriteEvent::Read(holder)
         }
-        SignInStep::Write => {
+        OverwriteStep::Write => {
+            w.writing_sign_in = set.signed_out_at.is_none();
             let won = w.cas(read.as_ref(), set.clone());
+            w.writing_sign_in = false;
+            // The account is signed out, or in again, from the moment the write lands.
+            if won && set.signed_out_at.is_some() {
+                w.signed_out = true;
+                w.sign_outs += 1;
+            } else if won {
+                w.signed_out = false;
+                w.deleted = false;
+            }
             match cas_event(w, won) {
-                Event::Swapped(won) => SignInEvent::Swapped(won),
-                _ => SignInEvent::StoreFailed,
+                Event::Swapped(won) => OverwriteEvent::Swapped(won),
+                _ => OverwriteEvent::StoreFailed,
             }
         }
-        SignInStep::Sleep { .. } => SignInEvent::Slept,
-        SignInStep::Finish { .. } => unreachable!("a finished sign-in has no pending step"),
+        OverwriteStep::Sleep { .. } => OverwriteEvent::Slept,
+        OverwriteStep::Finish { .. } => unreachable!("a finished overwrite has no pending step"),
     };
     let next = write.on(event, w.now);
     match next {
-        SignInStep::Finish { stored } => {
-            assert!(stored, "seed {seed}: a sign-in's set was not stored");
-            w.signing_in = false;
+        OverwriteStep::Finish { stored } => {
+            assert!(
+                stored,
+                "seed {seed}: a sign-in's or sign-out's set was not stored"
+            );
+            w.person_busy = false;
+            if set.signed_out_at.is_some() {
+                w.resign_in_at = Some(w.now + 300.0);
+            }
             r.cached = None;
             r.due = w.now + w.rng.range(1.0, 20.0);
         }
-        SignInStep::Sleep { ms } => {
+        OverwriteStep::Sleep { ms } => {
             r.due = w.now + ms;
-            r.signing_in = Some((write, next, set, read));
+            r.overwriting = Some((write, next, set, read));
         }
         _ => {
             r.due = w.now + w.store_latency();
-            r.signing_in = Some((write, next, set, read));
+            r.overwriting = Some((write, next, set, read));
+        }
+    }
+}
+
+fn step_persist(w: &mut World, r: &mut Renewer, seed: u64) {
+    let (mut machine, step, tokens, marked, mut read) = r.persisting.take().expect("a persist");
+    let holder;
+    let event = match step {
+        PersistStep::Read if w.rng.chance(w.faults.store_fail) => PersistEvent::StoreFailed,
+        PersistStep::Read => {
+            read = w.store.clone();
+            holder = read.as_ref().map(Set::view);
+            PersistEvent::Read(holder)
+        }
+        PersistStep::Write => {
+            let replaced = w.store.as_ref().and_then(|s| s.refresh);
+            let won = w.cas(read.as_ref(), tokens.clone());
+            if won {
+                record_stored(w, &tokens, replaced, marked.as_ref());
+            }
+            match cas_event(w, won) {
+                Event::Swapped(won) => PersistEvent::Swapped(won),
+                _ => PersistEvent::StoreFailed,
+            }
+        }
+        PersistStep::Sleep { .. } => PersistEvent::Slept,
+        PersistStep::Finish(_) => unreachable!("a finished persist has no pending step"),
+    };
+    let next = machine.on(event, w.now);
+    match next {
+        PersistStep::Finish(how) => {
+            assert!(
+                how != Persisted::GaveUp,
+                "seed {seed}: delivered tokens were given up"
+            );
+            if how == Persisted::SignedOut {
+                r.cached = None;
+                discard(w, Some(tokens));
+            }
+            r.due = w.now + w.rng.range(1.0, 20.0);
+        }
+        PersistStep::Sleep { ms } => {
+            r.due = w.now + ms;
+            r.persisting = Some((machine, next, tokens, marked, read));
+        }
+        _ => {
+            r.due = w.now + w.store_latency();
+            r.persisting = Some((machine, next, tokens, marked, read));
         }
     }
 }
@@ -642,14 +870,29 @@ fn perform(w: &mut World, r: &mut Renewer, seed: u64, bound: f64, quiet: bool) {
             "seed {seed}: a renewal ended ({ending:?}) leaving its mark in the store with no request sent"
         );
         r.machine = None;
-        r.due = if quiet {
+        r.due = if quiet && r.is_idle(w) {
             f64::INFINITY
         } else {
             w.now + w.rng.range(1.0, 20.0)
         };
         match ending {
             Ending::UseLastRead => r.cached = r.last_read.clone(),
-            Ending::UseTokens => r.cached = r.tokens.clone(),
+            Ending::UseTokens { persist } => {
+                r.cached = r.tokens.clone();
+                if persist {
+                    let tokens = r.tokens.clone().expect("tokens were delivered");
+                    let access = tokens.access.to_string();
+                    let presented = r.presented.map(|p| p.to_string());
+                    let mut machine =
+                        Persist::new(w.cfg.grant, &access, presented.as_deref(), w.now);
+                    let step = machine.start(w.now);
+                    let PersistStep::Sleep { ms } = step else {
+                        panic!("seed {seed}: a persist starts with a pause")
+                    };
+                    r.due = w.now + ms;
+                    r.persisting = Some((machine, step, tokens, r.marked.clone(), None));
+                }
+            }
             Ending::Fail(why) => {
                 w.failures += 1;
                 r.cached = None;
@@ -659,7 +902,17 @@ fn perform(w: &mut World, r: &mut Renewer, seed: u64, bound: f64, quiet: bool) {
                         "seed {seed}: only strict mode signs in after a lost answer"
                     );
                     assert!(
-                        w.server_refusals > 0 || kind == SignIn::LostAnswer,
+                        kind != SignIn::SignedOut || w.sign_outs > 0,
+                        "seed {seed}: signed out without a sign-out"
+                    );
+                    if kind == SignIn::SignedOut || w.signed_out {
+                        w.signed_out_failures += 1;
+                    }
+                    if kind == SignIn::SignedOut {
+                        discard(w, r.tokens.take());
+                    }
+                    assert!(
+                        w.server_refusals > 0 || w.sign_outs > 0 || kind == SignIn::LostAnswer,
                         "seed {seed}: signInRequired ({kind:?}) without a server refusal"
                     );
                     begin_sign_in(w, r);
@@ -827,6 +1080,8 @@ struct Coverage {
     presentations: u64,
     lost: u64,
     sign_ins: u64,
+    sign_outs: u64,
+    discarded: u64,
 }
 
 impl Coverage {
@@ -838,10 +1093,12 @@ impl Coverage {
         self.presentations += w.presentations.len() as u64;
         self.lost += u64::from(w.issued_by_lost.len() as u32 + w.stored_late);
         self.sign_ins += u64::from(w.sign_ins);
+        self.sign_outs += u64::from(w.sign_outs);
+        self.discarded += u64::from(w.discarded);
     }
     fn report(&self, name: &str, started: std::time::Instant) {
         eprintln!(
-            "{name}: {} worlds, {} distinct interleavings, {} steps, {} renewals, {} presentations, {} rotations lost after processing, {} sign-ins (the counted test double), in {:.2} s",
+            "{name}: {} worlds, {} distinct interleavings, {} steps, {} renewals, {} presentations, {} rotations lost after processing, {} sign-ins (the counted test double), {} sign-outs or deleted rows ({} delivered rotations discarded with them), in {:.2} s",
             self.worlds,
             self.interleavings.len(),
             self.steps,
@@ -849,6 +1106,8 @@ impl Coverage {
             self.presentations,
             self.lost,
             self.sign_ins,
+            self.sign_outs,
+            self.discarded,
             started.elapsed().as_secs_f64()
         );
     }
@@ -856,7 +1115,7 @@ impl Coverage {
 
 fn fault_free(seed: u64) -> World {
     let w = run(seed, Kind::of(seed, false), NO_FAULTS);
-    assert_eq!(w.failures, 0, "seed {seed}");
+    assert_eq!(w.failures, w.signed_out_failures, "seed {seed}");
     assert_eq!(w.server_refusals, 0, "seed {seed}");
     assert_eq!(w.sign_ins, 0, "seed {seed}");
     let n = w.presentations.len();
@@ -921,22 +1180,25 @@ fn strict(seed: u64) -> World {
 
 /// A sign-in against a store whose compare-and-set never matches ends, within its deadline.
 fn sign_in_against_a_store_that_never_matches() {
-    let bound = sign_in::bound_ms(60.0);
-    let mut write = SignInWrite::new("r", 0.0, bound);
+    let bound = overwrite::bound_ms(60.0);
+    let written = Written::SignIn {
+        refresh_token: "r".to_owned(),
+    };
+    let mut write = Overwrite::new(written, 0.0, bound);
     let mut step = write.start();
     let mut now = 0.0;
     for _ in 0..10_000 {
         step = match step {
-            SignInStep::Finish { stored } => {
+            OverwriteStep::Finish { stored } => {
                 assert!(!stored && now <= bound + 1.0, "ended at {now}");
                 return;
             }
-            SignInStep::Sleep { ms } => {
+            OverwriteStep::Sleep { ms } => {
                 now += ms;
-                write.on(SignInEvent::Slept, now)
+                write.on(OverwriteEvent::Slept, now)
             }
-            SignInStep::Read => write.on(SignInEvent::Read(None), now),
-            SignInStep::Write => write.on(SignInEvent::Swapped(false), now),
+            OverwriteStep::Read => write.on(OverwriteEvent::Read(None), now),
+            OverwriteStep::Write => write.on(OverwriteEvent::Swapped(false), now),
         };
     }
     panic!("a sign-in never ended (at {now} ms)");
@@ -999,6 +1261,8 @@ fn removing_any_guard_fails_the_model() {
         Mutant::NoSendDeadline,
         Mutant::NoLiveMarkWait,
         Mutant::NoSignInDeadline,
+        Mutant::NoSignOutGuard,
+        Mutant::NoPersistSignOutGuard,
     ] {
         mutants::set(Some(mutant));
         let caught = std::panic::catch_unwind(sign_in_against_a_store_that_never_matches)

@@ -8,7 +8,10 @@ use super::super::exception::exception;
 use super::super::js::{self, CallerSignal};
 use super::super::timing::{self, Cancel, Fired};
 use super::super::transport::request_outcome;
+use super::overwrite::tombstone;
 use super::store::{copy_of, peek, with_mark, HeldTokens, Store};
+use crate::oauth::overwrite::{self, Written};
+use crate::oauth::persist::{Persist, Persisted};
 use crate::oauth::renewal::{
     self, abandoned_at_mark, answer_of, Answer, Ending, Event, Expected, Renewal, RenewalConfig,
     RenewalGrant, Start, Step, StoreFault, StoredSet,
@@ -61,6 +64,8 @@ pub struct Manager {
     /// Whether a renewal of this manager has read a set from the store: from then on an empty
     /// store was emptied on purpose, and the seed is never written.
     read_a_set: Cell<bool>,
+    /// Counts this manager's sign-outs: a renewal that started before one is discarded.
+    sign_outs: Cell<u32>,
 }
 
 impl Manager {
@@ -74,6 +79,7 @@ impl Manager {
             delivered: Cell::new(None),
             refusal_check: OnceCell::new(),
             read_a_set: Cell::new(false),
+            sign_outs: Cell::new(0),
         }
     }
 
@@ -106,6 +112,12 @@ impl Manager {
 
     pub fn current_access_token(&self) -> Option<String> {
         peek(&self.current).map(|c| c.access_token.clone())
+    }
+
+    /// Drops the tokens held here: the next call reads the store.
+    fn forget(&self) {
+        self.current.set(None);
+        self.delivered.set(None);
     }
 
     /// Never hand out `token` again (an API refused it).
@@ -185,11 +197,45 @@ async fn renew(m: Rc<Manager>) -> Result<JsValue, JsValue> {
     // The mark ids' random base comes first: a runtime without crypto fails the renewal before
     // it holds anything (a lease, a mark).
     let outcome = match random_state() {
-        Ok(nonce) => Renewing::new(&m, nonce).run().await,
+        Ok(nonce) => Renewing::new(m.clone(), nonce).run().await,
         Err(e) => Err(e),
     };
     m.inflight.set(None);
     outcome
+}
+
+/// Ends the seller's sign-in (`signOut()`): nothing held here is handed out again, a renewal in
+/// flight here is discarded, and the tombstone goes over the stored set.
+pub async fn sign_out(m: Rc<Manager>) -> Result<JsValue, JsValue> {
+    m.sign_outs.set(m.sign_outs.get().wrapping_add(1));
+    m.forget();
+    let at = js_sys::Date::now();
+    let bound = overwrite::bound_ms(m.setup.cfg.lease_ms);
+    let written = Written::SignOut { at };
+    super::overwrite::overwrite(&m.setup.store, &tombstone(at), written, bound)
+        .await
+        .map_err(|f| exception(&f))?;
+    Ok(JsValue::UNDEFINED)
+}
+
+/// Writes delivered tokens the renewal could not store, in the background: they are already
+/// handed out. A sign-out found meanwhile drops them here too.
+fn persist_in_background(m: Rc<Manager>, tokens: JsValue, presented: Option<String>) {
+    let access_token = js::get(&tokens, "access_token")
+        .as_string()
+        .unwrap_or_default();
+    let machine = Persist::new(
+        m.setup.cfg.grant,
+        &access_token,
+        presented.as_deref(),
+        js_sys::Date::now(),
+    );
+    wasm_bindgen_futures::spawn_local(async move {
+        let how = super::overwrite::persist(&m.setup.store, &tokens, machine).await;
+        if how == Persisted::SignedOut && m.current_access_token() == Some(access_token) {
+            m.forget();
+        }
+    });
 }
 
 /// How the token request failed, as the caller will see it.
@@ -201,8 +247,10 @@ enum RequestFailure {
 }
 
 /// One renewal's state on the edge: the JS values the protocol's steps name. It decides nothing.
-struct Renewing<'m> {
-    m: &'m Manager,
+struct Renewing {
+    m: Rc<Manager>,
+    /// The manager's sign-outs when this renewal started.
+    sign_outs: u32,
     machine: Renewal,
     last_read: JsValue,
     held: HeldTokens,
@@ -215,17 +263,19 @@ struct Renewing<'m> {
     store_fault: Option<StoreFault>,
 }
 
-impl<'m> Renewing<'m> {
-    fn new(m: &'m Manager, nonce: String) -> Renewing<'m> {
+impl Renewing {
+    fn new(m: Rc<Manager>, nonce: String) -> Renewing {
         let refused = peek(&m.refused);
         let start = Start {
             refused: refused.as_deref(),
-            may_seed: m.setup.seed.is_some() && !m.read_a_set.get(),
+            has_seed: m.setup.seed.is_some(),
+            seen_a_set: m.read_a_set.get(),
             nonce,
         };
         Renewing {
-            m,
+            sign_outs: m.sign_outs.get(),
             machine: Renewal::new(m.setup.cfg, js_sys::Date::now(), start),
+            m,
             last_read: JsValue::UNDEFINED,
             held: HeldTokens::default(),
             marked: JsValue::UNDEFINED,
@@ -238,7 +288,8 @@ impl<'m> Renewing<'m> {
     }
 
     async fn run(mut self) -> Result<JsValue, JsValue> {
-        let store = &self.m.setup.store;
+        let m = self.m.clone();
+        let store = &m.setup.store;
         let mut step = self.machine.start();
         loop {
             let event = match step {
@@ -434,12 +485,24 @@ impl<'m> Renewing<'m> {
     }
 
     async fn finish(self, ending: Ending) -> Result<JsValue, JsValue> {
+        let ending = if self.m.sign_outs.get() == self.sign_outs {
+            ending
+        } else {
+            self.machine.signed_out_meanwhile()
+        };
         match ending {
             Ending::UseLastRead => {
                 self.m.keep(&self.last_read);
                 Ok(self.last_read)
             }
-            Ending::UseTokens => {
+            Ending::UseTokens { persist } => {
+                if persist {
+                    persist_in_background(
+                        self.m.clone(),
+                        self.tokens.clone(),
+                        self.presented.clone(),
+                    );
+                }
                 self.m.keep(&self.tokens);
                 self.m.refused.set(None);
                 self.m.delivered.set(

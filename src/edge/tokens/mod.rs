@@ -11,8 +11,10 @@
 
 mod api_fetch;
 mod manager;
+mod overwrite;
 mod store;
 
+pub use overwrite::{overwrite, tombstone};
 pub use store::{HeldTokens, MemoryTokenStore, Store};
 
 use super::auth::auth_of;
@@ -195,6 +197,16 @@ impl TokenManager {
         self.token_as(&options, "Bearer ")
     }
 
+    /// Ends the seller's sign-in: a sign-out's tombstone goes over the stored set with a
+    /// compare-and-set, so that no renewal in flight — in this process or any other — writes
+    /// tokens back; the tokens held here are dropped, and every manager of this store answers
+    /// `sign_in_required` from its next store read on. Resolves once the tombstone is stored.
+    #[wasm_bindgen(js_name = signOut, unchecked_return_type = "Promise<void>")]
+    pub fn sign_out(&self) -> Promise {
+        let m = self.inner.clone();
+        super::promise(manager::sign_out(m))
+    }
+
     /// Forces a renewal on next use (e.g. after an API refused the token for expiry).
     pub fn invalidate(&self) {
         if let Some(token) = self.inner.current_access_token() {
@@ -236,6 +248,11 @@ impl TokenManager {
             let (token, _) = access_token(m, signal).await?;
             Ok(JsValue::from_str(&format!("{prefix}{token}")))
         })
+    }
+
+    /// `signOut()` as a future (`AccountTokens.signOut` of a cached account).
+    pub(crate) async fn sign_out_now(&self) -> Result<JsValue, JsValue> {
+        manager::sign_out(self.inner.clone()).await
     }
 
     /// Another handle on the same manager (`AccountTokens` hands a cached one out more than once).

@@ -113,6 +113,7 @@ pub struct HeldTokens {
     expires_at: Option<Scalar>,
     renewal: Option<HeldMark>,
     refresh_refused_at: Option<Scalar>,
+    signed_out_at: Option<Scalar>,
 }
 
 #[derive(Deserialize, Clone)]
@@ -178,6 +179,10 @@ impl HeldTokens {
             }),
             renewal_id: self.renewal_id(),
             refused_earlier: self.refused_earlier(),
+            signed_out_at: match self.signed_out_at {
+                Some(Scalar::Num(at)) => Some(at),
+                _ => None,
+            },
         }
     }
 

@@ -1,0 +1,121 @@
+//! Performs the core's overwrite ([`crate::oauth::overwrite`]) and background write
+//! ([`crate::oauth::persist`]) through the store layer: every call bounded in time, every failure
+//! typed and redacted. Decides nothing.
+
+use super::super::timing;
+use super::store::{HeldTokens, Store};
+use crate::oauth::overwrite::{Overwrite, OverwriteEvent, OverwriteStep, Written};
+use crate::oauth::persist::{Persist, PersistEvent, PersistStep, Persisted};
+use crate::oauth::renewal::{StoreFault, SIGNED_OUT_AT};
+use crate::oauth::Failure;
+use wasm_bindgen::prelude::*;
+
+/// A store read as the machines read it: the value, its parsed members, and whether it is empty.
+struct Read {
+    value: JsValue,
+    held: HeldTokens,
+    empty: bool,
+}
+
+async fn read(store: &Store) -> Result<Read, StoreFault> {
+    let value = store.get().await?;
+    let held = HeldTokens::of(&value).map_err(|_| StoreFault {
+        call: "get",
+        detail: "it returned something that is not a TokenSet".to_owned(),
+    })?;
+    let empty = crate::edge::js::absent(&value);
+    Ok(Read { value, held, empty })
+}
+
+/// A sign-out's tombstone: no token, no mark; the time recognises it.
+pub fn tombstone(at: f64) -> JsValue {
+    let set = js_sys::Object::new();
+    crate::edge::js::set(&set, SIGNED_OUT_AT, &JsValue::from_f64(at));
+    set.into()
+}
+
+/// Writes `next` over whatever `store` holds, as the core's overwrite decides.
+pub async fn overwrite(
+    store: &Store,
+    next: &JsValue,
+    ours: Written,
+    bound_ms: f64,
+) -> Result<(), Failure> {
+    let written = HeldTokens::of(next).unwrap_or_default();
+    let mut write = Overwrite::new(ours, js_sys::Date::now(), bound_ms);
+    let mut last = Read {
+        value: JsValue::UNDEFINED,
+        held: HeldTokens::default(),
+        empty: true,
+    };
+    let mut fault = None;
+    let mut step = write.start();
+    loop {
+        let event = match step {
+            OverwriteStep::Read => match read(store).await {
+                Ok(r) => {
+                    last = r;
+                    OverwriteEvent::Read((!last.empty).then(|| last.held.view()))
+                }
+                Err(f) => {
+                    fault = Some(f);
+                    OverwriteEvent::StoreFailed
+                }
+            },
+            OverwriteStep::Write => match store.compare_and_set(&last.value, next).await {
+                Ok(won) => OverwriteEvent::Swapped(won),
+                Err(f) => {
+                    fault = Some(f);
+                    OverwriteEvent::StoreFailed
+                }
+            },
+            OverwriteStep::Sleep { ms } => {
+                timing::sleep(ms, None).await;
+                OverwriteEvent::Slept
+            }
+            OverwriteStep::Finish { stored: true } => return Ok(()),
+            OverwriteStep::Finish { stored: false } => {
+                let secrets = [
+                    written.access_token(),
+                    written.refresh_token(),
+                    last.held.access_token(),
+                    last.held.refresh_token(),
+                ];
+                let secrets: Vec<&str> = secrets.into_iter().flatten().collect();
+                return Err(write.failure(fault.as_ref(), &secrets));
+            }
+        };
+        step = write.on(event, js_sys::Date::now());
+    }
+}
+
+/// Writes delivered tokens the renewal could not store, as the core's background write decides.
+pub async fn persist(store: &Store, tokens: &JsValue, mut machine: Persist) -> Persisted {
+    let mut last = JsValue::UNDEFINED;
+    let mut step = machine.start(js_sys::Date::now());
+    loop {
+        let event = match step {
+            PersistStep::Read => match read(store).await {
+                Ok(r) => {
+                    last = r.value;
+                    // `r.held` is dropped with `r`: parse the view from what is kept.
+                    let held = HeldTokens::of(&last).unwrap_or_default();
+                    let view = (!r.empty).then(|| held.view());
+                    step = machine.on(PersistEvent::Read(view), js_sys::Date::now());
+                    continue;
+                }
+                Err(_) => PersistEvent::StoreFailed,
+            },
+            PersistStep::Write => match store.compare_and_set(&last, tokens).await {
+                Ok(won) => PersistEvent::Swapped(won),
+                Err(_) => PersistEvent::StoreFailed,
+            },
+            PersistStep::Sleep { ms } => {
+                timing::sleep(ms, None).await;
+                PersistEvent::Slept
+            }
+            PersistStep::Finish(how) => return how,
+        };
+        step = machine.on(event, js_sys::Date::now());
+    }
+}

@@ -94,8 +94,8 @@ Options:
 ${COMMON}`,
   logout: `Usage: avito-auth logout
 
-Deletes the profile's saved tokens, for good: a renewal running in another process at the same
-time cannot write them back (the next user-token exits 3).
+Deletes the profile's saved tokens, for good: a user-token renewing in another process at the
+same time cannot write them back and exits 3 without printing a token; so does the next one.
 
 ${COMMON}`,
   api: `Usage: avito-auth api METHOD PATH [--data JSON] [--app]
@@ -457,6 +457,9 @@ async function token({ values }) {
 async function userToken({ values, profile }) {
   const { tm } = await userManager(values, profile);
   const access = await tm.getAccessToken();
+  // A renewal that ended after a logout in another process: its tokens were not saved (the store
+  // refused them), and they are not handed out either.
+  if (profile.read() === undefined) throw new SignInRequired(`signed out meanwhile (profile "${profile.name}"): run avito-auth login`);
   if (!values.json) return printToken({ access_token: access }, values);
   // The set without its refresh token and renewal marks: those stay in the profile.
   const stored = (await new ProfileTokenStore(profile).get()) ?? {};

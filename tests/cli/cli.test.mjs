@@ -434,7 +434,8 @@ describe("avito-auth command line", () => {
   it("logout is final: a user-token renewing in another process meanwhile does not bring the profile back", async () => {
     const saved = await pasteLogin("final", "items:info");
     expireProfile("final", saved);
-    mock.tokenDelayMs = 2000; // the renewal's refresh is in flight while logout runs
+    let release;
+    mock.tokenGate = new Promise((r) => (release = r)); // the renewal's refresh is held open while logout runs
     let renewal;
     try {
       const renewing = start(["user-token", "--profile", "final"], { stdin: "" });
@@ -442,11 +443,16 @@ describe("avito-auth command line", () => {
       const out = await run(["logout", "--profile", "final"]);
       assert.equal(out.code, 0, out.stderr);
       assert.match(out.stderr, /Signed out: profile "final" deleted/);
+      release(); // the token server answers the renewal with new tokens now
       renewal = await renewing.done;
     } finally {
-      mock.tokenDelayMs = 0;
+      release();
+      mock.tokenGate = undefined;
     }
     assert.ok(!existsSync(profileFile("final")), `the renewal wrote the profile back (user-token exited ${renewal.code}: ${renewal.stderr})`);
+    assert.equal(renewal.code, 3, "the renewal's tokens are not handed out after the logout");
+    assert.equal(renewal.stdout, "");
+    assert.match(renewal.stderr, /signed out meanwhile \(profile "final"\)/);
     assert.ok(!existsSync(`${profileFile("final")}.lease`), "a lease was left behind");
     const next = await run(["user-token", "--profile", "final"]);
     assert.equal(next.code, 3, next.stderr);

@@ -3,6 +3,7 @@
 // request, callback check and renewal is the library's (AvitoAuth, TokenManager); this file only
 // reads arguments, talks to the terminal, listens for the loopback redirect and keeps profiles.
 import { spawn } from "node:child_process";
+import dns from "node:dns/promises";
 import http from "node:http";
 import { parseArgs } from "node:util";
 import { AvitoAuth, TokenManager } from "avito-auth";
@@ -11,13 +12,15 @@ import { Profile, ProfileTokenStore, configDir, validProfileName } from "./profi
 const EXIT = { ok: 0, api: 1, usage: 2, signIn: 3 };
 const LOGIN_TIMEOUT_S = 300;
 const MAX_STDIN_LINE = 64 * 1024;
+const MAX_STDIN_BODY = 1024 * 1024;
 
 class UsageError extends Error {}
 class SignInRequired extends Error {}
 
 const COMMON = `Common options:
   --profile NAME     the saved sign-in to use (default "default"; $AVITO_PROFILE)
-  --host URL         the API server (default https://api.avito.ru; $AVITO_HOST)
+  --host URL         the API server (default https://api.avito.ru; $AVITO_HOST); a signed-in
+                     profile only talks to the host it was signed in with (another: exit 2)
   --client-id ID     the application's client id; the secret is then read from stdin
                      (otherwise $AVITO_CLIENT_ID and $AVITO_CLIENT_SECRET)
   --verbose          print the stack of an error
@@ -57,7 +60,9 @@ Signs a seller in with the authorization-code flow: prints Avito's consent URL (
 browser when one is available), checks the returned state, exchanges the code and saves the
 tokens in the profile.
 When URI is http://localhost:PORT/… or http://127.0.0.1:PORT/…, it listens on exactly that
-address for the redirect. Otherwise paste the address you were redirected to on stdin.
+address for the redirect (localhost: every address it resolves to, e.g. 127.0.0.1 and ::1), and
+fails before showing the URL when it cannot (exit 2). Otherwise paste the address you were
+redirected to on stdin. The browser is started without $AVITO_CLIENT_SECRET in its environment.
 
 Options:
   --scope SCOPES         comma-separated, e.g. messenger:read,items:info
@@ -89,7 +94,8 @@ Options:
 ${COMMON}`,
   logout: `Usage: avito-auth logout
 
-Deletes the profile's saved tokens.
+Deletes the profile's saved tokens, for good: a user-token renewing in another process at the
+same time cannot write them back and exits 3 without printing a token; so does the next one.
 
 ${COMMON}`,
   api: `Usage: avito-auth api METHOD PATH [--data JSON] [--app]
@@ -101,7 +107,8 @@ exits 1.
   avito-auth api GET /core/v1/accounts/self
 
 Options:
-  --data JSON   the request body (sent as application/json); "-" reads it from stdin
+  --data JSON   the request body (sent as application/json); "-" reads it from stdin, all
+                of it after the client secret's line when --client-id reads that from stdin
   --app         use an application (client_credentials) token instead of the profile's
 
 ${COMMON}`,
@@ -123,36 +130,41 @@ const COMMON_OPTIONS = {
   verbose: { type: "boolean" }, help: { type: "boolean", short: "h" },
 };
 
-// stdin, read line by line on demand (the secret first, then a pasted URL or --data -).
-let stdinLines;
+// stdin, read on demand: the secret's line first, then a pasted URL's line or the rest as the
+// body of --data -. One reader owns the stream, so bytes that arrived in the same chunk as a
+// line stay for whatever is read next.
+const stdin = {
+  buffered: Buffer.alloc(0),
+  chunks: undefined,
+  /** Reads one more chunk into `buffered`; false at the end of stdin. */
+  async more() {
+    this.chunks ??= process.stdin[Symbol.asyncIterator]();
+    const { value, done } = await this.chunks.next();
+    if (done) return false;
+    this.buffered = Buffer.concat([this.buffered, Buffer.from(value)]); // a string once hiddenLine set an encoding
+    return true;
+  },
+  take(length, skip = 0) {
+    const text = this.buffered.subarray(0, length).toString("utf8");
+    this.buffered = this.buffered.subarray(length + skip);
+    return text;
+  },
+};
 async function stdinLine(what) {
-  stdinLines ??= (async function* lines() {
-    let buffered = "";
-    process.stdin.setEncoding("utf8");
-    for await (const chunk of process.stdin) {
-      buffered += chunk;
-      let nl;
-      while ((nl = buffered.indexOf("\n")) >= 0) {
-        yield buffered.slice(0, nl).replace(/\r$/, "");
-        buffered = buffered.slice(nl + 1);
-      }
-      if (buffered.length > MAX_STDIN_LINE) throw new UsageError(`${what}: a line on stdin is longer than ${MAX_STDIN_LINE} bytes`);
-    }
-    if (buffered) yield buffered.replace(/\r$/, "");
-  })();
-  const { value, done } = await stdinLines.next();
-  if (done) throw new UsageError(`${what} expected on stdin`);
-  return value;
-}
-async function stdinAll() {
-  const chunks = [];
-  let size = 0;
-  for await (const c of process.stdin) {
-    size += c.length;
-    if (size > 1024 * 1024) throw new UsageError("--data -: stdin is over 1 MiB");
-    chunks.push(c);
+  for (;;) {
+    const nl = stdin.buffered.indexOf(0x0a);
+    if (nl >= 0) return stdin.take(nl, 1).replace(/\r$/, "");
+    if (stdin.buffered.length > MAX_STDIN_LINE) throw new UsageError(`${what}: a line on stdin is longer than ${MAX_STDIN_LINE} bytes`);
+    if (!(await stdin.more())) break;
   }
-  return Buffer.concat(chunks).toString("utf8");
+  if (stdin.buffered.length === 0) throw new UsageError(`${what} expected on stdin`);
+  return stdin.take(stdin.buffered.length).replace(/\r$/, "");
+}
+async function stdinRest() {
+  while (await stdin.more()) {
+    if (stdin.buffered.length > MAX_STDIN_BODY) throw new UsageError("--data -: stdin is over 1 MiB");
+  }
+  return stdin.take(stdin.buffered.length);
 }
 
 /** A line typed at a terminal without echo (the client secret). */
@@ -222,11 +234,35 @@ async function credentials(values, saved) {
   return { clientId, clientSecret };
 }
 
-const hostOf = (values, saved) => values.host ?? process.env.AVITO_HOST ?? saved?.host ?? undefined;
+const hostOf = (values) => values.host ?? process.env.AVITO_HOST ?? undefined;
+/** A host as compared for the pin: scheme, host, port and path, without trailing slashes. */
+const hostKey = (host) => {
+  try {
+    const u = new URL(host);
+    return `${u.origin}${u.pathname.replace(/\/+$/, "")}`;
+  } catch {
+    return host;
+  }
+};
 
+/**
+ * The host a signed-in profile talks to: the one it was signed in with. Another --host or
+ * $AVITO_HOST is refused before anything is sent, so the seller's refresh token (and access
+ * token) never reach a server the seller did not sign in with.
+ */
+function pinnedHost(values, saved) {
+  const asked = hostOf(values);
+  if (asked !== undefined && saved.host !== undefined && hostKey(asked) !== hostKey(saved.host)) {
+    const source = values.host !== undefined ? "--host" : "$AVITO_HOST";
+    throw new UsageError(`profile "${saved.name}" was signed in with ${saved.host}, not ${asked} (${source}): unset ${source}, or sign in with that host under another --profile`);
+  }
+  return saved.host ?? asked;
+}
+
+/** The AvitoAuth of a command: for a signed-in profile (`saved`) at its pinned host. */
 async function authFor(values, saved, extra = {}) {
+  const host = saved ? pinnedHost(values, saved) : hostOf(values);
   const creds = await credentials(values, saved);
-  const host = hostOf(values, saved);
   return new AvitoAuth({ ...creds, ...(host ? { host } : {}), userAgent: "avito-auth-cli", ...extra });
 }
 
@@ -238,14 +274,14 @@ function printToken(ts, values) {
 function savedProfile(profile) {
   const saved = profile.read();
   if (!saved?.tokens) throw new SignInRequired(`not signed in (profile "${profile.name}"): run avito-auth login`);
-  return saved;
+  return { ...saved, name: profile.name };
 }
 
-/** A TokenManager over the profile's file store: renewals are shared across processes. */
+/** A TokenManager over the profile's file store (renewals are shared across processes), and its host. */
 async function userManager(values, profile) {
   const saved = savedProfile(profile);
   const auth = await authFor(values, saved);
-  return new TokenManager({ auth, grant: "refresh_token", store: new ProfileTokenStore(profile) });
+  return { tm: new TokenManager({ auth, grant: "refresh_token", store: new ProfileTokenStore(profile) }), host: auth.host };
 }
 
 // ── login ────────────────────────────────────────────────────────────────────────────────
@@ -271,7 +307,9 @@ function openBrowser(url, values) {
   else if (process.env.DISPLAY || process.env.WAYLAND_DISPLAY) [cmd, args] = ["xdg-open", [url]];
   else return false;
   try {
-    const child = spawn(cmd, args, { stdio: "ignore", detached: true });
+    // The browser (and whatever it starts) gets the environment without the client secret.
+    const { AVITO_CLIENT_SECRET, ...env } = process.env;
+    const child = spawn(cmd, args, { stdio: "ignore", detached: true, env });
     child.on("error", () => {}); // no browser after all: the URL is printed anyway
     child.unref();
     return true;
@@ -282,43 +320,98 @@ function openBrowser(url, values) {
 
 const page = (title, text) => `<!doctype html><meta charset="utf-8"><title>${title}</title><body style="font:16px system-ui;max-width:32rem;margin:3rem auto"><h1>${title}</h1><p>${text}</p>`;
 
-/** Waits on the loopback address for the redirect whose state matches; resolves to its code. */
-function waitForRedirect(auth, loopback, state, timeoutMs) {
+/** The addresses to listen on: the literal one, or every one `localhost` resolves to (127.0.0.1, ::1). */
+async function loopbackAddresses(hostname) {
+  if (hostname !== "localhost") return [hostname];
+  return [...new Set((await dns.lookup("localhost", { all: true })).map((a) => a.address))];
+}
+
+/** One listener on `address`; rejects with the listen error (a taken port: EADDRINUSE). */
+function listenOn(server, port, address) {
   return new Promise((resolve, reject) => {
-    const server = http.createServer((req, res) => {
-      const url = new URL(req.url, "http://loopback.invalid");
-      if (req.method !== "GET" || url.pathname !== loopback.pathname) {
-        res.writeHead(404, { "content-type": "text/plain" });
-        return res.end("not found\n");
-      }
-      let result;
-      try {
-        result = auth.parseCallback(url, state);
-      } catch (e) {
-        if (e?.error === "state_mismatch" || e?.error === "missing_code" && !url.searchParams.has("error")) {
-          // Not the answer to our request (a stale tab, a forged request): keep waiting.
-          res.writeHead(400, { "content-type": "text/html; charset=utf-8" });
-          return res.end(page("Not this sign-in", "This address does not answer the sign-in that avito-auth is waiting for."));
-        }
-        res.writeHead(400, { "content-type": "text/html; charset=utf-8" });
-        res.end(page("Sign-in failed", "Avito did not grant access. See the terminal."));
-        return finish(e);
-      }
-      res.writeHead(200, { "content-type": "text/html; charset=utf-8", connection: "close" });
-      res.end(page("Signed in", "avito-auth received the authorization. You can close this tab."));
-      finish(undefined, result.code);
+    server.once("error", reject);
+    server.listen(port, address, () => {
+      server.off("error", reject);
+      resolve(server);
     });
-    const timer = setTimeout(() => finish(new Error(`no redirect within ${timeoutMs / 1000} s`)), timeoutMs);
-    function finish(error, code) {
-      clearTimeout(timer);
+  });
+}
+
+/**
+ * Listens on the loopback address(es) for the redirect whose state matches; resolves, once
+ * listening, to `{ code }`, a promise of its code (wrapped: awaiting a bare promise would wait
+ * for the code). Fails (a UsageError) before anything is shown when it cannot listen.
+ */
+async function listenForRedirect(auth, loopback, state, timeoutMs) {
+  let settle;
+  const code = new Promise((resolve, reject) => (settle = { resolve, reject }));
+  const onRequest = (req, res) => {
+    let url;
+    try {
+      url = new URL(req.url, "http://loopback.invalid");
+    } catch {
+      // A request target no URL parser accepts (e.g. "http://a:b:c/"): not the redirect.
+      res.writeHead(400, { "content-type": "text/plain", connection: "close" });
+      return res.end("bad request\n");
+    }
+    if (req.method !== "GET" || url.pathname !== loopback.pathname) {
+      res.writeHead(404, { "content-type": "text/plain" });
+      return res.end("not found\n");
+    }
+    let result;
+    try {
+      result = auth.parseCallback(url, state);
+    } catch (e) {
+      if (e?.error === "state_mismatch" || e?.error === "missing_code" && !url.searchParams.has("error")) {
+        // Not the answer to our request (a stale tab, a forged request): keep waiting.
+        res.writeHead(400, { "content-type": "text/html; charset=utf-8" });
+        return res.end(page("Not this sign-in", "This address does not answer the sign-in that avito-auth is waiting for."));
+      }
+      res.writeHead(400, { "content-type": "text/html; charset=utf-8" });
+      res.end(page("Sign-in failed", "Avito did not grant access. See the terminal."));
+      return finish(e);
+    }
+    res.writeHead(200, { "content-type": "text/html; charset=utf-8", connection: "close" });
+    res.end(page("Signed in", "avito-auth received the authorization. You can close this tab."));
+    finish(undefined, result.code);
+  };
+  // A request Node cannot parse (a malformed request line, headers past maxHeaderSize): 400 and
+  // the connection closed; the wait goes on.
+  const onClientError = (_error, socket) => {
+    if (socket.writable) socket.end("HTTP/1.1 400 Bad Request\r\nconnection: close\r\ncontent-length: 0\r\n\r\n");
+    else socket.destroy();
+  };
+  const servers = [];
+  let timer;
+  function finish(error, result) {
+    clearTimeout(timer);
+    for (const server of servers) {
       server.close();
       server.closeIdleConnections?.();
-      if (error) reject(error);
-      else resolve(code);
     }
-    server.on("error", (e) => finish(new Error(`cannot listen on ${loopback.hostname}:${loopback.port} for the redirect (${e.code ?? e.message})`)));
-    server.listen(loopback.port, loopback.hostname);
-  });
+    if (error) settle.reject(error);
+    else settle.resolve(result);
+  }
+  try {
+    for (const address of await loopbackAddresses(loopback.hostname)) {
+      const server = http.createServer(onRequest).on("clientError", onClientError);
+      try {
+        servers.push(await listenOn(server, loopback.port, address));
+      } catch (e) {
+        // An address this machine cannot bind (::1 in a container without IPv6) is skipped
+        // when `localhost` has another one; a taken port is not.
+        if (!(loopback.hostname === "localhost" && ["EADDRNOTAVAIL", "EAFNOSUPPORT"].includes(e.code))) throw e;
+      }
+    }
+    if (servers.length === 0) throw Object.assign(new Error("no address of localhost can be bound"), { code: "EADDRNOTAVAIL" });
+  } catch (e) {
+    finish(e);
+    code.catch(() => {});
+    const why = e.code === "EADDRINUSE" ? "the port is taken" : e.code ?? e.message;
+    throw new UsageError(`cannot listen on ${loopback.hostname}:${loopback.port} for the redirect (${why}): free it, or register and pass another --redirect-uri`);
+  }
+  timer = setTimeout(() => finish(new Error(`no redirect within ${timeoutMs / 1000} s`)), timeoutMs);
+  return { code };
 }
 
 async function login({ values, profile }) {
@@ -336,10 +429,9 @@ async function login({ values, profile }) {
 
   let code;
   if (loopback) {
-    const waiting = waitForRedirect(auth, loopback, state, timeout * 1000);
-    waiting.catch(() => {});
-    // Listening before the URL is shown, so the redirect cannot come first.
-    await new Promise((r) => setImmediate(r));
+    // Listening before the URL is shown, so the redirect cannot come first and a port that
+    // cannot be listened on fails the command before the seller is sent to the consent page.
+    const waiting = (await listenForRedirect(auth, loopback, state, timeout * 1000)).code;
     process.stderr.write(`Open this URL to sign in (waiting on ${redirectUri}):\n  ${url}\n`);
     if (openBrowser(url, values)) process.stderr.write("(opened in your browser)\n");
     code = await waiting;
@@ -351,7 +443,7 @@ async function login({ values, profile }) {
     code = auth.parseCallback(pasted, state).code;
   }
   const tokens = await auth.exchangeCode(code, { redirectUri });
-  profile.write({ client_id: auth.clientId, host: auth.host, redirect_uri: redirectUri, tokens });
+  await profile.locked(() => profile.write({ client_id: auth.clientId, host: auth.host, redirect_uri: redirectUri, tokens }));
   process.stderr.write(`Signed in: profile "${profile.name}", scopes ${(tokens.scopes ?? []).join(",") || "(none named)"}.\n`);
 }
 
@@ -363,8 +455,11 @@ async function token({ values }) {
 }
 
 async function userToken({ values, profile }) {
-  const tm = await userManager(values, profile);
+  const { tm } = await userManager(values, profile);
   const access = await tm.getAccessToken();
+  // A renewal that ended after a logout in another process: its tokens were not saved (the store
+  // refused them), and they are not handed out either.
+  if (profile.read() === undefined) throw new SignInRequired(`signed out meanwhile (profile "${profile.name}"): run avito-auth login`);
   if (!values.json) return printToken({ access_token: access }, values);
   // The set without its refresh token and renewal marks: those stay in the profile.
   const stored = (await new ProfileTokenStore(profile).get()) ?? {};
@@ -381,6 +476,7 @@ function expiry(at) {
 
 async function status({ values, profile }) {
   const saved = savedProfile(profile);
+  pinnedHost(values, saved);
   const t = saved.tokens;
   const scopes = Array.isArray(t.scopes) ? t.scopes : typeof t.scope === "string" ? t.scope.split(/[,\s]+/).filter(Boolean) : [];
   const exp = expiry(t.expires_at);
@@ -405,7 +501,9 @@ async function status({ values, profile }) {
 }
 
 async function logout({ profile }) {
-  const existed = profile.remove();
+  // Under the profile's mutex: a renewal in another process writes only through compareAndSet,
+  // which finds no profile afterwards and writes nothing (see profile-store.mjs).
+  const existed = await profile.locked(() => profile.remove());
   process.stderr.write(existed ? `Signed out: profile "${profile.name}" deleted.\n` : `Profile "${profile.name}" was not signed in.\n`);
 }
 
@@ -420,12 +518,11 @@ async function api({ values, positionals, profile }) {
     tm = new TokenManager({ auth, grant: "client_credentials" });
     host = auth.host;
   } else {
-    tm = await userManager(values, profile);
-    host = hostOf(values, profile.read()) ?? "https://api.avito.ru";
+    ({ tm, host } = await userManager(values, profile));
   }
   const init = { method: method.toUpperCase(), headers: { accept: "application/json" } };
   if (values.data !== undefined) {
-    init.body = values.data === "-" ? await stdinAll() : values.data;
+    init.body = values.data === "-" ? await stdinRest() : values.data;
     init.headers["content-type"] = "application/json";
   }
   const res = await tm.fetch(`${host.replace(/\/+$/, "")}${apiPath}`, init);

@@ -2,15 +2,50 @@
 // web-standard Request/Response so the same code runs as a Node backend (server.mjs) and as a
 // Cloudflare Worker (worker.mjs). The client secret and the tokens stay here: the browser only
 // gets an HttpOnly session cookie and a page with masked values.
+// Hardened as a site on the Internet is:
+// - a malformed cookie, Host or body is a 400 (a body over MAX_BODY_BYTES a 413), never a crash;
+// - served over https, the cookies are `Secure` with `__Host-` names (no Domain, Path=/: no
+//   subdomain or plain-http page can set or read them); over http (local development) they are
+//   plain `sid` / `oauth_state`;
+// - "Refresh tokens" clicked twice: the second request joins the refresh already running for the
+//   session instead of presenting the same refresh token again. Avito rotates it: a second
+//   presentation would be refused (invalid_grant) and sign the user out.
 import { AvitoAuth, ApiException, randomState } from "avito-auth";
 
 const SCOPE = ["messenger:read", "items:info"];
+export const MAX_BODY_BYTES = 64 * 1024;
 const mask = (t) => (t ? `${t.slice(0, 5)}…${t.slice(-3)} (${t.length} chars)` : "—");
 const esc = (s) => String(s).replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
-const cookies = (req) => Object.fromEntries((req.headers.get("cookie") ?? "").split(/;\s*/).filter(Boolean).map((c) => {
-  const i = c.indexOf("=");
-  return [c.slice(0, i), decodeURIComponent(c.slice(i + 1))];
-}));
+
+/** A request the demo refuses before handling it: 400 (or `status`), with a short reason. */
+export class BadRequest extends Error {
+  constructor(message, status = 400) {
+    super(message);
+    this.status = status;
+  }
+}
+export const refusal = (e) => new Response(`${e.message}\n`, { status: e.status, headers: { "content-type": "text/plain; charset=utf-8", connection: "close" } });
+
+function cookies(request) {
+  const jar = {};
+  for (const pair of (request.headers.get("cookie") ?? "").split(/;\s*/)) {
+    const i = pair.indexOf("=");
+    if (i <= 0) continue; // a nameless or valueless crumb: not one of ours
+    try {
+      jar[pair.slice(0, i)] = decodeURIComponent(pair.slice(i + 1));
+    } catch {
+      throw new BadRequest("malformed cookie");
+    }
+  }
+  return jar;
+}
+
+/** The cookies' names and attributes for the request's scheme. */
+function cookieNames(url) {
+  return url.protocol === "https:"
+    ? { sid: "__Host-sid", state: "__Host-oauth_state", attributes: "; Path=/; Secure; HttpOnly; SameSite=Lax" }
+    : { sid: "sid", state: "oauth_state", attributes: "; Path=/; HttpOnly; SameSite=Lax" };
+}
 
 function page(title, body) {
   return new Response(`<!doctype html><html lang="en"><meta charset="utf-8"><meta name="viewport" content="width=device-width">
@@ -56,10 +91,32 @@ export function createApp({ clientId, clientSecret, host, authorizeUrl, mode }) 
 <p><a class="btn" href="/login">Try again</a></p>`);
   }
 
+  /** The session's refresh, shared by every request that asks while it runs. */
+  function refreshSession(session) {
+    session.refreshing ??= auth.refresh(session.tokens.refresh_token)
+      .then((tokens) => {
+        session.tokens = tokens; // store the NEW refresh token
+        session.refreshes++;
+      })
+      .finally(() => { session.refreshing = undefined; });
+    return session.refreshing;
+  }
+
   return async function handle(request) {
-    const url = new URL(request.url);
-    const jar = cookies(request);
-    const session = sessions.get(jar.sid);
+    let url, jar, names;
+    try {
+      url = new URL(request.url);
+      names = cookieNames(url);
+      jar = cookies(request);
+      const length = request.headers.get("content-length");
+      if (length !== null && !/^\d{1,16}$/.test(length)) throw new BadRequest("malformed content-length");
+      if (Number(length) > MAX_BODY_BYTES) throw new BadRequest(`request body over ${MAX_BODY_BYTES} bytes`, 413);
+    } catch (e) {
+      if (e instanceof BadRequest) return refusal(e);
+      throw e;
+    }
+    const sid = jar[names.sid];
+    const session = sessions.get(sid);
     const redirectUri = `${url.origin}/callback`;
     try {
       if (url.pathname === "/" && request.method === "GET") {
@@ -71,34 +128,33 @@ export function createApp({ clientId, clientSecret, host, authorizeUrl, mode }) 
       }
       if (url.pathname === "/login") {
         const { url: target, state } = auth.authorizationUrl({ scope: SCOPE, redirectUri });
-        return redirect(target, { "set-cookie": `oauth_state=${encodeURIComponent(state)}; Path=/callback; HttpOnly; SameSite=Lax; Max-Age=600` });
+        return redirect(target, { "set-cookie": `${names.state}=${encodeURIComponent(state)}${names.attributes}; Max-Age=600` });
       }
       if (url.pathname === "/callback") {
-        if (!jar.oauth_state) {
+        if (!jar[names.state]) {
           throw new ApiException("invalid_argument", "no sign-in is in progress in this browser (the state cookie is missing or expired): start again", { error: "state_mismatch" });
         }
-        const { code } = auth.parseCallback(url, jar.oauth_state);
+        const { code } = auth.parseCallback(url, jar[names.state]);
         const tokens = await auth.exchangeCode(code, { redirectUri });
-        const sid = randomState(); // 256 random bits, URL-safe: a fine session id too
-        sessions.set(sid, { tokens, refreshes: 0 });
+        const newSid = randomState(); // 256 random bits, URL-safe: a fine session id too
+        sessions.set(newSid, { tokens, refreshes: 0 });
         const headers = new Headers({ location: "/" });
-        headers.append("set-cookie", `sid=${sid}; Path=/; HttpOnly; SameSite=Lax`);
-        headers.append("set-cookie", "oauth_state=; Path=/callback; Max-Age=0");
+        headers.append("set-cookie", `${names.sid}=${newSid}${names.attributes}`);
+        headers.append("set-cookie", `${names.state}=${names.attributes}; Max-Age=0`);
         return new Response(null, { status: 302, headers });
       }
       if (url.pathname === "/refresh" && request.method === "POST") {
         if (!session) return redirect("/");
-        session.tokens = await auth.refresh(session.tokens.refresh_token); // store the NEW refresh token
-        session.refreshes++;
+        await refreshSession(session);
         return redirect("/");
       }
       if (url.pathname === "/logout" && request.method === "POST") {
-        sessions.delete(jar.sid);
-        return redirect("/", { "set-cookie": "sid=; Path=/; Max-Age=0" });
+        sessions.delete(sid);
+        return redirect("/", { "set-cookie": `${names.sid}=${names.attributes}; Max-Age=0` });
       }
       return new Response("not found", { status: 404 });
     } catch (e) {
-      if (e instanceof ApiException && e.signInRequired && session) sessions.delete(jar.sid);
+      if (e instanceof ApiException && e.signInRequired && session) sessions.delete(sid);
       return errorView(e);
     }
   };

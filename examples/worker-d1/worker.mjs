@@ -1,20 +1,47 @@
-// A Cloudflare Worker that calls the Avito API with a seller's token, kept in D1: one table for
-// every seller, renewals serialised across isolates by a lease on SQLite's clock, and a rotated
-// refresh token written only over the set its renewal started from.
+// A Cloudflare Worker that calls the Avito API for your back office with a seller's token, kept in
+// D1: one table for every seller, renewals serialised across isolates by a lease on SQLite's
+// clock, and a rotated refresh token written only over the set its renewal started from.
 //
-// Bindings (wrangler.toml): DB (D1), secrets AVITO_CLIENT_ID and AVITO_CLIENT_SECRET, and
-// optionally AVITO_HOST (tests point it at a mock). The table: `createTable(env.DB)` below, or the
-// DDL from the README in a D1 migration.
+// What it exposes — to callers holding the ADMIN_TOKEN secret only (`Authorization: Bearer …`;
+// anyone else gets 401 and learns nothing):
 //   POST /tokens?account=…   body: a TokenSet from auth.exchangeCode()  → stores it for the account
-//   GET  /token?account=…    → a valid access token (renewed when needed; one renewal at a time)
-//   GET  /self?account=…     → GET {host}/core/v1/accounts/self with the token (renews once on 401/403)
+//   GET  /profile?account=…  → the JSON of GET {host}/core/v1/accounts/self, called with the
+//                              account's token (renewed when needed, once more on 401/403)
+// It never answers with a token: callers get what the API call returns, not the means to call.
+//
+// Bindings (wrangler.toml): DB (D1), secrets AVITO_CLIENT_ID, AVITO_CLIENT_SECRET and ADMIN_TOKEN
+// (`wrangler secret put ADMIN_TOKEN`: a long random string, e.g. `openssl rand -base64 32`), and
+// optionally AVITO_HOST (tests point it at a mock). Without ADMIN_TOKEN every request is refused.
+// The table: `createTable(env.DB)` below, or the DDL from the README in a D1 migration.
 import { AvitoAuth, ApiException, TokenManager } from "avito-auth";
 import { D1TokenStore, createTable } from "avito-auth/d1";
 
 let tableReady;
+const encoder = new TextEncoder();
+// A key of this isolate's own, so the MACs compared below say nothing outside it (made on the
+// first request: workerd allows no random values at global scope).
+let macKey;
+
+/**
+ * Whether the request carries `Authorization: Bearer <ADMIN_TOKEN>`. Compared in constant time:
+ * HMAC-SHA-256 of both strings (32 bytes whatever was sent), then every byte pair XORed into one
+ * accumulator with no early exit, so neither the length nor a matching prefix shows in the timing.
+ */
+async function authorized(request, adminToken) {
+  if (typeof adminToken !== "string" || adminToken.length === 0) return false;
+  const sent = /^Bearer (.+)$/.exec(request.headers.get("authorization") ?? "")?.[1] ?? "";
+  const key = await (macKey ??= crypto.subtle.generateKey({ name: "HMAC", hash: "SHA-256" }, false, ["sign"]));
+  const [a, b] = (await Promise.all([sent, adminToken].map((s) => crypto.subtle.sign("HMAC", key, encoder.encode(s))))).map((mac) => new Uint8Array(mac));
+  let difference = 0;
+  for (let i = 0; i < a.length; i++) difference |= a[i] ^ b[i];
+  return difference === 0;
+}
 
 export default {
   async fetch(request, env) {
+    if (!(await authorized(request, env.ADMIN_TOKEN))) {
+      return new Response("unauthorized\n", { status: 401, headers: { "www-authenticate": "Bearer" } });
+    }
     tableReady ??= createTable(env.DB).catch((e) => { tableReady = undefined; throw e; });
     await tableReady;
     const url = new URL(request.url);
@@ -26,17 +53,21 @@ export default {
       for (let i = 0; i < 8; i++) if (await store.compareAndSet(await store.get(), tokens)) return new Response("stored\n");
       return new Response("the store kept changing\n", { status: 409 });
     }
-    const auth = new AvitoAuth({ clientId: env.AVITO_CLIENT_ID, clientSecret: env.AVITO_CLIENT_SECRET, host: env.AVITO_HOST || undefined });
+    if (url.pathname !== "/profile" || request.method !== "GET") return new Response("not found\n", { status: 404 });
+    const host = env.AVITO_HOST || "https://api.avito.ru";
+    const auth = new AvitoAuth({ clientId: env.AVITO_CLIENT_ID, clientSecret: env.AVITO_CLIENT_SECRET, host });
     // A TokenManager per request is fine: D1 holds the tokens and the lease.
     const tm = new TokenManager({ auth, grant: "refresh_token", store });
     try {
-      if (url.pathname === "/token") return new Response(await tm.getAccessToken());
-      if (url.pathname === "/self") return await tm.fetch(`${env.AVITO_HOST || "https://api.avito.ru"}/core/v1/accounts/self`);
+      const answer = await tm.fetch(`${host}/core/v1/accounts/self`);
+      // The API's status and body only: none of its other headers (cookies…) are passed on.
+      return new Response(answer.body, { status: answer.status, headers: { "content-type": answer.headers.get("content-type") ?? "application/json" } });
     } catch (e) {
       if (!(e instanceof ApiException)) throw e;
-      const status = e.signInRequired ? 401 : 502;
-      return Response.json({ kind: e.kind, error: e.error, message: e.message }, { status });
+      // signInRequired (no tokens stored, or the refresh token is dead) is 409, the account's
+      // state, not 401, which says the caller lacks the ADMIN_TOKEN.
+      const status = e.signInRequired ? 409 : 502;
+      return Response.json({ kind: e.kind, error: e.error, sign_in_required: e.signInRequired, message: e.message }, { status });
     }
-    return new Response("not found\n", { status: 404 });
   },
 };

@@ -5,9 +5,13 @@
 import { describe, it, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { execFileSync, spawn } from "node:child_process";
+import dns from "node:dns/promises";
+import http from "node:http";
+import net from "node:net";
 import { chmodSync, existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
+import { pathToFileURL } from "node:url";
 import { ROOT, closedPort } from "../support/load.mjs";
 import { startMockAvito } from "../support/mock-avito.mjs";
 import { launchChromium } from "../support/browser.mjs";
@@ -17,6 +21,7 @@ const BIN = path.join(SCRATCH, "node_modules/.bin/avito-auth");
 const CLIENT = "cli-client";
 const SECRET = "cli-SECRET-7f3a9c-do-not-print";
 const RUN_TIMEOUT_MS = 30_000;
+const PRELOAD = `--import=${pathToFileURL(path.join(ROOT, "tests/support/cli-preload.mjs")).href}`;
 
 let mock, home, config;
 const outputs = []; // every stdout and stderr, for the secret sweep at the end
@@ -74,6 +79,39 @@ async function consent(url, allow = true) {
   decide.searchParams.set("allow", allow ? "1" : "0");
   const res = await fetch(decide, { redirect: "manual" });
   return res.headers.get("location");
+}
+
+/** A server on 127.0.0.1 that records every request: /token grants client_credentials, anything else echoes the body. */
+async function startRecordingServer() {
+  const seen = [];
+  const server = http.createServer((req, res) => {
+    const chunks = [];
+    req.on("data", (c) => chunks.push(c)).on("end", () => {
+      const body = Buffer.concat(chunks).toString("utf8");
+      seen.push({ method: req.method, url: req.url, body });
+      res.writeHead(200, { "content-type": "application/json" });
+      res.end(JSON.stringify(req.url === "/token" ? { access_token: "at_recorded", expires_in: 3600, token_type: "Bearer" } : { echoed: body }));
+    });
+  });
+  await new Promise((r) => server.listen(0, "127.0.0.1", r));
+  return { url: `http://127.0.0.1:${server.address().port}`, seen, close: () => new Promise((r) => { server.closeAllConnections(); server.close(r); }) };
+}
+
+/** Sends `raw` bytes to 127.0.0.1:port; resolves to what came back before the connection closed. */
+function rawRequest(port, raw) {
+  return new Promise((resolve, reject) => {
+    let got = "";
+    const socket = net.connect(port, "127.0.0.1", () => socket.write(raw));
+    const timer = setTimeout(() => { socket.destroy(); reject(new Error(`no answer to ${JSON.stringify(raw.slice(0, 30))}`)); }, 10_000);
+    socket.setEncoding("latin1").on("data", (d) => (got += d));
+    // The server may answer and close before reading all of a huge request: a reset is expected.
+    socket.on("error", () => {}).on("close", () => { clearTimeout(timer); resolve(got); });
+  });
+}
+
+/** Makes the profile's access token expired, so that the next user-token renews it. */
+function expireProfile(name, saved = readProfile(name)) {
+  writeFileSync(profileFile(name), JSON.stringify({ ...saved, tokens: { ...saved.tokens, expires_at: Date.now() - 1000 } }));
 }
 
 /** Signs in through the paste mode; returns the profile's JSON. */
@@ -187,13 +225,18 @@ describe("avito-auth command line", () => {
 
   it("login, paste mode: consent URL in Avito's form, the browser named by $BROWSER, state checked, profile saved 0600", async () => {
     const record = path.join(home, "opened-url");
+    const browserEnv = path.join(home, "browser-env");
     const browser = path.join(home, "fake-browser.sh");
-    writeFileSync(browser, `#!/bin/sh\nprintf '%s' "$1" > '${record}'\n`);
+    writeFileSync(browser, `#!/bin/sh\nenv > '${browserEnv}'\nprintf '%s' "$1" > '${record}'\n`);
     chmodSync(browser, 0o755);
     const p = start(["login", "--scope", "messenger:read,items:info", "--redirect-uri", "https://app.example/callback"], { env: { AVITO_AUTH_NO_BROWSER: undefined, BROWSER: browser } });
     const url = await until(() => urlIn(p.stderrText()), "the consent URL");
     assert.match(url, new RegExp(`^${mock.url}/oauth\\?response_type=code&pro_users_flow=true&client_id=${CLIENT}&scope=messenger:read,items:info&state=[\\w-]{43}&redirect_uri=https:%2F%2Fapp.example%2Fcallback$`));
     assert.equal(await until(() => existsSync(record) && readFileSync(record, "utf8"), "the browser to be opened"), url);
+    const seenByBrowser = readFileSync(browserEnv, "utf8");
+    assert.match(seenByBrowser, new RegExp(`^AVITO_CLIENT_ID=${CLIENT}$`, "m"), "the browser got the environment");
+    assert.doesNotMatch(seenByBrowser, /AVITO_CLIENT_SECRET/, "the browser got the client secret's variable");
+    assert.ok(!seenByBrowser.includes(SECRET), "the browser got the client secret");
     // The prompt follows the browser's start: wait for it rather than race it.
     await until(() => /paste the address you were redirected to/.test(p.stderrText()), "the paste prompt");
     p.child.stdin.end(`${await consent(url)}\n`);
@@ -283,7 +326,7 @@ describe("avito-auth command line", () => {
     assert.equal(cached.stdout, `${saved.tokens.access_token}\n`);
     assert.equal((await run(["user-token", "--header"])).stdout, `Authorization: Bearer ${saved.tokens.access_token}\n`);
 
-    writeFileSync(profileFile(), JSON.stringify({ ...saved, tokens: { ...saved.tokens, expires_at: Date.now() - 1000 } }));
+    expireProfile("default", saved);
     const refreshes = mock.counts.refresh;
     const renewed = await run(["user-token", "--json"]);
     assert.equal(renewed.code, 0, renewed.stderr);
@@ -300,7 +343,7 @@ describe("avito-auth command line", () => {
 
   it("two processes: the second runs user-token while the first renews, and gets the same token", async () => {
     const saved = readProfile("default");
-    writeFileSync(profileFile(), JSON.stringify({ ...saved, tokens: { ...saved.tokens, expires_at: Date.now() - 1000 } }));
+    expireProfile("default", saved);
     const refreshes = mock.counts.refresh;
     mock.tokenDelayMs = 1500;
     try {
@@ -356,6 +399,196 @@ describe("avito-auth command line", () => {
     assert.ok(!existsSync(profileFile("bye")));
     assert.equal((await run(["status", "--profile", "bye"])).code, 3);
     assert.equal((await run(["logout", "--profile", "bye"])).code, 0);
+  });
+
+  it("a profile is pinned to its host: another --host or $AVITO_HOST exits 2 and nothing is sent", async () => {
+    const saved = await pasteLogin("pinned", "items:info");
+    expireProfile("pinned", saved); // user-token would renew: it has something to send
+    const before = readFileSync(profileFile("pinned"), "utf8");
+    const other = await startRecordingServer();
+    try {
+      for (const [args, extra, source] of [
+        [["user-token", "--host", other.url], {}, "--host"],
+        [["user-token"], { AVITO_HOST: other.url }, "\\$AVITO_HOST"],
+        [["api", "GET", "/core/v1/accounts/self"], { AVITO_HOST: `${other.url}/` }, "\\$AVITO_HOST"],
+        [["api", "GET", "/core/v1/accounts/self", "--host", other.url], {}, "--host"],
+        [["status", "--host", other.url], {}, "--host"],
+      ]) {
+        const r = await run([...args, "--profile", "pinned"], { env: extra });
+        assert.equal(r.code, 2, `${args.join(" ")}: ${r.stderr}`);
+        oneLineError(r);
+        assert.match(r.stderr, new RegExp(`profile "pinned" was signed in with ${mock.url}, not ${other.url}/? \\(${source}\\)`));
+      }
+      assert.deepEqual(other.seen, [], "nothing reached the other host");
+      assert.equal(readFileSync(profileFile("pinned"), "utf8"), before, "the profile is untouched");
+      // The pinned host itself, however written, is fine.
+      const refreshes = mock.counts.refresh;
+      const same = await run(["user-token", "--profile", "pinned", "--host", `${mock.url}/`]);
+      assert.equal(same.code, 0, same.stderr);
+      assert.equal(mock.counts.refresh, refreshes + 1);
+    } finally {
+      await other.close();
+    }
+  });
+
+  it("logout is final: a user-token renewing in another process meanwhile does not bring the profile back", async () => {
+    const saved = await pasteLogin("final", "items:info");
+    expireProfile("final", saved);
+    let release;
+    mock.tokenGate = new Promise((r) => (release = r)); // the renewal's refresh is held open while logout runs
+    let renewal;
+    try {
+      const renewing = start(["user-token", "--profile", "final"], { stdin: "" });
+      await until(() => mock.requests.some((q) => q.form.refresh_token === saved.tokens.refresh_token), "the renewal's refresh request");
+      const out = await run(["logout", "--profile", "final"]);
+      assert.equal(out.code, 0, out.stderr);
+      assert.match(out.stderr, /Signed out: profile "final" deleted/);
+      release(); // the token server answers the renewal with new tokens now
+      renewal = await renewing.done;
+    } finally {
+      release();
+      mock.tokenGate = undefined;
+    }
+    assert.ok(!existsSync(profileFile("final")), `the renewal wrote the profile back (user-token exited ${renewal.code}: ${renewal.stderr})`);
+    assert.equal(renewal.code, 3, "the renewal's tokens are not handed out after the logout");
+    assert.equal(renewal.stdout, "");
+    assert.match(renewal.stderr, /signed out meanwhile \(profile "final"\)/);
+    assert.ok(!existsSync(`${profileFile("final")}.lease`), "a lease was left behind");
+    const next = await run(["user-token", "--profile", "final"]);
+    assert.equal(next.code, 3, next.stderr);
+    oneLineError(next);
+    assert.match(next.stderr, /not signed in \(profile "final"\): run avito-auth login/);
+  });
+
+  it("api --data -: the body is all of stdin after the client secret's line (one chunk or many)", async () => {
+    const server = await startRecordingServer();
+    try {
+      for (const body of ['{"first":"line"}\n{"second":"line, \\u0436"}\n', JSON.stringify({ pad: "ж".repeat(200_000) })]) {
+        const r = await run(["api", "POST", "/echo", "--app", "--client-id", CLIENT, "--host", server.url, "--data", "-"], {
+          env: { AVITO_CLIENT_ID: undefined, AVITO_CLIENT_SECRET: undefined }, stdin: `${SECRET}\n${body}`,
+        });
+        assert.equal(r.code, 0, r.stderr);
+        assert.equal(new URLSearchParams(server.seen.find((q) => q.url === "/token").body).get("client_secret"), SECRET);
+        const sent = server.seen.at(-1);
+        assert.equal(sent.url, "/echo");
+        assert.equal(sent.body.length, body.length, "the whole body arrived");
+        assert.equal(sent.body, body);
+      }
+    } finally {
+      await server.close();
+    }
+  });
+
+  it("login, loopback: a malformed request line, a bad target, huge headers get 400 and the wait goes on", async () => {
+    const port = await closedPort();
+    const redirect = `http://127.0.0.1:${port}/cb`;
+    const p = start(["login", "--scope", "items:info", "--redirect-uri", redirect, "--profile", "sturdy"]);
+    const url = await until(() => urlIn(p.stderrText()), "the consent URL");
+    for (const raw of [
+      "GARBAGE\r\n\r\n",
+      "\x00\x01\x02 \xff\r\n\r\n",
+      "GET http://a:b:c/ HTTP/1.1\r\nHost: x\r\n\r\n",
+      "GET http://[::1 HTTP/1.1\r\nHost: x\r\n\r\n",
+      `GET /cb HTTP/1.1\r\nHost: x\r\nX-Big: ${"a".repeat(100_000)}\r\n\r\n`,
+      `GET /cb HTTP/1.1\r\n${Array.from({ length: 3000 }, (_, i) => `X-H${i}: v`).join("\r\n")}\r\n\r\n`,
+    ]) assert.match(await rawRequest(port, raw), /^HTTP\/1\.1 400 /, JSON.stringify(raw.slice(0, 40)));
+    assert.equal((await fetch(await consent(url))).status, 200, "still listening, and the sign-in completes");
+    const r = await p.done;
+    assert.equal(r.code, 0, r.stderr);
+    assert.deepEqual(readProfile("sturdy").tokens.scopes, ["items:info"]);
+  });
+
+  it("login, loopback: a port it cannot listen on fails before the consent URL is shown (exit 2)", async () => {
+    const taken = http.createServer((_, res) => res.end("someone else"));
+    await new Promise((r) => taken.listen(0, "127.0.0.1", r));
+    const port = taken.address().port;
+    try {
+      const codes = mock.counts.code;
+      const r = await run(["login", "--scope", "items:info", "--redirect-uri", `http://127.0.0.1:${port}/cb`, "--profile", "busy"]);
+      assert.equal(r.code, 2, r.stderr);
+      oneLineError(r);
+      assert.match(r.stderr, new RegExp(`cannot listen on 127\\.0\\.0\\.1:${port} for the redirect \\(the port is taken\\)`));
+      assert.doesNotMatch(r.stderr, /Open this URL|\/oauth\?/);
+      assert.equal(mock.counts.code, codes);
+      assert.ok(!existsSync(profileFile("busy")));
+    } finally {
+      taken.close();
+    }
+  });
+
+  it("login, loopback on localhost: listens on every address localhost resolves to (127.0.0.1 and ::1)", async () => {
+    const port = await closedPort();
+    // What /etc/hosts says on most systems, whatever it says here; plus an address this machine
+    // cannot bind (skipped, as ::1 is in a container without IPv6).
+    const resolved = ["127.0.0.1", "::1", "192.0.2.1"];
+    const p = start(["login", "--scope", "items:info", "--redirect-uri", `http://localhost:${port}/cb`, "--profile", "everywhere"], {
+      env: { NODE_OPTIONS: PRELOAD, AVITO_TEST_LOCALHOST: JSON.stringify(resolved) },
+    });
+    const url = await until(() => urlIn(p.stderrText()), "the consent URL");
+    for (const host of ["127.0.0.1", "[::1]"]) assert.equal((await fetch(`http://${host}:${port}/elsewhere`)).status, 404, host);
+    const location = new URL(await consent(url));
+    location.hostname = "[::1]"; // the browser picked the IPv6 address
+    assert.equal((await fetch(location)).status, 200);
+    const r = await p.done;
+    assert.equal(r.code, 0, r.stderr);
+    // And with the resolver of this machine, whatever localhost is here.
+    const here = [...new Set((await dns.lookup("localhost", { all: true })).map((a) => a.address))];
+    const q = start(["login", "--scope", "items:info", "--redirect-uri", `http://localhost:${port}/cb`, "--profile", "everywhere"]);
+    const url2 = await until(() => urlIn(q.stderrText()), "the consent URL");
+    for (const a of here) assert.equal((await fetch(`http://${a.includes(":") ? `[${a}]` : a}:${port}/elsewhere`)).status, 404, a);
+    assert.equal((await fetch(await consent(url2))).status, 200);
+    assert.equal((await q.done).code, 0);
+  });
+
+  it("the lock file: nonce and time inside; one left by a killed process is waited out and taken over", async () => {
+    const saved = await pasteLogin("crashed", "items:info");
+    expireProfile("crashed", saved);
+    const lock = `${profileFile("crashed")}.lock`;
+    const store = pathToFileURL(path.join(SCRATCH, "node_modules/avito-auth/cli/profile-store.mjs")).href;
+    // A process that dies (SIGKILL) holding the mutex: its lock file stays, with a fresh time.
+    const killed = spawn(process.execPath, ["--input-type=module", "-e", `
+      const { Profile } = await import(${JSON.stringify(store)});
+      await new Profile("crashed", ${JSON.stringify(path.join(config, "avito-auth"))}).locked(() => process.kill(process.pid, "SIGKILL"));`], { stdio: "inherit" });
+    assert.equal(await new Promise((r) => killed.on("close", (_, signal) => r(signal))), "SIGKILL");
+    const left = JSON.parse(readFileSync(lock, "utf8"));
+    assert.match(left.nonce, /^[0-9a-f-]{36}$/);
+    assert.equal(typeof left.at, "number");
+    assert.ok(Math.abs(left.at - Date.now()) < 60_000, "its own time, inside the file");
+    // Not a command failing until the lock ages: the renewal waits it out.
+    const r = await run(["user-token", "--profile", "crashed"]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(readProfile("crashed").tokens.access_token, r.stdout.trim());
+    assert.ok(!existsSync(lock), "the lock was released");
+  });
+
+  it("profile writes: the file fsynced before its rename, the folder after (login, renewal, logout)", async () => {
+    const trace = path.join(home, "fs-trace.json");
+    const traced = { NODE_OPTIONS: PRELOAD, AVITO_TEST_FS_TRACE: trace };
+    const file = profileFile("durable");
+    const dir = path.dirname(file);
+    const writes = () => {
+      const calls = JSON.parse(readFileSync(trace, "utf8"));
+      const renames = calls.filter((c) => c[0] === "rename" && c[2] === file);
+      assert.ok(renames.length >= 1, JSON.stringify(calls));
+      for (const [, tmp] of renames) {
+        const at = calls.findIndex((c) => c[0] === "rename" && c[1] === tmp);
+        assert.ok(calls.slice(0, at).some((c) => c[0] === "fsync" && c[1] === tmp), `${tmp} fsynced before its rename: ${JSON.stringify(calls)}`);
+        assert.ok(calls.slice(at + 1).some((c) => c[0] === "fsync" && c[1] === dir), `the folder fsynced after the rename: ${JSON.stringify(calls)}`);
+      }
+      return calls;
+    };
+    const p = start(["login", "--scope", "items:info", "--redirect-uri", "https://app.example/callback", "--profile", "durable"], { env: traced });
+    const url = await until(() => urlIn(p.stderrText()), "the consent URL");
+    p.child.stdin.end(`${await consent(url)}\n`);
+    assert.equal((await p.done).code, 0);
+    writes();
+    expireProfile("durable");
+    assert.equal((await run(["user-token", "--profile", "durable"], { env: traced })).code, 0);
+    writes();
+    assert.equal((await run(["logout", "--profile", "durable"], { env: traced })).code, 0);
+    const calls = JSON.parse(readFileSync(trace, "utf8"));
+    const removed = calls.findIndex((c) => c[0] === "rm" && c[1] === file);
+    assert.ok(removed >= 0 && calls.slice(removed + 1).some((c) => c[0] === "fsync" && c[1] === dir), `logout: the folder fsynced after the unlink: ${JSON.stringify(calls)}`);
   });
 
   it("no secret anywhere but the token store: outputs, errors, other files", () => {

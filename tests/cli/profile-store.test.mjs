@@ -1,11 +1,13 @@
 // The command line's file TokenStore (cli/profile-store.mjs, from the packed tarball) against the
 // renewal protocol: get() round-trips every member, compareAndSet compares access_token,
-// refresh_token and renewal.id as "string or absent", the lease is exclusive across processes,
-// expires, and is released only by its holder; files are mode 0600.
+// refresh_token and renewal.id as "string or absent" and matches nothing in a deleted profile,
+// the lease is exclusive across processes, expires, and is released only by its holder; the
+// mutex's lock file (nonce and time inside, a stale one taken over without breaking exclusion);
+// files are mode 0600.
 import { describe, it, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, utimesSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { pathToFileURL } from "node:url";
@@ -20,10 +22,20 @@ before(async () => {
 after(() => rmSync(dir, { recursive: true, force: true }));
 
 let n = 0;
+/** A signed-in profile without tokens yet (what login creates; a missing profile matches nothing). */
 const fresh = () => {
   const profile = new lib.Profile(`p${++n}`, path.join(dir, "avito-auth"));
+  profile.write({ client_id: "c" });
   return { profile, store: new lib.ProfileTokenStore(profile) };
 };
+/** Runs `code` (an ES module body, `lib` imported) in a new Node process; resolves to its stdout. */
+const inProcess = (code) => new Promise((resolve, reject) => {
+  const p = spawn(process.execPath, ["--input-type=module", "-e", `const lib = await import(${JSON.stringify(pathToFileURL(MODULE).href)});\n${code}`], { stdio: ["ignore", "pipe", "inherit"] });
+  let out = "";
+  p.stdout.on("data", (d) => (out += d));
+  const timer = setTimeout(() => p.kill("SIGKILL"), 30_000);
+  p.on("close", (c) => { clearTimeout(timer); c === 0 ? resolve(out) : reject(new Error(`exit ${c}`)); });
+});
 
 describe("ProfileTokenStore (the renewal protocol)", () => {
   it("get() round-trips every member, unknown and nested ones and the renewal marks", async () => {
@@ -76,36 +88,71 @@ describe("ProfileTokenStore (the renewal protocol)", () => {
     assert.ok(await store.acquireLease(10_000), "released by its holder");
   });
 
-  it("a mutex left by a killed process is taken over once stale; a fresh one is waited for", async () => {
+  it("a deleted profile (logout) matches no compareAndSet, not even an empty expected set", async () => {
     const { profile, store } = fresh();
-    writeFileSync(profile.mutexFile, "");
-    const old = new Date(Date.now() - 60_000);
-    const { utimesSync } = await import("node:fs");
-    utimesSync(profile.mutexFile, old, old);
+    const set = { access_token: "a", refresh_token: "r" };
+    assert.equal(await store.compareAndSet(undefined, set), true);
+    assert.equal(await profile.locked(() => profile.remove()), true);
+    assert.equal(await store.compareAndSet(set, { access_token: "renewed" }), false, "the renewal that was in flight");
+    assert.equal(await store.compareAndSet(undefined, { access_token: "renewed" }), false, "an empty expected set");
+    assert.ok(!existsSync(profile.file), "the profile stays deleted");
+    profile.write({ client_id: "c" }); // an explicit new sign-in
+    assert.equal(await store.compareAndSet(undefined, set), true);
+  });
+
+  it("the lock file holds a nonce and its own time; it is judged by that time, never by its mtime", async () => {
+    const { profile, store } = fresh();
+    const held = await profile.locked(() => JSON.parse(readFileSync(profile.mutexFile, "utf8")));
+    assert.match(held.nonce, /^[0-9a-f-]{36}$/);
+    assert.equal(held.pid, process.pid);
+    assert.equal(typeof held.at, "number");
+    assert.ok(!existsSync(profile.mutexFile), "released");
+
+    // Stale by its time (a minute old), however fresh its mtime: taken over at once.
+    writeFileSync(profile.mutexFile, JSON.stringify({ nonce: "dead", pid: 1, at: Date.now() - 60_000 }));
     assert.equal(await store.compareAndSet(undefined, { access_token: "a" }), true);
-    writeFileSync(profile.mutexFile, "");
-    const t0 = Date.now();
-    setTimeout(() => rmSync(profile.mutexFile, { force: true }), 200);
+    assert.ok(!existsSync(profile.mutexFile));
+
+    // Fresh by its time, however old its mtime: waited for until its holder releases it.
+    writeFileSync(profile.mutexFile, JSON.stringify({ nonce: "alive", pid: 1, at: Date.now() }));
+    const old = new Date(Date.now() - 60_000);
+    utimesSync(profile.mutexFile, old, old);
+    let releasedAt;
+    setTimeout(() => { releasedAt = Date.now(); rmSync(profile.mutexFile, { force: true }); }, 200);
     assert.equal(await store.compareAndSet({ access_token: "a" }, { access_token: "b" }), true);
-    assert.ok(Date.now() - t0 >= 190, "waited for the holder");
+    assert.ok(releasedAt !== undefined, "did not wait for the holder");
+  });
+
+  it("6 processes meeting a stale lock at once: one takes it over, and the mutex still excludes (no lost increment)", async () => {
+    const { profile } = fresh();
+    const counter = path.join(dir, `counter-${n}`);
+    writeFileSync(counter, "0");
+    writeFileSync(profile.mutexFile, JSON.stringify({ nonce: "crashed", pid: 1, at: Date.now() - 60_000 }));
+    const increments = 15;
+    await Promise.all(Array.from({ length: 6 }, () => inProcess(`
+      const { readFileSync, writeFileSync } = await import("node:fs");
+      const profile = new lib.Profile(${JSON.stringify(profile.name)}, ${JSON.stringify(profile.dir)});
+      await new Promise((r) => setTimeout(r, 300 - (Date.now() % 300)));
+      for (let i = 0; i < ${increments}; i++) {
+        await profile.locked(async () => {
+          const seen = Number(readFileSync(${JSON.stringify(counter)}, "utf8"));
+          await new Promise((r) => setTimeout(r, 2)); // another holder would interleave here
+          writeFileSync(${JSON.stringify(counter)}, String(seen + 1));
+        });
+      }`)));
+    assert.equal(Number(readFileSync(counter, "utf8")), 6 * increments);
+    assert.ok(!existsSync(profile.mutexFile), "released");
+    assert.deepEqual(readdirSync(profile.dir).filter((f) => f.startsWith(`${profile.name}.json.lock`)), [], "nothing left aside");
   });
 
   it("across processes: of 6 racing for the lease exactly one wins; 6 racing compare-and-sets from one value: one wins", async () => {
     const { profile, store } = fresh();
     await store.compareAndSet(undefined, { access_token: "start" });
-    const race = (what) => Promise.all(Array.from({ length: 6 }, (_, i) => new Promise((resolve, reject) => {
-      const code = `
-        const { Profile, ProfileTokenStore } = await import(${JSON.stringify(pathToFileURL(MODULE).href)});
-        const store = new ProfileTokenStore(new Profile(${JSON.stringify(profile.name)}, ${JSON.stringify(profile.dir)}));
-        await new Promise((r) => setTimeout(r, ${JSON.stringify(300)} - (Date.now() % 300)));
+    const race = (what) => Promise.all(Array.from({ length: 6 }, (_, i) => inProcess(`
+        const store = new lib.ProfileTokenStore(new lib.Profile(${JSON.stringify(profile.name)}, ${JSON.stringify(profile.dir)}));
+        await new Promise((r) => setTimeout(r, 300 - (Date.now() % 300)));
         const r = ${what === "lease" ? "await store.acquireLease(60000)" : `await store.compareAndSet({ access_token: "start" }, { access_token: "w${i}" })`};
-        console.log(JSON.stringify(r ?? null));`;
-      const p = spawn(process.execPath, ["--input-type=module", "-e", code], { stdio: ["ignore", "pipe", "inherit"] });
-      let out = "";
-      p.stdout.on("data", (d) => (out += d));
-      const timer = setTimeout(() => p.kill("SIGKILL"), 20_000);
-      p.on("close", (c) => { clearTimeout(timer); c === 0 ? resolve(JSON.parse(out)) : reject(new Error(`exit ${c}`)); });
-    })));
+        console.log(JSON.stringify(r ?? null));`).then(JSON.parse)));
     const leases = await race("lease");
     assert.equal(leases.filter((l) => typeof l === "string").length, 1, JSON.stringify(leases));
     const wins = await race("cas");

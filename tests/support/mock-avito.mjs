@@ -52,6 +52,7 @@ export async function startMockAvito({ port = 0, clients = { "demo-client": "dem
       return res.end(body);
     }
     if (mock.tokenDelayMs) await new Promise((r) => setTimeout(r, mock.tokenDelayMs));
+    if (mock.tokenGate) await mock.tokenGate;
     if (req.method !== "POST") return json(res, 405, { error: "invalid_request" });
     if (!String(req.headers["content-type"]).startsWith("application/x-www-form-urlencoded")) return json(res, 400, { error: "invalid_request", error_description: "form body expected" });
     if (!form.client_id || clients[form.client_id] !== form.client_secret) return json(res, 401, { error: "invalid_client", error_description: "unknown client or wrong secret" });
@@ -136,6 +137,8 @@ export async function startMockAvito({ port = 0, clients = { "demo-client": "dem
     defaultRedirect: `${url}/callback`,
     /** Delay before answering a (non-scripted) /token request, so concurrent renewals overlap. */
     tokenDelayMs: 0,
+    /** A promise (non-scripted) /token requests wait for: a test holds a request open until it lets go. */
+    tokenGate: undefined,
     state,
     counts,
     get requests() { return state.requests; },
@@ -154,6 +157,7 @@ export async function startMockAvito({ port = 0, clients = { "demo-client": "dem
     },
     reset() {
       mock.tokenDelayMs = 0;
+      mock.tokenGate = undefined;
       state.requests.length = 0; state.script.length = 0;
       state.codes.clear(); state.refresh.clear(); state.access.clear();
       for (const k of Object.keys(counts)) counts[k] = 0;

@@ -27,6 +27,10 @@ export interface AccountTokensOptions {
   refreshSkewMs?: number;
   /** Passed to every TokenManager. */
   leaseMs?: number;
+  /** Passed to every TokenManager. */
+  strictRotation?: boolean;
+  /** Passed to every TokenManager. */
+  refusalRenewalIntervalMs?: number;
   /** Called after every successful renewal of an account, with its id. */
   onTokens?: (accountId: string, tokens: TokenSet) => void | Promise<void>;
   /** Passed to every TokenManager. */
@@ -124,7 +128,8 @@ impl Cache {
 }
 
 struct Accounts {
-    /// The options every TokenManager gets (auth, grant, skew, lease, fetch), without the store.
+    /// The options every TokenManager gets (every TokenManager option but `store`, `tokens` and
+    /// `onTokens`, which are per account), without the store.
     template: Object,
     factory: Function,
     on_tokens: Option<Function>,
@@ -251,7 +256,8 @@ pub struct AccountTokens {
 
 #[wasm_bindgen]
 impl AccountTokens {
-    /// `{ auth, store: (accountId) => TokenStore, maxAccounts?, refreshSkewMs?, leaseMs?, onTokens?, fetch? }`.
+    /// `{ auth, store: (accountId) => TokenStore, maxAccounts?, refreshSkewMs?, leaseMs?,
+    /// strictRotation?, refusalRenewalIntervalMs?, onTokens?, fetch? }`.
     #[wasm_bindgen(constructor)]
     pub fn new(
         #[wasm_bindgen(unchecked_param_type = "AccountTokensOptions")] options: JsValue,
@@ -283,7 +289,14 @@ impl AccountTokens {
             },
         };
         let template = Object::new();
-        for member in ["auth", "refreshSkewMs", "leaseMs", "fetch"] {
+        for member in [
+            "auth",
+            "refreshSkewMs",
+            "leaseMs",
+            "strictRotation",
+            "refusalRenewalIntervalMs",
+            "fetch",
+        ] {
             let value = js::get(&options, member);
             if !value.is_undefined() {
                 js::set(&template, member, &value);

@@ -1,6 +1,6 @@
 //! The renewal: performs each step the core's protocol ([`crate::oauth::renewal`]) asks for —
 //! store reads, the lease, compare-and-sets, the token request, sleeps — and hands back a valid
-//! token set. One renewal at a time per manager: concurrent callers share one JS promise (so a
+//! token set. One renewal at a time per manager: concurrent callers share its outcome (so a
 //! failure reaches them all as the same `ApiException`).
 
 use super::super::auth::{random_state, AuthInner};
@@ -18,8 +18,11 @@ use crate::oauth::renewal::{
 };
 use crate::oauth::{Failure, Grant, Kind};
 use js_sys::{Function, Promise};
-use std::cell::{Cell, OnceCell};
+use std::cell::{Cell, OnceCell, RefCell};
+use std::future::Future;
+use std::pin::Pin;
 use std::rc::Rc;
+use std::task::{Context, Poll, Waker};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::JsFuture;
 
@@ -51,7 +54,7 @@ pub struct Manager {
     pub setup: Setup,
     current: Cell<Option<Rc<Current>>>,
     /// The renewal in progress, shared by every caller waiting for it.
-    inflight: Cell<Option<Promise>>,
+    inflight: Cell<Option<Rc<Shared>>>,
     /// An access token an API refused: never handed out again.
     refused: Cell<Option<Rc<str>>>,
     /// When an API refusal last set off a recovery (`tm.fetch`).
@@ -148,6 +151,68 @@ impl Manager {
     }
 }
 
+/// The renewal in progress, shared by every caller waiting for it: its outcome once known (one
+/// `ApiException` for them all), and the wakers of the callers still waiting. A caller that gives
+/// up takes its waker out, so an abandoned wait leaves nothing behind even when the renewal never
+/// ends (a Worker whose request returned cancels its timers and I/O: a JS promise per renewal
+/// kept every abandoned caller's callbacks, about 170 bytes each, bench/isolate-heap.mjs).
+#[derive(Default)]
+pub struct Shared {
+    outcome: RefCell<Option<Result<JsValue, JsValue>>>,
+    waiting: RefCell<Vec<(u64, Waker)>>,
+    next_waiter: Cell<u64>,
+}
+
+impl Shared {
+    fn settle(&self, outcome: Result<JsValue, JsValue>) {
+        *self.outcome.borrow_mut() = Some(outcome);
+        // Taken out before any waker runs: no borrow is held while a caller resumes.
+        let waiting = std::mem::take(&mut *self.waiting.borrow_mut());
+        for (_, waker) in waiting {
+            waker.wake();
+        }
+    }
+}
+
+/// One caller's wait for the shared renewal.
+struct Wait {
+    shared: Rc<Shared>,
+    id: u64,
+}
+
+impl Wait {
+    fn on(shared: Rc<Shared>) -> Wait {
+        let id = shared.next_waiter.get();
+        shared.next_waiter.set(id.wrapping_add(1));
+        Wait { shared, id }
+    }
+}
+
+impl Future for Wait {
+    type Output = Result<JsValue, JsValue>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        if let Some(outcome) = self.shared.outcome.borrow().as_ref() {
+            return Poll::Ready(outcome.clone());
+        }
+        let mut waiting = self.shared.waiting.borrow_mut();
+        match waiting.iter_mut().find(|(id, _)| *id == self.id) {
+            Some((_, waker)) => waker.clone_from(cx.waker()),
+            None => waiting.push((self.id, cx.waker().clone())),
+        }
+        Poll::Pending
+    }
+}
+
+impl Drop for Wait {
+    fn drop(&mut self) {
+        let id = self.id;
+        if let Ok(mut waiting) = self.shared.waiting.try_borrow_mut() {
+            waiting.retain(|(waiter, _)| *waiter != id);
+        }
+    }
+}
+
 /// A valid access token: the cached one, or the shared renewal's; with whether the token
 /// endpoint delivered it during this call. `signal` abandons only this caller's wait.
 pub async fn access_token(
@@ -158,18 +223,22 @@ pub async fn access_token(
         return Ok((current.access_token.clone(), false));
     }
     let renewal = match peek(&m.inflight) {
-        Some(p) => p,
+        Some(shared) => shared,
         None => {
-            let p = super::super::promise(renew(m.clone()));
-            m.inflight.set(Some(p.clone()));
-            p
+            let shared = Rc::new(Shared::default());
+            m.inflight.set(Some(shared.clone()));
+            let (renewer, outcome) = (m.clone(), shared.clone());
+            wasm_bindgen_futures::spawn_local(async move {
+                outcome.settle(renew(renewer).await);
+            });
+            shared
         }
     };
     let tokens = match signal {
-        None => JsFuture::from(renewal).await?,
+        None => Wait::on(renewal).await?,
         Some(signal) => {
             let cancel = Cancel::for_wait(None, Some(&signal));
-            match cancel.race(JsFuture::from(renewal)).await {
+            match cancel.race(Wait::on(renewal)).await {
                 Ok(outcome) => outcome?,
                 Err(_) => {
                     return Err(exception(&Failure::new(

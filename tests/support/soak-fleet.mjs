@@ -50,7 +50,7 @@ export function rssOf(pid) {
 }
 
 /** The workerd processes Miniflare started (children of this process). */
-function workerdPids() {
+export function workerdPids() {
   const pids = [];
   for (const d of readdirSync("/proc")) {
     if (!/^\d+$/.test(d)) continue;

@@ -7,7 +7,7 @@
 use super::exception::{exception, invalid, rejected};
 use super::js::{self, rust_string};
 use super::tokens::{MemoryTokenStore, TokenManager};
-use crate::oauth::{Failure, Kind};
+use crate::oauth::failure::Failure;
 use js_sys::{Function, Object, Promise};
 use std::cell::RefCell;
 use std::rc::Rc;
@@ -236,11 +236,10 @@ async fn sign_in(accounts: Rc<Accounts>, id: String, tokens: JsValue) -> Result<
             return Ok(JsValue::UNDEFINED);
         }
     }
-    let mut f = Failure::new(
-        Kind::Store,
+    let mut f = Failure::store(
         "the store kept changing: the sign-in's tokens were not stored (compare-and-set lost 16 times)",
     );
-    f.retryable = true;
+    f.set_retryable(true);
     Err(exception(&f))
 }
 

@@ -573,13 +573,13 @@ impl Renewal {
 
 /// What a failed token request means for the refresh token it presented (or for a
 /// client_credentials request): see [`Answer`].
-pub fn answer_of(f: &super::Failure) -> Answer {
-    use super::Kind;
-    match f.kind {
+pub fn answer_of(f: &super::failure::Failure) -> Answer {
+    use super::failure::Kind;
+    match f.kind() {
         Kind::OAuth if f.sign_in_required() => Answer::Refused,
         Kind::OAuth => Answer::Declined,
         Kind::InvalidArgument => Answer::NotSent,
-        Kind::Http if matches!(f.status, Some(429 | 503)) => Answer::NotSent,
+        Kind::Http if matches!(f.status(), Some(429 | 503)) => Answer::NotSent,
         Kind::Network | Kind::Aborted if f.not_sent() => Answer::NotSent,
         Kind::Http
         | Kind::Network
@@ -622,7 +622,7 @@ pub fn request_budget_ms(timeout_ms: f64, policy: &super::retry::RetryPolicy) ->
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::oauth::{Failure, Kind};
+    use crate::oauth::failure::{Delivery, Failure, Kind, Response};
 
     const CFG: RenewalConfig = RenewalConfig {
         grant: RenewalGrant::RefreshToken,
@@ -903,13 +903,49 @@ mod tests {
     #[test]
     fn what_a_failed_request_means_for_its_token() {
         let f = |kind, status: Option<u16>, error: Option<&str>, not_sent| {
-            let mut f = Failure::new(kind, "");
-            f.status = status;
-            f.error = error.map(str::to_owned);
-            if not_sent {
-                f.delivery = crate::oauth::Delivery::NotSent;
+            let delivery = if not_sent {
+                Delivery::NotSent
+            } else {
+                Delivery::MayHaveArrived
+            };
+            let response = status.map(|status| Response {
+                status,
+                body: String::new(),
+                body_end: crate::oauth::redact::TextEnd::Whole,
+                retry_after_ms: None,
+            });
+            let error = error.map(str::to_owned);
+            match kind {
+                Kind::OAuth => Failure::OAuth {
+                    error: error.unwrap_or_default(),
+                    error_description: None,
+                    response,
+                },
+                Kind::Http => Failure::Http {
+                    response: response.expect("an HTTP failure has a status"),
+                    error,
+                    error_description: None,
+                    retryable: false,
+                },
+                Kind::InvalidResponse => Failure::InvalidResponse {
+                    detail: String::new(),
+                    error_description: None,
+                    response,
+                },
+                Kind::Network => Failure::Network {
+                    detail: String::new(),
+                    code: error,
+                    delivery,
+                    retryable: false,
+                },
+                Kind::Timeout => Failure::timeout("", delivery),
+                Kind::Aborted => Failure::aborted("", delivery),
+                Kind::InvalidArgument => Failure::InvalidArgument {
+                    detail: String::new(),
+                    error,
+                },
+                Kind::Store => Failure::store(""),
             }
-            f
         };
         let cases = [
             (

@@ -3,17 +3,19 @@
 //! token set. One renewal at a time per manager: concurrent callers share one JS promise (so a
 //! failure reaches them all as the same `ApiException`).
 
-use super::super::auth::{random_state, AuthInner};
+use super::super::auth::AuthInner;
 use super::super::exception::exception;
 use super::super::js::{self, CallerSignal};
+use super::super::random::random_state;
 use super::super::timing::{self, Cancel, Fired};
 use super::super::transport::request_outcome;
 use super::store::{copy_of, mark_id, peek, with_mark, HeldTokens, Store, StoreFailure};
+use crate::oauth::failure::{Delivery, Failure};
 use crate::oauth::renewal::{
     self, answer_of, Answer, Ending, Event, Expected, Renewal, RenewalConfig, RenewalGrant, SignIn,
     Step, Why,
 };
-use crate::oauth::{Delivery, Failure, Grant, Kind};
+use crate::oauth::request::Grant;
 use js_sys::{Function, Promise};
 use std::cell::{Cell, OnceCell};
 use std::rc::Rc;
@@ -158,9 +160,9 @@ pub async fn access_token(
             match cancel.race(JsFuture::from(renewal)).await {
                 Ok(outcome) => outcome?,
                 Err(_) => {
-                    return Err(exception(&Failure::new(
-                        Kind::Aborted,
+                    return Err(exception(&Failure::aborted(
                         "the caller's AbortSignal fired while waiting for the token",
+                        Delivery::MayHaveArrived,
                     )))
                 }
             }
@@ -169,8 +171,7 @@ pub async fn access_token(
     let token = js::get(&tokens, "access_token")
         .as_string()
         .ok_or_else(|| {
-            exception(&Failure::new(
-                Kind::InvalidResponse,
+            exception(&Failure::invalid_response(
                 "the renewed set has no access_token",
             ))
         })?;
@@ -384,7 +385,7 @@ impl<'m> Renewing<'m> {
         let mut call = match self.m.setup.auth.call(grant, &secret, &JsValue::UNDEFINED) {
             Ok(call) => call,
             Err(refused) => {
-                self.request_failure = Some(RequestFailure::Refused(refused));
+                self.request_failure = Some(RequestFailure::Refused(refused.into()));
                 return Answer::NotSent;
             }
         };
@@ -401,12 +402,10 @@ impl<'m> Renewing<'m> {
             Err(mut failure) => {
                 let answer = answer_of(&failure);
                 if abandon.fired() == Some(Fired::Timer) {
-                    let delivery = failure.delivery;
-                    failure = Failure::new(
-                        Kind::Timeout,
+                    failure = Failure::timeout(
                         "no answer from the token endpoint before the renewal's deadline",
+                        failure.delivery(),
                     );
-                    failure.delivery = delivery;
                 }
                 self.request_failure = Some(RequestFailure::Core(failure));
                 answer
@@ -473,8 +472,7 @@ impl<'m> Renewing<'m> {
             Why::SignIn(SignIn::Refused) | Why::Answer => match self.request_failure {
                 Some(RequestFailure::Core(f)) => exception(&f),
                 Some(RequestFailure::Refused(e)) => e,
-                None => exception(&Failure::new(
-                    Kind::Store,
+                None => exception(&Failure::store(
                     "the renewal ended without an answer",
                 )),
             },
@@ -488,14 +486,14 @@ impl<'m> Renewing<'m> {
                 "an earlier renewal presented this refresh token and its answer was lost; with strictRotation it is not presented again: sign in again",
             ),
             Why::Timeout => {
-                let mut f = Failure::new(
-                    Kind::Timeout,
+                let mut f = Failure::timeout(
                     format!(
                         "another renewal of this account did not finish within {} ms",
                         self.m.setup.cfg.renewal_bound_ms()
                     ),
+                    Delivery::MayHaveArrived,
                 );
-                f.retryable = true;
+                f.set_retryable(true);
                 exception(&f)
             }
             Why::Store => {
@@ -503,16 +501,14 @@ impl<'m> Renewing<'m> {
                     Some(f) => (f.call, f.detail.as_str()),
                     None => ("get", "it failed"),
                 };
-                let mut f = Failure::new(
-                    Kind::Store,
+                let mut f = Failure::store(
                     format!("the token store's {call}() failed: {detail}"),
                 )
                 .redacted(&secrets);
-                f.retryable = true;
+                f.set_retryable(true);
                 exception(&f)
             }
-            Why::StoreNeverMatched => exception(&Failure::new(
-                Kind::Store,
+            Why::StoreNeverMatched => exception(&Failure::store(
                 "the token store's compareAndSet() kept refusing the set its get() returned: it must compare access_token, refresh_token and renewal.id, not identity",
             )),
         }
@@ -520,17 +516,16 @@ impl<'m> Renewing<'m> {
 }
 
 fn not_sent_in_time() -> Failure {
-    let mut f = Failure::new(
-        Kind::Timeout,
+    Failure::timeout(
         "the renewal's deadline passed before the refresh could be sent",
-    );
-    f.delivery = Delivery::NotSent;
-    f
+        Delivery::NotSent,
+    )
 }
 
 /// `signInRequired` (kind `invalid_argument`, error `invalid_grant`): nothing is sent.
 fn sign_in_again(detail: &str) -> JsValue {
-    let mut f = Failure::invalid_argument(detail);
-    f.error = Some("invalid_grant".into());
-    exception(&f)
+    exception(&Failure::InvalidArgument {
+        detail: detail.into(),
+        error: Some("invalid_grant".into()),
+    })
 }

@@ -221,7 +221,7 @@ impl TokenManager {
 
 fn call_signal(options: &JsValue) -> Result<Option<CallerSignal>, JsValue> {
     let o: options::CallOptions = options::from_object(options, "options")?;
-    options::signal(&o.signal)
+    Ok(options::signal(&o.signal)?)
 }
 
 impl TokenManager {

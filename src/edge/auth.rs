@@ -10,7 +10,7 @@ use super::transport::settings::{Call, ConfigurationOptions, Settings};
 use super::transport::token_set::Results;
 use crate::oauth::callback::{read_callback, CallbackParams};
 use crate::oauth::request::Grant;
-use crate::oauth::text::push_u64;
+use crate::oauth::text::{join_str, push_u64};
 use crate::oauth::url::{consent_url, DEFAULT_AUTHORIZE_URL};
 use serde::{Deserialize, Serialize};
 use std::rc::Rc;
@@ -159,17 +159,19 @@ impl AvitoAuth {
             Some(list) if list.length() == 0 => {
                 return Err(EdgeError::invalid(&["scope must name at least one scope"]))
             }
-            Some(list) => list
-                .iter()
-                .enumerate()
-                .map(|(i, s)| {
-                    let mut name = String::from("scope[");
-                    push_u64(&mut name, i as u64);
-                    name.push(']');
-                    options::required_string(&s, &name)
-                })
-                .collect::<Result<Vec<_>, _>>()?
-                .join(","),
+            Some(list) => join_str(
+                &list
+                    .iter()
+                    .enumerate()
+                    .map(|(i, s)| {
+                        let mut name = String::from("scope[");
+                        push_u64(&mut name, i as u64);
+                        name.push(']');
+                        options::required_string(&s, &name)
+                    })
+                    .collect::<Result<Vec<_>, _>>()?,
+                ",",
+            ),
             None => options::required_string(&o.scope, "scope")?,
         };
         let state = if absent(&o.state) {

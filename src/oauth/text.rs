@@ -10,6 +10,18 @@ pub fn concat_str(parts: &[&str]) -> String {
     s
 }
 
+/// The parts with `separator` between them (std's `join` is a kilobyte of generic wasm).
+pub fn join_str<S: AsRef<str>>(parts: &[S], separator: &str) -> String {
+    let mut out = String::new();
+    for (i, part) in parts.iter().enumerate() {
+        if i > 0 {
+            out.push_str(separator);
+        }
+        out.push_str(part.as_ref());
+    }
+    out
+}
+
 /// `n` in decimal, appended to `out`.
 pub fn push_u64(out: &mut String, mut n: u64) {
     let mut buf = [0u8; 20];
@@ -52,5 +64,8 @@ mod tests {
     #[test]
     fn parts_join() {
         assert_eq!(concat_str(&["a", "", "bc"]), "abc");
+        let parts = ["", "b", "c"].map(String::from);
+        assert_eq!(join_str(&parts, ": "), ": b: c");
+        assert_eq!(join_str::<String>(&[], ","), "");
     }
 }

@@ -18,6 +18,7 @@ use crate::oauth::classify::{classify, Token};
 use crate::oauth::failure::{Delivery, Failure};
 use crate::oauth::rejection::{classify_rejection, Rejection};
 use crate::oauth::retry::{next_delay, retry_after_seconds, retryable};
+use crate::oauth::text::join_str;
 use crate::oauth::wire::BodyShape;
 use body::{read_answer, Answer};
 use js_sys::Promise;
@@ -172,11 +173,11 @@ fn error_info(error: &JsValue) -> (String, Option<String>) {
             .map(String::from)
     };
     let cause = super::js::get(error, "cause");
-    let message = [pick(error, "message"), pick(&cause, "message")]
+    let parts: Vec<String> = [pick(error, "message"), pick(&cause, "message")]
         .into_iter()
         .flatten()
-        .collect::<Vec<_>>()
-        .join(": ");
+        .collect();
+    let message = join_str(&parts, ": ");
     (
         message,
         pick(error, "code").or_else(|| pick(&cause, "code")),

@@ -82,7 +82,7 @@ export function apiException(kind, message, fields) {
   return withRoom(FAILURE_FRAMES, () => new ApiException(kind, message, { ...fields, [FROM_CRATE]: true }));
 }
 
-const KINDS = ["oauth", "http", "invalid_response", "network", "timeout", "aborted", "invalid_argument", "store"];
+const KINDS = ["oauth", "http", "invalid_response", "network", "timeout", "aborted", "invalid_argument", "store", "sign_in_required"];
 
 export class ApiException extends Error {
   /**

@@ -6,6 +6,7 @@
 
 use super::exception::{exception, invalid, rejected};
 use super::js::{self, rust_string};
+use super::options;
 use super::tokens::{overwrite, tombstone, HeldTokens, MemoryTokenStore, Store, TokenManager};
 use crate::oauth::overwrite::{bound_ms, Written};
 use crate::oauth::renewal::DEFAULT_LEASE_MS;
@@ -37,6 +38,17 @@ export interface AccountTokensOptions {
   fetch?: (input: RequestInfo | URL, init?: RequestInit) => Promise<Response>;
 }
 "#;
+
+/// The TokenManager options every account's manager gets from AccountTokens' own (`store`,
+/// `tokens` and `onTokens` are per account).
+const PASSED_OPTIONS: [&str; 6] = [
+    "auth",
+    "refreshSkewMs",
+    "leaseMs",
+    "strictRotation",
+    "refusalRenewalIntervalMs",
+    "fetch",
+];
 
 const DEFAULT_MAX_ACCOUNTS: f64 = 1000.0;
 const MAX_MAX_ACCOUNTS: f64 = 1_000_000.0;
@@ -267,6 +279,21 @@ impl AccountTokens {
                 "AccountTokens needs options: { auth, store: (accountId) => TokenStore }",
             ));
         }
+        // AccountTokens' own options, and the TokenManager options it passes on.
+        let [auth, skew, lease, strict, refusal, fetch] = PASSED_OPTIONS;
+        let known = [
+            auth,
+            skew,
+            lease,
+            strict,
+            refusal,
+            fetch,
+            "store",
+            "maxAccounts",
+            "onTokens",
+        ];
+        let keys: &Object = options.unchecked_ref();
+        options::refuse_unknown(Some(keys), &known, "AccountTokens")?;
         let factory = js::get(&options, "store")
             .dyn_into::<Function>()
             .map_err(|_| invalid("store must be a function (accountId) => TokenStore"))?;
@@ -289,14 +316,7 @@ impl AccountTokens {
             },
         };
         let template = Object::new();
-        for member in [
-            "auth",
-            "refreshSkewMs",
-            "leaseMs",
-            "strictRotation",
-            "refusalRenewalIntervalMs",
-            "fetch",
-        ] {
+        for member in PASSED_OPTIONS {
             let value = js::get(&options, member);
             if !value.is_undefined() {
                 js::set(&template, member, &value);

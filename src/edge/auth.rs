@@ -1,16 +1,18 @@
-//! `AvitoAuth`, the ergonomic client (one per Avito application), `parseCallback` and
-//! `randomState`.
+//! `AvitoAuth`, the ergonomic client (one per Avito application), and `parseCallback`.
 
-use super::client::{build_call, call_options_of, handle, secret_name, spawn, CallArgs, Results};
-use super::exception::{exception, invalid, rejected, unserializable};
+use super::client::{build_call, call_options_of, handle, secret_name, spawn, CallArgs};
+use super::exception::EdgeError;
+use super::exception::{rejected, unserializable};
 use super::js::{self, absent};
-use super::options::{self, ConfigurationOptions};
-use super::transport::{Call, Settings};
+use super::options;
+use super::random::random_state;
+use super::transport::settings::{Call, ConfigurationOptions, Settings};
+use super::transport::token_set::Results;
 use crate::oauth::callback::{read_callback, CallbackParams};
+use crate::oauth::request::Grant;
+use crate::oauth::text::{join_str, push_u64};
 use crate::oauth::url::{consent_url, DEFAULT_AUTHORIZE_URL};
-use crate::oauth::Grant;
 use serde::{Deserialize, Serialize};
-use std::cell::Cell;
 use std::rc::Rc;
 use wasm_bindgen::convert::TryFromJsValue;
 use wasm_bindgen::prelude::*;
@@ -33,7 +35,7 @@ impl AuthInner {
         grant: Grant,
         grant_secret: &JsValue,
         call_options: &JsValue,
-    ) -> Result<Call, JsValue> {
+    ) -> Result<Call, EdgeError> {
         let (o, signal) = call_options_of(call_options)?;
         let grant_secret = options::string_or_none(grant_secret, secret_name(grant))?;
         let redirect_uri = match grant {
@@ -109,12 +111,25 @@ impl AvitoAuth {
     #[wasm_bindgen(constructor)]
     pub fn new(
         #[wasm_bindgen(unchecked_param_type = "AvitoAuthOptions")] options: JsValue,
-    ) -> Result<AvitoAuth, JsValue> {
+    ) -> Result<AvitoAuth, EdgeError> {
         if absent(&options) {
-            return Err(invalid("AvitoAuth options must be an object"));
+            return Err(EdgeError::invalid(&["AvitoAuth options must be an object"]));
         }
         // One copy of the options (each getter runs once), read as two structs.
         let snapshot = options::snapshot(&options, "AvitoAuth options")?;
+        let [host, fetch, timeout, retries, agent, headers] = options::CONFIGURATION_OPTIONS;
+        let known = [
+            "clientId",
+            "clientSecret",
+            "authorizeUrl",
+            host,
+            fetch,
+            timeout,
+            retries,
+            agent,
+            headers,
+        ];
+        options::refuse_unknown(snapshot.as_ref(), &known, "AvitoAuth")?;
         let extra: AuthOptions = options::from_snapshot(snapshot.as_ref(), "")?;
         let client_id = options::required_string(&extra.client_id, "clientId")?;
         let client_secret = options::required_string(&extra.client_secret, "clientSecret")?;
@@ -151,18 +166,25 @@ impl AvitoAuth {
     pub fn authorization_url(
         &self,
         #[wasm_bindgen(unchecked_param_type = "AuthorizationUrlOptions")] options: JsValue,
-    ) -> Result<JsValue, JsValue> {
+    ) -> Result<JsValue, EdgeError> {
         let o: UrlOptions = options::from_object(&options, "authorizationUrl options")?;
         let scope = match o.scope.dyn_ref::<js_sys::Array>() {
             Some(list) if list.length() == 0 => {
-                return Err(invalid("scope must name at least one scope"))
+                return Err(EdgeError::invalid(&["scope must name at least one scope"]))
             }
-            Some(list) => list
-                .iter()
-                .enumerate()
-                .map(|(i, s)| options::required_string(&s, &format!("scope[{i}]")))
-                .collect::<Result<Vec<_>, _>>()?
-                .join(","),
+            Some(list) => join_str(
+                &list
+                    .iter()
+                    .enumerate()
+                    .map(|(i, s)| {
+                        let mut name = String::from("scope[");
+                        push_u64(&mut name, i as u64);
+                        name.push(']');
+                        options::required_string(&s, &name)
+                    })
+                    .collect::<Result<Vec<_>, _>>()?,
+                ",",
+            ),
             None => options::required_string(&o.scope, "scope")?,
         };
         let state = if absent(&o.state) {
@@ -189,7 +211,7 @@ impl AvitoAuth {
         #[wasm_bindgen(unchecked_param_type = "CallbackInput")] input: JsValue,
         #[wasm_bindgen(js_name = expectedState, unchecked_param_type = "string")]
         expected_state: JsValue,
-    ) -> Result<JsValue, JsValue> {
+    ) -> Result<JsValue, EdgeError> {
         parse_callback(input, expected_state)
     }
 
@@ -251,7 +273,7 @@ impl AvitoAuth {
 
 /// The query parameters of a callback: a `URL`, `URLSearchParams`, a URL string (absolute or
 /// not) or a `Request`.
-fn search_params(input: &JsValue) -> Result<web_sys::UrlSearchParams, JsValue> {
+fn search_params(input: &JsValue) -> Result<web_sys::UrlSearchParams, EdgeError> {
     if let Some(url) = input.dyn_ref::<web_sys::Url>() {
         return Ok(url.search_params());
     }
@@ -264,11 +286,13 @@ fn search_params(input: &JsValue) -> Result<web_sys::UrlSearchParams, JsValue> {
         None => None,
     };
     let href = href.ok_or_else(|| {
-        invalid("the callback must be a URL, a URL string, URLSearchParams or a Request")
+        EdgeError::invalid(&[
+            "the callback must be a URL, a URL string, URLSearchParams or a Request",
+        ])
     })?;
     web_sys::Url::new_with_base(&href, "http://callback.invalid/")
         .map(|u| u.search_params())
-        .map_err(|_| invalid("the callback is not a valid URL"))
+        .map_err(|_| EdgeError::invalid(&["the callback is not a valid URL"]))
 }
 
 /// Reads the authorization callback (`?code=…&state=…` or `?error=…`), checking `state` against
@@ -278,7 +302,7 @@ pub fn parse_callback(
     #[wasm_bindgen(unchecked_param_type = "CallbackInput")] input: JsValue,
     #[wasm_bindgen(js_name = expectedState, unchecked_param_type = "string")]
     expected_state: JsValue,
-) -> Result<JsValue, JsValue> {
+) -> Result<JsValue, EdgeError> {
     let params = search_params(&input)?;
     let expected = options::required_string(&expected_state, "expectedState")?;
     let (state, code, error, error_description) = (
@@ -293,64 +317,10 @@ pub fn parse_callback(
         error: error.as_deref(),
         error_description: error_description.as_deref(),
     };
-    match read_callback(&read, &expected) {
-        Ok(code) => serde_wasm_bindgen::to_value(&Callback {
-            code,
-            state: &expected,
-        })
-        .map_err(|_| unserializable("callback result")),
-        Err(f) => Err(exception(&f)),
-    }
-}
-
-thread_local! {
-    /// The WebCrypto to draw from: the global one, or what the runtime entry handed over
-    /// (Node 18 has no global `crypto` in every mode).
-    /// A `Cell`, taken and put back whole: no borrow that could fail.
-    static CRYPTO: Cell<Option<JsValue>> = const { Cell::new(None) };
-}
-
-/// Called by the Node entries with `node:crypto`'s `webcrypto`.
-#[wasm_bindgen(js_name = __setCrypto, skip_typescript)]
-pub fn set_crypto(crypto: JsValue) {
-    CRYPTO.with(|c| c.set(Some(crypto)));
-}
-
-/// A fresh URL-safe random state: 256 bits from `crypto.getRandomValues`, base64url (43 chars).
-#[wasm_bindgen(js_name = randomState)]
-pub fn random_state() -> Result<String, JsValue> {
-    let given = CRYPTO.with(|c| {
-        let given = c.take();
-        c.set(given.clone());
-        given
-    });
-    let crypto = given
-        .filter(|c| !absent(c))
-        .unwrap_or_else(|| js::get(&js_sys::global(), "crypto"));
-    let unavailable =
-        || invalid("no crypto.getRandomValues in this runtime: pass an explicit state");
-    if !js::get(&crypto, "getRandomValues").is_function() {
-        return Err(unavailable());
-    }
-    let mut bytes = [0u8; 32];
-    crypto
-        .unchecked_into::<web_sys::Crypto>()
-        .get_random_values_with_u8_array(&mut bytes)
-        .map_err(|_| unavailable())?;
-    Ok(base64url(&bytes))
-}
-
-fn base64url(bytes: &[u8]) -> String {
-    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-    let mut out = String::with_capacity(bytes.len() * 4 / 3 + 2);
-    for chunk in bytes.chunks(3) {
-        let n = chunk
-            .iter()
-            .enumerate()
-            .fold(0u32, |n, (i, b)| n | (*b as u32) << (16 - 8 * i));
-        for i in 0..=chunk.len() {
-            out.push(ALPHABET[(n >> (18 - 6 * i) & 63) as usize] as char);
-        }
-    }
-    out
+    let code = read_callback(&read, &expected)?;
+    serde_wasm_bindgen::to_value(&Callback {
+        code,
+        state: &expected,
+    })
+    .map_err(|_| unserializable("callback result"))
 }

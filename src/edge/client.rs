@@ -2,11 +2,14 @@
 //! `ApplicationAccessApi` (authorization_code, refresh_token) and `AccessApi`
 //! (client_credentials), with its names and parameter order.
 
-use super::exception::{exception, invalid, rejected};
+use super::exception::EdgeError;
+use super::exception::{exception, rejected};
 use super::js::CallerSignal;
-use super::options::{self, CallOptions, ConfigurationOptions};
-use super::transport::{request, Call, Settings};
-use crate::oauth::{check_grant_type, require_arg, token_body, Grant};
+use super::options::{self, CallOptions};
+use super::transport::request_outcome;
+use super::transport::settings::{Call, ConfigurationOptions, Settings};
+use super::transport::token_set::Results;
+use crate::oauth::request::{check_grant_type, require_arg, token_body, Grant};
 use serde::Serialize;
 use std::rc::Rc;
 use wasm_bindgen::convert::TryFromJsValue;
@@ -62,8 +65,14 @@ impl Configuration {
     #[wasm_bindgen(constructor)]
     pub fn new(
         #[wasm_bindgen(unchecked_optional_param_type = "ConfigurationOptions")] options: JsValue,
-    ) -> Result<Configuration, JsValue> {
-        let o: ConfigurationOptions = options::from_object(&options, "Configuration options")?;
+    ) -> Result<Configuration, EdgeError> {
+        let snapshot = options::snapshot(&options, "Configuration options")?;
+        options::refuse_unknown(
+            snapshot.as_ref(),
+            &options::CONFIGURATION_OPTIONS,
+            "Configuration",
+        )?;
+        let o: ConfigurationOptions = options::from_snapshot(snapshot.as_ref(), "")?;
         Ok(Configuration {
             settings: Rc::new(Settings::from_options(&o)?),
         })
@@ -103,14 +112,14 @@ impl ApiClient {
     #[wasm_bindgen(constructor)]
     pub fn new(
         #[wasm_bindgen(unchecked_optional_param_type = "Configuration")] configuration: JsValue,
-    ) -> Result<ApiClient, JsValue> {
+    ) -> Result<ApiClient, EdgeError> {
         let configuration = if super::js::absent(&configuration) {
             Configuration::new(JsValue::UNDEFINED)?.into()
         } else {
             configuration
         };
         let settings = configuration_of(&configuration)
-            .ok_or_else(|| invalid("ApiClient expects a Configuration"))?;
+            .ok_or_else(|| EdgeError::invalid(&["ApiClient expects a Configuration"]))?;
         Ok(ApiClient {
             configuration,
             settings,
@@ -130,13 +139,14 @@ impl ApiClient {
 }
 
 /// The `ApiClient` a seed-layer API was given (a default one when absent).
-fn client_of(api_client: JsValue) -> Result<(JsValue, Rc<Settings>), JsValue> {
+fn client_of(api_client: JsValue) -> Result<(JsValue, Rc<Settings>), EdgeError> {
     let api_client = if super::js::absent(&api_client) {
         ApiClient::new(JsValue::UNDEFINED)?.into()
     } else {
         api_client
     };
-    let settings = api_client_of(&api_client).ok_or_else(|| invalid("expected an ApiClient"))?;
+    let settings =
+        api_client_of(&api_client).ok_or_else(|| EdgeError::invalid(&["expected an ApiClient"]))?;
     Ok((api_client, settings))
 }
 
@@ -170,7 +180,7 @@ fn prepare(
     grant_secret: &JsValue,
     grant_type: &JsValue,
     call_options: &JsValue,
-) -> Result<Call, JsValue> {
+) -> Result<Call, EdgeError> {
     let (_, signal) = call_options_of(call_options)?;
     let client_id = options::string_or_none(client_id, "clientId")?;
     let client_secret = options::string_or_none(client_secret, "clientSecret")?;
@@ -197,7 +207,7 @@ fn prepare(
 /// caller's signal.
 pub fn call_options_of(
     call_options: &JsValue,
-) -> Result<(CallOptions, Option<CallerSignal>), JsValue> {
+) -> Result<(CallOptions, Option<CallerSignal>), EdgeError> {
     let o: CallOptions = options::from_object(call_options, "options")?;
     let signal = options::signal(&o.signal)?;
     Ok((o, signal))
@@ -210,15 +220,6 @@ pub fn secret_name(grant: Grant) -> &'static str {
     } else {
         "code"
     }
-}
-
-/// The shape of a call's results.
-#[derive(Clone, Copy, PartialEq, Eq)]
-pub enum Results {
-    /// The seed-shaped layer's: the wire members only.
-    Plain,
-    /// `AvitoAuth`'s: with `expires_at` (Unix ms).
-    WithExpiry,
 }
 
 /// A grant call's arguments as read from JavaScript, before the core's checks.
@@ -236,7 +237,7 @@ pub struct CallArgs<'a> {
 }
 
 /// Checks a call's arguments with the core's rules and builds its form body.
-pub fn build_call(args: CallArgs) -> Result<Call, JsValue> {
+pub fn build_call(args: CallArgs) -> Result<Call, EdgeError> {
     let CallArgs {
         grant,
         client_id,
@@ -247,40 +248,41 @@ pub fn build_call(args: CallArgs) -> Result<Call, JsValue> {
         signal,
         results,
     } = args;
-    let checked = (|| {
-        let client_id = require_arg("clientId", client_id)?;
-        let client_secret = require_arg("clientSecret", client_secret)?;
-        let grant_secret = match grant {
-            Grant::AuthorizationCode => Some(require_arg("code", grant_secret)?),
-            Grant::RefreshToken => Some(require_arg("refreshToken", grant_secret)?),
-            Grant::ClientCredentials => None,
-        };
-        check_grant_type(grant, grant_type)?;
-        let body = token_body(
-            grant,
-            &client_id,
-            &client_secret,
-            grant_secret.as_deref(),
-            redirect_uri.as_deref(),
-        );
-        let secrets = [Some(client_secret), grant_secret]
-            .into_iter()
-            .flatten()
-            .collect();
-        Ok(Call {
-            grant,
-            body,
-            secrets,
-            signal,
-            results,
-        })
-    })();
-    checked.map_err(|f| exception(&f))
+    let client_id = require_arg("clientId", client_id)?;
+    let client_secret = require_arg("clientSecret", client_secret)?;
+    let grant_secret = match grant {
+        Grant::AuthorizationCode => Some(require_arg("code", grant_secret)?),
+        Grant::RefreshToken => Some(require_arg("refreshToken", grant_secret)?),
+        Grant::ClientCredentials => None,
+    };
+    check_grant_type(grant, grant_type)?;
+    let body = token_body(
+        grant,
+        &client_id,
+        &client_secret,
+        grant_secret.as_deref(),
+        redirect_uri.as_deref(),
+    );
+    let secrets = [Some(client_secret), grant_secret]
+        .into_iter()
+        .flatten()
+        .collect();
+    Ok(Call {
+        grant,
+        body,
+        secrets,
+        signal,
+        results,
+    })
 }
 
 /// Runs a checked call; every exported method hands its call to this one future.
 pub fn spawn(settings: Rc<Settings>, call: Call) -> js_sys::Promise {
-    super::promise(request(settings, call))
+    super::promise(async move {
+        request_outcome(&settings, &call)
+            .await
+            .map_err(|f| exception(&f))
+    })
 }
 
 /// authorization_code and refresh_token grants (tokens on behalf of a user).
@@ -296,7 +298,7 @@ impl ApplicationAccessApi {
     pub fn new(
         #[wasm_bindgen(js_name = apiClient, unchecked_optional_param_type = "ApiClient")]
         api_client: JsValue,
-    ) -> Result<ApplicationAccessApi, JsValue> {
+    ) -> Result<ApplicationAccessApi, EdgeError> {
         let (api_client, settings) = client_of(api_client)?;
         Ok(ApplicationAccessApi {
             api_client,
@@ -368,7 +370,7 @@ impl AccessApi {
     pub fn new(
         #[wasm_bindgen(js_name = apiClient, unchecked_optional_param_type = "ApiClient")]
         api_client: JsValue,
-    ) -> Result<AccessApi, JsValue> {
+    ) -> Result<AccessApi, EdgeError> {
         let (api_client, settings) = client_of(api_client)?;
         Ok(AccessApi {
             api_client,

@@ -1,9 +1,9 @@
 //! The JavaScript this crate calls, all of it through `catch` bindings: a user's object may be a
 //! Proxy, a getter may throw, a "fetch" may be anything. A JS exception must never unwind through
 //! wasm frames (inside wasm-bindgen-futures' executor it would leave the task queue stuck), so
-//! every call that can throw returns a `Result` here. This is the one `extern` home of the edge
-//! (the token store protocol in `tokens.rs` is moving here with that module's rewrite); web-sys
-//! and js-sys methods used elsewhere are their `catch` ones (`Result`) or cannot throw.
+//! every call that can throw returns a `Result` here. This is the edge's `extern` home, but for
+//! the two store methods `AccountTokens` calls on a sign-in (`accounts.rs`); web-sys and js-sys
+//! methods used elsewhere are their `catch` ones (`Result`) or cannot throw.
 
 use js_sys::{Array, Function, JsString, Object, Promise, Reflect};
 use wasm_bindgen::prelude::*;

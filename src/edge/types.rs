@@ -36,7 +36,13 @@ export type ApiExceptionKind =
    * A TokenManager's store failed: a call rejected, threw or did not settle within `leaseMs`, or
    * its `compareAndSet` never accepted the set its `get` returned.
    */
-  | "store";
+  | "store"
+  /**
+   * No usable refresh token remains — none stored, refused by the server earlier, or the account
+   * was signed out: the seller must sign in again (`signInRequired` is true). Nothing was sent.
+   * The server's own `invalid_grant` stays `"oauth"`, with `signInRequired` true.
+   */
+  | "sign_in_required";
 
 /**
  * The one error type. A real `Error` subclass. Never contains a secret value (client secret,

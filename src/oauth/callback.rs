@@ -1,8 +1,8 @@
 //! What an authorization callback (`?code=…&state=…` or `?error=…`) says, once the edge has read
 //! its query parameters with the platform's URL parser.
 
+use super::failure::Failure;
 use super::redact::{truncate, FIELD_LIMIT};
-use super::{Failure, Kind};
 
 /// The query parameters of a callback that matter.
 #[derive(Debug, Default, Clone, Copy)]
@@ -18,39 +18,32 @@ pub struct CallbackParams<'a> {
 /// declined: `access_denied`); then the code.
 pub fn read_callback<'a>(p: &CallbackParams<'a>, expected_state: &str) -> Result<&'a str, Failure> {
     if p.state != Some(expected_state) {
-        let mut f = Failure::invalid_argument("the callback's state does not match the expected state (possible CSRF): start the sign-in again");
-        f.error = Some("state_mismatch".into());
-        return Err(f);
+        return Err(Failure::InvalidArgument {
+            detail: "the callback's state does not match the expected state (possible CSRF): start the sign-in again".into(),
+            error: Some("state_mismatch".into()),
+        });
     }
     if let Some(error) = p.error.filter(|e| !e.is_empty()) {
         // A callback URL is anyone's text: bounded like a response's fields.
-        let error = truncate(error, FIELD_LIMIT);
-        let error_description = p.error_description.map(|d| truncate(d, FIELD_LIMIT));
-        let description = error_description
-            .as_deref()
-            .map(|d| format!(": {d}"))
-            .unwrap_or_default();
-        let mut f = Failure::new(
-            Kind::OAuth,
-            format!("the authorization was refused: \"{error}\"{description}"),
-        );
-        f.error = Some(error);
-        f.error_description = error_description;
-        return Err(f);
+        return Err(Failure::OAuth {
+            error: truncate(error, FIELD_LIMIT),
+            error_description: p.error_description.map(|d| truncate(d, FIELD_LIMIT)),
+            response: None,
+        });
     }
     match p.code.filter(|c| !c.is_empty()) {
         Some(code) => Ok(code),
-        None => {
-            let mut f = Failure::invalid_argument("the callback has no code");
-            f.error = Some("missing_code".into());
-            Err(f)
-        }
+        None => Err(Failure::InvalidArgument {
+            detail: "the callback has no code".into(),
+            error: Some("missing_code".into()),
+        }),
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::oauth::failure::Kind;
 
     #[test]
     fn state_first_then_error_then_code() {
@@ -67,20 +60,18 @@ mod tests {
         assert_eq!(
             read_callback(&p(Some("X"), Some("C"), Some("access_denied")), "S")
                 .unwrap_err()
-                .error
-                .as_deref(),
+                .error(),
             Some("state_mismatch")
         );
         assert_eq!(
             read_callback(&p(None, Some("C"), None), "S")
                 .unwrap_err()
-                .error
-                .as_deref(),
+                .error(),
             Some("state_mismatch")
         );
         let denied = read_callback(&p(Some("S"), None, Some("access_denied")), "S").unwrap_err();
         assert_eq!(
-            (denied.kind, denied.error_description.as_deref()),
+            (denied.kind(), denied.error_description()),
             (Kind::OAuth, Some("no"))
         );
         assert_eq!(
@@ -90,8 +81,7 @@ mod tests {
         assert_eq!(
             read_callback(&p(Some("S"), Some(""), None), "S")
                 .unwrap_err()
-                .error
-                .as_deref(),
+                .error(),
             Some("missing_code")
         );
     }

@@ -7,11 +7,36 @@
 //! - `invalid_response`: a 2xx that is not a JSON object with a non-empty string
 //!   `access_token` and well-typed optional fields, or a body over 1 MiB.
 
-use super::redact::{redact, redact_counted, TextEnd, BODY_LIMIT, FIELD_LIMIT};
+use super::failure::{Failure, Response};
+use super::redact::TextEnd;
 use super::wire::{BodyShape, ErrorMember, Scalar, WireBody};
-use super::{Delivery, Failure, Kind, Token};
 
 pub const MAX_BODY: usize = 1 << 20;
+
+/// A successful token response. `Debug` never prints the tokens.
+#[derive(Clone, PartialEq)]
+pub struct Token {
+    pub access_token: String,
+    pub expires_in: Option<u64>,
+    pub token_type: Option<String>,
+    pub refresh_token: Option<String>,
+    pub scope: Option<String>,
+}
+
+impl core::fmt::Debug for Token {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Token")
+            .field("access_token", &"[redacted]")
+            .field("expires_in", &self.expires_in)
+            .field("token_type", &self.token_type)
+            .field(
+                "refresh_token",
+                &self.refresh_token.as_ref().map(|_| "[redacted]"),
+            )
+            .field("scope", &self.scope)
+            .finish()
+    }
+}
 
 pub fn is_success(status: u16) -> bool {
     (200..300).contains(&status)
@@ -34,105 +59,53 @@ pub fn classify(
         _ => None,
     };
     let (oauth_error, description) = object.map_or((None, None), error_fields);
-    let fail = |kind: Kind, detail: &str, error: Option<&str>, description: Option<&str>| Failure {
-        kind,
-        detail: detail.to_owned(),
-        status: Some(status),
-        error: error.map(str::to_owned),
-        error_description: description.map(str::to_owned),
-        retry_after_ms: None,
-        // Kept whole (it is at most 1 MiB, or the head of a larger one) until redaction, which
-        // knows how long the secrets are: see `Failure::redacted`.
-        body: Some(text.to_owned()),
+    // Kept whole (it is at most 1 MiB, or the head of a larger one) until redaction, which
+    // knows how long the secrets are: see `Failure::redacted`.
+    let response = || Response {
+        status,
+        body: text.to_owned(),
         body_end: if too_large {
             TextEnd::Cut
         } else {
             TextEnd::Whole
         },
-        delivery: Delivery::MayHaveArrived,
-        retryable: false,
+        retry_after_ms: None,
+    };
+    let invalid = |detail: &str, description: Option<&str>| Failure::InvalidResponse {
+        detail: detail.to_owned(),
+        error_description: description.map(str::to_owned),
+        response: Some(response()),
+    };
+    let refused = |error: &str| Failure::OAuth {
+        error: error.to_owned(),
+        error_description: description.map(str::to_owned),
+        response: Some(response()),
     };
 
     if is_success(status) {
         if too_big {
-            return Err(fail(
-                Kind::InvalidResponse,
-                "response body is larger than 1 MiB",
-                None,
-                None,
-            ));
+            return Err(invalid("response body is larger than 1 MiB", None));
         }
-        if oauth_error.is_some() {
-            return Err(fail(
-                Kind::OAuth,
-                "the token endpoint returned an error",
-                oauth_error,
-                description,
-            ));
+        if let Some(error) = oauth_error {
+            return Err(refused(error));
         }
         return match (shape, object) {
-            (_, Some(body)) => {
-                token(body).map_err(|why| fail(Kind::InvalidResponse, why, None, description))
+            (_, Some(body)) => token(body).map_err(|why| invalid(why, description)),
+            (BodyShape::NotJson, _) if text.trim().is_empty() => {
+                Err(invalid("response body is empty", None))
             }
-            (BodyShape::NotJson, _) if text.trim().is_empty() => Err(fail(
-                Kind::InvalidResponse,
-                "response body is empty",
-                None,
-                None,
-            )),
-            (BodyShape::NotJson, _) => Err(fail(
-                Kind::InvalidResponse,
-                "response body is not JSON",
-                None,
-                None,
-            )),
-            _ => Err(fail(
-                Kind::InvalidResponse,
-                "response body is not a JSON object",
-                None,
-                None,
-            )),
+            (BodyShape::NotJson, _) => Err(invalid("response body is not JSON", None)),
+            _ => Err(invalid("response body is not a JSON object", None)),
         };
     }
-    let kind = if status == 429 || status >= 500 || oauth_error.is_none() {
-        Kind::Http
-    } else {
-        Kind::OAuth
-    };
-    let detail = if kind == Kind::OAuth {
-        "the token endpoint returned an error"
-    } else {
-        "the token endpoint answered with an HTTP error"
-    };
-    Err(fail(kind, detail, oauth_error, description))
-}
-
-impl Failure {
-    /// Removes every secret from the fields that came from the server: the values sent
-    /// (`secrets`), and the value of any secret-named field in the text (`access_token`,
-    /// `refresh_token`, `id_token`, `client_secret`, `code`), JSON or not; and bounds them:
-    /// `body` to [`BODY_LIMIT`] (a head of a larger body is redacted as one that was cut:
-    /// a piece of a secret at its end goes too), `error` and `error_description` (and a network
-    /// failure's platform message) to [`FIELD_LIMIT`], each cut
-    /// after redaction (see [`redact`]: the cost is linear in what is kept, however many times
-    /// a 1 MiB description repeats a secret).
-    pub fn redacted(mut self, secrets: &[&str]) -> Failure {
-        self.error = self.error.map(|e| redact(&e, secrets, FIELD_LIMIT));
-        self.error_description = self
-            .error_description
-            .map(|d| redact(&d, secrets, FIELD_LIMIT));
-        let end = self.body_end;
-        self.body = self
-            .body
-            .map(|b| redact_counted(&b, secrets, BODY_LIMIT, end).0);
-        // Only a network or store failure's detail carries outside text (the platform's or the
-        // store's error message); every other detail is ours, and redacting a short secret out
-        // of our own words would both garble them and give the secret away ("[redacted]ody" for
-        // a secret "b").
-        if matches!(self.kind, Kind::Network | Kind::Store) {
-            self.detail = redact(&self.detail, secrets, FIELD_LIMIT);
-        }
-        self
+    match oauth_error {
+        Some(error) if status != 429 && status < 500 => Err(refused(error)),
+        _ => Err(Failure::Http {
+            response: response(),
+            error: oauth_error.map(str::to_owned),
+            error_description: description.map(str::to_owned),
+            retryable: false,
+        }),
     }
 }
 
@@ -216,6 +189,8 @@ fn token(v: &WireBody) -> Result<Token, &'static str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::oauth::failure::Kind;
+    use crate::oauth::redact::BODY_LIMIT;
     use crate::oauth::wire::parse_native;
 
     fn ok(status: u16, body: &str) -> Token {
@@ -256,14 +231,11 @@ mod tests {
                 status,
                 r#"{"error":"invalid_grant","error_description":"code SEKRET expired"}"#,
             );
-            assert_eq!(f.kind, Kind::OAuth, "{status}");
-            assert_eq!(f.status, Some(status));
-            assert_eq!(f.error.as_deref(), Some("invalid_grant"));
-            assert_eq!(
-                f.error_description.as_deref(),
-                Some("code [redacted] expired")
-            );
-            assert!(!f.body.unwrap().contains("SEKRET"));
+            assert_eq!(f.kind(), Kind::OAuth, "{status}");
+            assert_eq!(f.status(), Some(status));
+            assert_eq!(f.error(), Some("invalid_grant"));
+            assert_eq!(f.error_description(), Some("code [redacted] expired"));
+            assert!(!f.body().unwrap().contains("SEKRET"));
         }
     }
 
@@ -278,14 +250,14 @@ mod tests {
             (302, ""),
         ] {
             let f = err(status, body);
-            assert_eq!(f.kind, Kind::Http, "{status} {body}");
-            assert_eq!(f.status, Some(status));
+            assert_eq!(f.kind(), Kind::Http, "{status} {body}");
+            assert_eq!(f.status(), Some(status));
         }
         let f = err(403, r#"{"error":{"code":403,"message":"Forbidden"}}"#);
-        assert_eq!(f.error, None);
-        assert_eq!(f.error_description.as_deref(), Some("Forbidden"));
+        assert_eq!(f.error(), None);
+        assert_eq!(f.error_description(), Some("Forbidden"));
         assert_eq!(
-            err(429, r#"{"error":"slow_down"}"#).error.as_deref(),
+            err(429, r#"{"error":"slow_down"}"#).error(),
             Some("slow_down")
         );
     }
@@ -315,16 +287,11 @@ mod tests {
             r#"{"error":{"code":403,"message":"Forbidden"}}"#,
         ] {
             let f = err(200, body);
-            assert_eq!(f.kind, Kind::InvalidResponse, "{body}");
-            assert!(
-                !f.body.as_deref().unwrap_or("").contains("SEKRET2"),
-                "{body}"
-            );
+            assert_eq!(f.kind(), Kind::InvalidResponse, "{body}");
+            assert!(!f.body().unwrap_or("").contains("SEKRET2"), "{body}");
         }
         assert_eq!(
-            err(200, r#"{"error":{"code":403,"message":"Forbidden"}}"#)
-                .error_description
-                .as_deref(),
+            err(200, r#"{"error":{"code":403,"message":"Forbidden"}}"#).error_description(),
             Some("Forbidden")
         );
     }
@@ -333,9 +300,9 @@ mod tests {
     fn over_one_mib() {
         let big = format!(r#"{{"access_token":"A","pad":"{}"}}"#, "x".repeat(MAX_BODY));
         let f = err(200, &big);
-        assert_eq!(f.kind, Kind::InvalidResponse);
-        assert!(f.body.unwrap().len() < BODY_LIMIT + 32);
-        assert_eq!(err(500, &big).kind, Kind::Http);
+        assert_eq!(f.kind(), Kind::InvalidResponse);
+        assert!(f.body().unwrap().len() < BODY_LIMIT + 32);
+        assert_eq!(err(500, &big).kind(), Kind::Http);
         // Declared too large: only the head (or nothing) was read.
         let head = classify(
             200,
@@ -345,17 +312,17 @@ mod tests {
         )
         .unwrap_err();
         assert_eq!(
-            (head.kind, head.detail.as_str()),
+            (head.kind(), head.detail().unwrap_or_default()),
             (Kind::InvalidResponse, "response body is larger than 1 MiB")
         );
         assert_eq!(
             classify(200, "", &BodyShape::NotJson, true)
                 .unwrap_err()
-                .kind,
+                .kind(),
             Kind::InvalidResponse
         );
         let e = classify(502, "<html>gateway", &BodyShape::NotJson, true).unwrap_err();
-        assert_eq!((e.kind, e.status), (Kind::Http, Some(502)));
+        assert_eq!((e.kind(), e.status()), (Kind::Http, Some(502)));
     }
 
     #[test]
@@ -365,7 +332,7 @@ mod tests {
         let f = classify(401, &body, &parse_native(&body), false)
             .unwrap_err()
             .redacted(&[&secret]);
-        let kept = f.body.unwrap();
+        let kept = f.body().unwrap();
         assert!(!kept.contains("SSSS"), "{}", &kept[..80]);
         assert!(kept.contains("[redacted]"));
     }
@@ -379,12 +346,6 @@ mod tests {
             f.message(),
             "invalid token response: response body is not JSON (HTTP 200)"
         );
-        let net = Failure::new(
-            Kind::Network,
-            "network error: connect ECONNREFUSED secret-x",
-        )
-        .redacted(&["secret-x"]);
-        assert_eq!(net.detail, "network error: connect ECONNREFUSED [redacted]");
     }
 
     #[test]
@@ -394,12 +355,25 @@ mod tests {
             "y".repeat(5000)
         );
         let f = err(401, &body);
-        assert!(!f.body.unwrap().contains("SEKRET"));
+        assert!(!f.body().unwrap().contains("SEKRET"));
         // A secret straddling the truncation point is removed before truncating.
         let f = err(200, r#"{"access_token":"NEVER_SENT_TOKEN"#);
-        assert!(!f.body.unwrap().contains("NEVER_SENT"));
+        assert!(!f.body().unwrap().contains("NEVER_SENT"));
         let pad = "z".repeat(BODY_LIMIT - 3);
         let f = err(400, &format!("{pad}SEKRET"));
-        assert!(!f.body.unwrap().contains("SEK"));
+        assert!(!f.body().unwrap().contains("SEK"));
+    }
+
+    #[test]
+    fn token_debug_is_redacted() {
+        let t = Token {
+            access_token: "SECRET_AT".into(),
+            expires_in: Some(1),
+            token_type: None,
+            refresh_token: Some("SECRET_RT".into()),
+            scope: None,
+        };
+        let d = format!("{t:?}");
+        assert!(!d.contains("SECRET"), "{d}");
     }
 }

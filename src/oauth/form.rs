@@ -45,13 +45,6 @@ pub fn encode_query(pairs: &[(&str, &str)]) -> String {
     encode_pairs(pairs, true)
 }
 
-/// Every way `value` can appear percent-encoded in what we sent, for redaction.
-pub fn encoded_forms(value: &str) -> String {
-    let mut out = String::new();
-    push_encoded(&mut out, value, false);
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -119,10 +112,5 @@ mod tests {
             assert!(enc.is_ascii());
             assert_eq!(decode(&enc[2..]), v);
         }
-    }
-
-    #[test]
-    fn encoded_forms_match_body_encoding() {
-        assert_eq!(encoded_forms("a b&c"), "a%20b%26c");
     }
 }

@@ -7,9 +7,10 @@
 //! the edge performs the steps.
 
 use super::backoff::Backoff;
+use super::failure::Failure;
 use super::mutants::{active, Mutant};
 use super::renewal::{StoreFault, StoredSet};
-use super::{Failure, Kind};
+use super::text::concat_str;
 
 /// The pause between two attempts grows from this…
 const FIRST_PAUSE_MS: f64 = 50.0;
@@ -164,15 +165,12 @@ impl Overwrite {
                     Written::SignIn { .. } => "the sign-in's tokens were",
                     Written::SignOut { .. } => "the sign-out was",
                 };
-                let mut f = Failure::new(
-                    Kind::Store,
-                    super::concat_str(&[
-                        "the store kept changing: ",
-                        what,
-                        " not stored (its compare-and-set kept losing until the deadline)",
-                    ]),
-                );
-                f.retryable = true;
+                let mut f = Failure::store(concat_str(&[
+                    "the store kept changing: ",
+                    what,
+                    " not stored (its compare-and-set kept losing until the deadline)",
+                ]));
+                f.set_retryable(true);
                 f
             }
         }
@@ -249,8 +247,8 @@ mod tests {
         assert!(!outcome);
         assert!((10_000.0..=10_001.0).contains(&now), "{now}");
         let f = w.failure(None, &[]);
-        assert_eq!(f.kind, Kind::Store);
-        assert!(f.retryable);
+        assert_eq!(f.kind(), crate::oauth::failure::Kind::Store);
+        assert!(f.retryable());
     }
 
     #[test]

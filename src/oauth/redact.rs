@@ -425,19 +425,6 @@ pub fn find(hay: &str, needle: &str, from: usize) -> Option<usize> {
         .find(|&i| h.get(i) == Some(first) && h.get(i..i + n.len()) == Some(n))
 }
 
-/// `hay` with every `needle` replaced by `with`.
-pub fn replace_all(hay: &str, needle: &str, with: &str) -> String {
-    let mut out = String::with_capacity(hay.len());
-    let mut at = 0;
-    while let Some(i) = find(hay, needle, at) {
-        out.push_str(hay.get(at..i).unwrap_or(""));
-        out.push_str(with);
-        at = i + needle.len();
-    }
-    out.push_str(hay.get(at..).unwrap_or(""));
-    out
-}
-
 /// At most `limit` bytes, cut at a character boundary, marked when cut.
 pub fn truncate(text: &str, limit: usize) -> String {
     if text.len() <= limit {
@@ -447,7 +434,7 @@ pub fn truncate(text: &str, limit: usize) -> String {
     while !text.is_char_boundary(end) {
         end -= 1;
     }
-    super::concat_str(&[text.get(..end).unwrap_or(""), TRUNCATED])
+    super::text::concat_str(&[text.get(..end).unwrap_or(""), TRUNCATED])
 }
 
 #[cfg(test)]
@@ -563,8 +550,6 @@ mod tests {
         assert_eq!(find("abcabc", "bc", 2), Some(4));
         assert_eq!(find("abc", "abcd", 0), None);
         assert_eq!(find("abc", "", 0), None);
-        assert_eq!(replace_all("a-b-c", "-", "+="), "a+=b+=c");
-        assert_eq!(replace_all("ééé", "é", "e"), "eee");
     }
 
     #[test]

@@ -1,7 +1,8 @@
 //! What a rejected `fetch` (or body read) means: the caller's abort, our timeout, or a network
 //! failure — and for a network failure, whether the request can have reached the server.
 
-use super::{concat_str, Delivery, Failure, Kind};
+use super::failure::{Delivery, Failure};
+use super::text::{concat_str, push_u64};
 
 /// Error codes (Node/undici, Bun) and messages (Deno, browsers) of a connection never made.
 const NOT_SENT: [&str; 8] = [
@@ -29,17 +30,17 @@ pub struct Rejection<'a> {
 
 pub fn classify_rejection(r: &Rejection) -> Failure {
     if r.caller_aborted {
-        return Failure::new(
-            Kind::Aborted,
+        return Failure::aborted(
             "the request was aborted by the caller's AbortSignal",
+            Delivery::MayHaveArrived,
         );
     }
     if r.timed_out {
         let mut ms = String::new();
         push_u64(&mut ms, r.timeout_ms);
-        return Failure::new(
-            Kind::Timeout,
+        return Failure::timeout(
             concat_str(&["no response within ", &ms, " ms"]),
+            Delivery::MayHaveArrived,
         );
     }
     let refused = |s: &str| {
@@ -47,11 +48,15 @@ pub fn classify_rejection(r: &Rejection) -> Failure {
             .iter()
             .any(|c| super::redact::find(s, c, 0).is_some())
     };
-    // Not cut here: a cut before redaction could leave half a secret. `Failure::redacted`
-    // bounds it after redaction.
-    let mut f = Failure::new(
-        Kind::Network,
-        concat_str(&[
+    let delivery = if r.before_response && (r.code.is_some_and(refused) || refused(r.message)) {
+        Delivery::NotSent
+    } else {
+        Delivery::MayHaveArrived
+    };
+    Failure::Network {
+        // Not cut here: a cut before redaction could leave half a secret. `Failure::redacted`
+        // bounds it after redaction.
+        detail: concat_str(&[
             "network error: ",
             if r.message.is_empty() {
                 "fetch failed"
@@ -59,44 +64,23 @@ pub fn classify_rejection(r: &Rejection) -> Failure {
                 r.message
             },
         ]),
-    );
-    if r.before_response && (r.code.is_some_and(refused) || refused(r.message)) {
-        f.delivery = Delivery::NotSent;
+        code: r
+            .code
+            .filter(|c| {
+                !c.is_empty()
+                    && c.len() < 40
+                    && c.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+            })
+            .map(str::to_owned),
+        delivery,
+        retryable: false,
     }
-    f.error = r
-        .code
-        .filter(|c| {
-            !c.is_empty()
-                && c.len() < 40
-                && c.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
-        })
-        .map(str::to_owned);
-    f
-}
-
-pub fn push_u64(out: &mut String, mut n: u64) {
-    let mut buf = [0u8; 20];
-    let mut i = buf.len();
-    loop {
-        i -= 1;
-        if let Some(d) = buf.get_mut(i) {
-            *d = b'0' + (n % 10) as u8;
-        }
-        n /= 10;
-        if n == 0 || i == 0 {
-            break;
-        }
-    }
-    out.push_str(
-        buf.get(i..)
-            .and_then(|b| core::str::from_utf8(b).ok())
-            .unwrap_or("0"),
-    );
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::oauth::failure::Kind;
 
     fn rej<'a>(message: &'a str, code: Option<&'a str>) -> Rejection<'a> {
         Rejection {
@@ -114,11 +98,11 @@ mod tests {
         let mut r = rej("The operation was aborted", None);
         r.caller_aborted = true;
         r.timed_out = true;
-        assert_eq!(classify_rejection(&r).kind, Kind::Aborted);
+        assert_eq!(classify_rejection(&r).kind(), Kind::Aborted);
         r.caller_aborted = false;
         let f = classify_rejection(&r);
         assert_eq!(
-            (f.kind, f.detail.as_str()),
+            (f.kind(), f.detail().unwrap_or_default()),
             (Kind::Timeout, "no response within 30000 ms")
         );
     }
@@ -137,7 +121,7 @@ mod tests {
             ("x", Some("ConnectionRefused")),
         ] {
             let f = classify_rejection(&rej(m, c));
-            assert_eq!(f.kind, Kind::Network);
+            assert_eq!(f.kind(), Kind::Network);
             assert!(f.not_sent(), "{m}");
         }
         let reset = classify_rejection(&rej(
@@ -145,28 +129,17 @@ mod tests {
             Some("UND_ERR_SOCKET"),
         ));
         assert!(!reset.not_sent());
-        assert_eq!(reset.error.as_deref(), Some("UND_ERR_SOCKET"));
+        assert_eq!(reset.error(), Some("UND_ERR_SOCKET"));
         let mut late = rej("ECONNREFUSED", Some("ECONNREFUSED"));
         late.before_response = false;
         assert!(!classify_rejection(&late).not_sent());
-        assert_eq!(classify_rejection(&rej("", Some("bad code!"))).error, None);
         assert_eq!(
-            classify_rejection(&rej("", None)).detail,
-            "network error: fetch failed"
+            classify_rejection(&rej("", Some("bad code!"))).error(),
+            None
         );
-    }
-
-    #[test]
-    fn numbers_print() {
-        for (n, s) in [
-            (0u64, "0"),
-            (7, "7"),
-            (30_000, "30000"),
-            (u64::MAX, "18446744073709551615"),
-        ] {
-            let mut out = String::new();
-            push_u64(&mut out, n);
-            assert_eq!(out, s);
-        }
+        assert_eq!(
+            classify_rejection(&rej("", None)).detail(),
+            Some("network error: fetch failed")
+        );
     }
 }

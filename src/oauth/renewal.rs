@@ -31,8 +31,9 @@
 //! - every wait has a deadline, every loop a delay; a failure for a passing reason hands out the
 //!   stored access token while it is still valid.
 
+use super::failure::{Delivery, Failure, Kind};
 use super::mutants::{active, Mutant};
-use super::{Delivery, Failure, Kind};
+use super::text::concat_str;
 
 /// Renew this long before `expires_at` unless told otherwise.
 pub const DEFAULT_SKEW_MS: f64 = 60_000.0;
@@ -299,11 +300,13 @@ impl StoreFault {
     /// renewal has seen, then cut (cut first, a token straddling the cut would keep its head).
     pub fn failure(&self, secrets: &[&str]) -> Failure {
         let detail = super::redact::redact(&self.detail, secrets, STORE_DETAIL_LIMIT);
-        let mut f = Failure::new(
-            Kind::Store,
-            super::concat_str(&["the token store's ", self.call, "() failed: ", &detail]),
-        );
-        f.retryable = true;
+        let mut f = Failure::store(concat_str(&[
+            "the token store's ",
+            self.call,
+            "() failed: ",
+            &detail,
+        ]));
+        f.set_retryable(true);
         f
     }
 }
@@ -411,7 +414,7 @@ impl Renewal {
     /// The id of the mark this renewal writes or wrote last.
     pub fn mark_id(&self) -> String {
         let n = self.marks.to_string();
-        super::concat_str(&[&self.nonce, ".", &n])
+        concat_str(&[&self.nonce, ".", &n])
     }
 
     /// The ending of a renewal whose manager was signed out while it ran: whatever it obtained
@@ -777,16 +780,12 @@ impl Renewal {
         match why {
             Why::SignIn(SignIn::Refused) | Why::Answer => match request {
                 Some(f) => f.clone(),
-                None => Failure::new(Kind::Store, "the renewal ended without an answer"),
+                None => Failure::store("the renewal ended without an answer"),
             },
-            Why::NotSentInTime => {
-                let mut f = Failure::new(
-                    Kind::Timeout,
-                    "the renewal's deadline passed before the refresh could be sent",
-                );
-                f.delivery = Delivery::NotSent;
-                f
-            }
+            Why::NotSentInTime => Failure::timeout(
+                "the renewal's deadline passed before the refresh could be sent",
+                Delivery::NotSent,
+            ),
             Why::SignIn(SignIn::NoRefreshToken) if self.last_read_refused_earlier => sign_in_again(
                 "the server refused this account's refresh token earlier (invalid_grant): sign in again",
             ),
@@ -801,15 +800,15 @@ impl Renewal {
             ),
             Why::Timeout => {
                 let bound = (self.cfg.renewal_bound_ms() as u64).to_string();
-                let mut f = Failure::new(
-                    Kind::Timeout,
-                    super::concat_str(&[
+                let mut f = Failure::timeout(
+                    concat_str(&[
                         "another renewal of this account did not finish within ",
                         &bound,
                         " ms",
                     ]),
+                    Delivery::MayHaveArrived,
                 );
-                f.retryable = true;
+                f.set_retryable(true);
                 f
             }
             Why::Store => match store {
@@ -820,8 +819,7 @@ impl Renewal {
                 }
                 .failure(secrets),
             },
-            Why::StoreNeverMatched => Failure::new(
-                Kind::Store,
+            Why::StoreNeverMatched => Failure::store(
                 "the token store's compareAndSet() kept refusing the set its get() returned: it must compare access_token, refresh_token and renewal.id, not identity",
             ),
         }
@@ -831,29 +829,25 @@ impl Renewal {
 /// The request was abandoned at its mark's `answer_by`: that is what its caller reads, whatever
 /// the platform said about the abort.
 pub fn abandoned_at_mark(delivery: Delivery) -> Failure {
-    let mut f = Failure::new(
-        Kind::Timeout,
+    Failure::timeout(
         "no answer from the token endpoint before the renewal's deadline",
-    );
-    f.delivery = delivery;
-    f
+        delivery,
+    )
 }
 
-/// `signInRequired` (kind `invalid_argument`, error `invalid_grant`): nothing is sent.
+/// `sign_in_required` (`signInRequired: true`): no usable refresh token remains, nothing is sent.
 fn sign_in_again(detail: &str) -> Failure {
-    let mut f = Failure::invalid_argument(detail);
-    f.error = Some("invalid_grant".into());
-    f
+    Failure::sign_in(detail)
 }
 
 /// What a failed token request means for the refresh token it presented (or for a
 /// client_credentials request): see [`Answer`].
 pub fn answer_of(f: &Failure) -> Answer {
-    match f.kind {
+    match f.kind() {
         Kind::OAuth if f.sign_in_required() => Answer::Refused,
         Kind::OAuth => Answer::Declined,
-        Kind::InvalidArgument => Answer::NotSent,
-        Kind::Http if matches!(f.status, Some(429 | 503)) => Answer::NotSent,
+        Kind::InvalidArgument | Kind::SignInRequired => Answer::NotSent,
+        Kind::Http if matches!(f.status(), Some(429 | 503)) => Answer::NotSent,
         Kind::Network | Kind::Aborted if f.not_sent() => Answer::NotSent,
         Kind::Http
         | Kind::Network
@@ -874,7 +868,7 @@ pub fn request_budget_ms(timeout_ms: f64, policy: &super::retry::RetryPolicy) ->
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::oauth::{Failure, Kind};
+    use crate::oauth::failure::{Delivery, Failure, Kind, Response};
 
     fn start(refused: Option<&str>) -> Start<'_> {
         Start {
@@ -1174,13 +1168,50 @@ mod tests {
     #[test]
     fn what_a_failed_request_means_for_its_token() {
         let f = |kind, status: Option<u16>, error: Option<&str>, not_sent| {
-            let mut f = Failure::new(kind, "");
-            f.status = status;
-            f.error = error.map(str::to_owned);
-            if not_sent {
-                f.delivery = crate::oauth::Delivery::NotSent;
+            let delivery = if not_sent {
+                Delivery::NotSent
+            } else {
+                Delivery::MayHaveArrived
+            };
+            let response = status.map(|status| Response {
+                status,
+                body: String::new(),
+                body_end: crate::oauth::redact::TextEnd::Whole,
+                retry_after_ms: None,
+            });
+            let error = error.map(str::to_owned);
+            match kind {
+                Kind::OAuth => Failure::OAuth {
+                    error: error.unwrap_or_default(),
+                    error_description: None,
+                    response,
+                },
+                Kind::Http => Failure::Http {
+                    response: response.expect("an HTTP failure has a status"),
+                    error,
+                    error_description: None,
+                    retryable: false,
+                },
+                Kind::InvalidResponse => Failure::InvalidResponse {
+                    detail: String::new(),
+                    error_description: None,
+                    response,
+                },
+                Kind::Network => Failure::Network {
+                    detail: String::new(),
+                    code: error,
+                    delivery,
+                    retryable: false,
+                },
+                Kind::Timeout => Failure::timeout("", delivery),
+                Kind::Aborted => Failure::aborted("", delivery),
+                Kind::InvalidArgument => Failure::InvalidArgument {
+                    detail: String::new(),
+                    error,
+                },
+                Kind::Store => Failure::store(""),
+                Kind::SignInRequired => Failure::sign_in(""),
             }
-            f
         };
         let cases = [
             (
@@ -1192,6 +1223,7 @@ mod tests {
                 Answer::Declined,
             ),
             (f(Kind::InvalidArgument, None, None, false), Answer::NotSent),
+            (f(Kind::SignInRequired, None, None, false), Answer::NotSent),
             (f(Kind::Http, Some(429), None, false), Answer::NotSent),
             (f(Kind::Http, Some(503), None, false), Answer::NotSent),
             (f(Kind::Network, None, None, true), Answer::NotSent),

@@ -2,7 +2,8 @@
 //! re-sent when the server may have consumed it: those grants retry only 429, 503 and failures
 //! to connect. client_credentials also retries other 5xx, resets and timeouts.
 
-use super::{Failure, Grant, Kind};
+use super::failure::Failure;
+use super::request::Grant;
 
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct RetryPolicy {
@@ -31,15 +32,13 @@ impl RetryPolicy {
 
 /// Whether repeating the request after this failure is safe and may succeed.
 pub fn retryable(grant: Grant, f: &Failure) -> bool {
-    match f.kind {
-        Kind::Http => match f.status {
-            Some(429) | Some(503) => true,
-            Some(s) => s >= 500 && !grant.is_single_use(),
-            None => false,
+    match f {
+        Failure::Http { response, .. } => match response.status {
+            429 | 503 => true,
+            s => s >= 500 && !grant.is_single_use(),
         },
-        Kind::Network => f.not_sent() || !grant.is_single_use(),
-        Kind::Timeout => !grant.is_single_use(),
-        Kind::Store => false,
+        Failure::Network { .. } => f.not_sent() || !grant.is_single_use(),
+        Failure::Timeout { .. } => !grant.is_single_use(),
         _ => false,
     }
 }
@@ -91,10 +90,34 @@ pub fn retry_after_seconds(value: &str) -> Option<u64> {
 mod tests {
     use super::*;
 
+    use crate::oauth::failure::{Delivery, Response};
+    use crate::oauth::redact::TextEnd;
+
     fn http(status: u16) -> Failure {
-        let mut f = Failure::new(Kind::Http, "");
-        f.status = Some(status);
-        f
+        Failure::Http {
+            response: Response {
+                status,
+                body: String::new(),
+                body_end: TextEnd::Whole,
+                retry_after_ms: None,
+            },
+            error: None,
+            error_description: None,
+            retryable: false,
+        }
+    }
+
+    fn network(delivery: Delivery) -> Failure {
+        Failure::Network {
+            detail: String::new(),
+            code: None,
+            delivery,
+            retryable: false,
+        }
+    }
+
+    fn timeout() -> Failure {
+        Failure::timeout("", Delivery::MayHaveArrived)
     }
 
     #[test]
@@ -105,11 +128,9 @@ mod tests {
             assert!(!retryable(g, &http(500)));
             assert!(!retryable(g, &http(502)));
             assert!(!retryable(g, &http(504)));
-            assert!(!retryable(g, &Failure::new(Kind::Timeout, "")));
-            assert!(!retryable(g, &Failure::new(Kind::Network, "")));
-            let mut refused = Failure::new(Kind::Network, "");
-            refused.delivery = crate::oauth::Delivery::NotSent;
-            assert!(retryable(g, &refused));
+            assert!(!retryable(g, &timeout()));
+            assert!(!retryable(g, &network(Delivery::MayHaveArrived)));
+            assert!(retryable(g, &network(Delivery::NotSent)));
         }
     }
 
@@ -119,15 +140,20 @@ mod tests {
         for s in [429, 500, 502, 503, 504] {
             assert!(retryable(g, &http(s)), "{s}");
         }
-        assert!(retryable(g, &Failure::new(Kind::Timeout, "")));
-        assert!(retryable(g, &Failure::new(Kind::Network, "")));
-        for k in [
-            Kind::OAuth,
-            Kind::InvalidResponse,
-            Kind::Aborted,
-            Kind::InvalidArgument,
+        assert!(retryable(g, &timeout()));
+        assert!(retryable(g, &network(Delivery::MayHaveArrived)));
+        for f in [
+            Failure::OAuth {
+                error: "invalid_client".into(),
+                error_description: None,
+                response: None,
+            },
+            Failure::invalid_response(""),
+            Failure::aborted("", Delivery::NotSent),
+            Failure::invalid_argument(""),
+            Failure::store(""),
         ] {
-            assert!(!retryable(g, &Failure::new(k, "")));
+            assert!(!retryable(g, &f), "{f:?}");
         }
         assert!(!retryable(g, &http(400)));
         assert!(!retryable(g, &http(404)));

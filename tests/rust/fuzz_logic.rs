@@ -9,12 +9,12 @@
 //! finding. Only `avito_auth` and `std` are used, so the main crate's test needs no extra
 //! dependency. `seeds()` builds the seed inputs from the repository's real cases.
 
+use avito_auth::oauth::failure::{Delivery, Failure, Kind, Response};
 use avito_auth::oauth::redact::{BODY_LIMIT, FIELD_LIMIT, MESSAGE_LIMIT, REDACTED};
+use avito_auth::oauth::request::{self, Grant};
 use avito_auth::oauth::retry::RetryPolicy;
 use avito_auth::oauth::wire::{parse_native, BodyShape};
-use avito_auth::oauth::{
-    callback, classify, form, redact, rejection, renewal, retry, url, Failure, Grant, Kind,
-};
+use avito_auth::oauth::{callback, classify, form, redact, rejection, renewal, retry, text, url};
 
 /// A target body: raw bytes in, a panic on a finding.
 pub type Target = fn(&[u8]);
@@ -108,11 +108,11 @@ fn leaks(out: &str, spelling: &str) -> bool {
 /// Every field a user sees is bounded, whatever the server sent: `body`, `error`,
 /// `error_description` and `message`.
 fn assert_bounded(f: &Failure) {
-    let len = |v: &Option<String>| v.as_deref().map_or(0, str::len);
-    assert!(len(&f.body) <= BODY_LIMIT + TRUNCATED.len(), "body");
-    assert!(len(&f.error) <= FIELD_LIMIT + TRUNCATED.len(), "error");
+    let len = |v: Option<&str>| v.map_or(0, str::len);
+    assert!(len(f.body()) <= BODY_LIMIT + TRUNCATED.len(), "body");
+    assert!(len(f.error()) <= FIELD_LIMIT + TRUNCATED.len(), "error");
     assert!(
-        len(&f.error_description) <= FIELD_LIMIT + TRUNCATED.len(),
+        len(f.error_description()) <= FIELD_LIMIT + TRUNCATED.len(),
         "error_description"
     );
     assert!(
@@ -168,39 +168,33 @@ pub fn classify_target(data: &[u8]) {
             );
         }
         Err(failure) => {
-            assert_eq!(failure.status, Some(status));
-            match failure.kind {
+            assert_eq!(failure.status(), Some(status));
+            match failure.kind() {
                 Kind::InvalidResponse => assert!(
                     classify::is_success(status),
                     "invalid_response for HTTP {status}"
                 ),
                 Kind::Http => assert!(!classify::is_success(status), "http for HTTP {status}"),
                 Kind::OAuth => assert!(
-                    status != 429
-                        && status < 500
-                        && failure.error.as_deref().is_some_and(|e| !e.is_empty())
+                    status != 429 && status < 500 && failure.error().is_some_and(|e| !e.is_empty())
                 ),
                 other => panic!("classify returned {other:?}"),
             }
             // The detail of a response failure is our own words: redaction leaves it alone.
-            let detail = failure.detail.clone();
+            let detail = failure.detail().map(str::to_owned);
             let f = failure.redacted(&secrets);
-            assert_eq!(f.detail, detail);
-            let body = f.body.as_deref().unwrap_or("");
+            assert_eq!(f.detail().map(str::to_owned), detail);
+            let body = f.body().unwrap_or("");
             assert!(
                 body.len() <= BODY_LIMIT + TRUNCATED.len(),
                 "body of {} bytes",
                 body.len()
             );
             for s in secrets.iter().filter(|s| !s.is_empty()) {
-                let encoded = form::encoded_forms(s);
-                for field in [
-                    Some(body),
-                    f.error.as_deref(),
-                    f.error_description.as_deref(),
-                ]
-                .into_iter()
-                .flatten()
+                let encoded = encoded_form(s);
+                for field in [Some(body), f.error(), f.error_description()]
+                    .into_iter()
+                    .flatten()
                 {
                     assert!(
                         !leaks(field, s) && !leaks(field, &encoded),
@@ -213,15 +207,15 @@ pub fn classify_target(data: &[u8]) {
             let random = f64::from(flags) / 256.0;
             for grant in GRANTS {
                 let again = retry::retryable(grant, &f);
-                if matches!(f.kind, Kind::OAuth | Kind::InvalidResponse) {
-                    assert!(!again, "{:?} is retryable", f.kind);
+                if matches!(f.kind(), Kind::OAuth | Kind::InvalidResponse) {
+                    assert!(!again, "{:?} is retryable", f.kind());
                 }
                 let attempt = u32::from(flags & 7);
                 let delay = retry::next_delay(
                     &RetryPolicy::default(),
                     attempt,
                     again,
-                    f.retry_after_ms,
+                    f.retry_after_ms(),
                     random,
                 );
                 assert!(
@@ -245,9 +239,9 @@ fn assert_single_use_safety(f: &Failure) {
             );
         }
     }
-    let expected = match f.kind {
-        Kind::InvalidArgument | Kind::OAuth => true,
-        Kind::Http => matches!(f.status, Some(429) | Some(503)),
+    let expected = match f.kind() {
+        Kind::InvalidArgument | Kind::SignInRequired | Kind::OAuth => true,
+        Kind::Http => matches!(f.status(), Some(429) | Some(503)),
         Kind::Network | Kind::Aborted => f.not_sent(),
         Kind::Timeout | Kind::InvalidResponse | Kind::Store => false,
     };
@@ -256,6 +250,15 @@ fn assert_single_use_safety(f: &Failure) {
 
 // ---------------------------------------------------------------------------------------------
 // form: encode_form / encode_query / token_body / header and argument rules
+
+/// `value` as our form encoder writes it (a body sends secrets this way, so a server may echo
+/// them so).
+fn encoded_form(value: &str) -> String {
+    form::encode_form(&[("", value)])
+        .strip_prefix('=')
+        .unwrap_or_default()
+        .to_owned()
+}
 
 /// A strict `application/x-www-form-urlencoded` value decoder: `%XX` (either case) and `+`.
 fn percent_decode(s: &str) -> Option<String> {
@@ -328,7 +331,7 @@ pub fn form_target(data: &[u8]) {
     assert_round_trip(&form::encode_form(&pairs), &pairs, false);
     assert_round_trip(&form::encode_query(&pairs), &pairs, true);
     for s in &strings {
-        let encoded = form::encoded_forms(s);
+        let encoded = encoded_form(s);
         assert_eq!(percent_decode(&encoded).as_deref(), Some(s.as_str()));
     }
 
@@ -336,7 +339,7 @@ pub fn form_target(data: &[u8]) {
     let (id, secret) = (nth(&strings, 0), nth(&strings, 1));
     let grant_secret = (flags & 4 != 0).then(|| nth(&strings, 2));
     let redirect_uri = (flags & 8 != 0).then(|| nth(&strings, 3));
-    let body = avito_auth::oauth::token_body(grant, id, secret, grant_secret, redirect_uri);
+    let body = request::token_body(grant, id, secret, grant_secret, redirect_uri);
     let mut expected = vec![
         ("grant_type", grant.wire()),
         ("client_id", id),
@@ -360,8 +363,8 @@ pub fn form_target(data: &[u8]) {
     let value_ok = !value
         .chars()
         .any(|c| matches!(c, '\r' | '\n' | '\0') || u32::from(c) > 0xff);
-    assert_eq!(avito_auth::oauth::header_value_ok(value), value_ok);
-    match avito_auth::oauth::extra_header(name, value) {
+    assert_eq!(request::header_value_ok(value), value_ok);
+    match request::extra_header(name, value) {
         Ok(Some(lower)) => {
             assert!(name_ok && value_ok);
             assert_eq!(lower, name.to_ascii_lowercase());
@@ -375,16 +378,16 @@ pub fn form_target(data: &[u8]) {
         ),
         Err(f) => {
             assert!(!(name_ok && value_ok), "{name:?}: {value:?} refused");
-            assert_eq!(f.kind, Kind::InvalidArgument);
+            assert_eq!(f.kind(), Kind::InvalidArgument);
         }
     }
-    match avito_auth::oauth::require_arg("clientId", Some(name.to_owned())) {
+    match request::require_arg("clientId", Some(name.to_owned())) {
         Ok(v) => assert_eq!(v, name),
-        Err(f) => assert!(name.is_empty() && f.kind == Kind::InvalidArgument),
+        Err(f) => assert!(name.is_empty() && f.kind() == Kind::InvalidArgument),
     }
     let given = (flags & 16 != 0).then_some(name);
     assert_eq!(
-        avito_auth::oauth::check_grant_type(grant, given).is_ok(),
+        request::check_grant_type(grant, given).is_ok(),
         !matches!(given, Some(g) if g != grant.wire())
     );
 }
@@ -674,29 +677,41 @@ pub fn redact_target(data: &[u8]) {
         panic!("{bounded:?} lost text without redacting anything");
     }
 
-    // As classify builds it: the error, the description and the body come from the response;
-    // the detail is our own words and stays as it is.
-    let ours = "the token endpoint returned an error";
-    let mut f = Failure::new(Kind::OAuth, ours);
-    f.status = Some(400);
-    f.error = Some(nth(&strings, 1).to_owned());
-    f.error_description = Some(text.clone());
-    f.body = Some(redact::truncate(&text, BODY_LIMIT * 4));
+    // As classify builds it: the error, the description and the body come from the response.
+    let f = Failure::OAuth {
+        error: nth(&strings, 1).to_owned(),
+        error_description: Some(text.clone()),
+        response: Some(Response {
+            status: 400,
+            body: redact::truncate(&text, BODY_LIMIT * 4),
+            body_end: redact::TextEnd::Whole,
+            retry_after_ms: None,
+        }),
+    };
     let f = f.redacted(&[secret]);
-    let body = f.body.as_deref().unwrap_or("");
+    let body = f.body().unwrap_or("");
     assert!(body.len() <= BODY_LIMIT + TRUNCATED.len());
-    assert_eq!(f.detail, ours);
+    assert_eq!(f.status(), Some(400));
     for field in [
         body,
-        f.error.as_deref().unwrap_or(""),
-        f.error_description.as_deref().unwrap_or(""),
+        f.error().unwrap_or(""),
+        f.error_description().unwrap_or(""),
     ] {
         check("Failure::redacted", field);
     }
     assert_bounded(&f);
     // A network failure's detail holds the platform's message: that one is redacted.
-    let network = Failure::new(Kind::Network, text.clone()).redacted(&[secret]);
-    check("Failure::redacted (network detail)", &network.detail);
+    let network = Failure::Network {
+        detail: text.clone(),
+        code: None,
+        delivery: Delivery::MayHaveArrived,
+        retryable: false,
+    }
+    .redacted(&[secret]);
+    check(
+        "Failure::redacted (network detail)",
+        network.detail().unwrap_or(""),
+    );
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -731,24 +746,27 @@ pub fn callback_target(data: &[u8]) {
         Err(f) => {
             let mismatch = p.state != Some(expected);
             if mismatch {
-                assert_eq!(f.error.as_deref(), Some("state_mismatch"));
+                assert_eq!(f.error(), Some("state_mismatch"));
                 // A forged callback's words are fixed: nothing of it (its code) is repeated back.
                 let fixed =
                     callback::read_callback(&callback::CallbackParams::default(), "S").unwrap_err();
                 assert_eq!(
-                    (f.kind, f.message(), f.error_description.clone()),
-                    (Kind::InvalidArgument, fixed.detail, None)
+                    (f.kind(), f.message(), f.error_description()),
+                    (Kind::InvalidArgument, fixed.message(), None)
                 );
             } else if p.error.is_some_and(|e| !e.is_empty()) {
-                assert_eq!(f.kind, Kind::OAuth);
+                assert_eq!(f.kind(), Kind::OAuth);
                 // Bounded like a response's fields: the same text, cut past FIELD_LIMIT.
                 let bounded = |v: Option<&str>| v.map(|v| redact::truncate(v, FIELD_LIMIT));
-                assert_eq!(f.error, bounded(p.error));
-                assert_eq!(f.error_description, bounded(p.error_description));
+                assert_eq!(f.error().map(str::to_owned), bounded(p.error));
+                assert_eq!(
+                    f.error_description().map(str::to_owned),
+                    bounded(p.error_description)
+                );
                 assert!(f.message().len() <= MESSAGE_LIMIT + TRUNCATED.len());
             } else {
                 assert_eq!(
-                    (f.kind, f.error.as_deref()),
+                    (f.kind(), f.error()),
                     (Kind::InvalidArgument, Some("missing_code"))
                 );
             }
@@ -810,14 +828,18 @@ pub fn transport_target(data: &[u8]) {
     };
     let f = rejection::classify_rejection(&r);
     if r.caller_aborted {
-        assert_eq!(f.kind, Kind::Aborted);
+        assert_eq!(f.kind(), Kind::Aborted);
     } else if r.timed_out {
-        assert_eq!(f.kind, Kind::Timeout);
-        assert_eq!(f.detail, format!("no response within {timeout_ms} ms"));
+        assert_eq!(f.kind(), Kind::Timeout);
+        assert_eq!(
+            f.detail(),
+            Some(format!("no response within {timeout_ms} ms").as_str())
+        );
     } else {
-        assert_eq!(f.kind, Kind::Network);
+        assert_eq!(f.kind(), Kind::Network);
         let shown = f
-            .detail
+            .detail()
+            .unwrap_or("")
             .strip_prefix("network error: ")
             .expect("network error: prefix");
         assert_eq!(
@@ -829,8 +851,8 @@ pub fn transport_target(data: &[u8]) {
             }
         );
         assert!(!f.not_sent() || r.before_response);
-        if let Some(e) = &f.error {
-            assert_eq!(Some(e.as_str()), code);
+        if let Some(e) = f.error() {
+            assert_eq!(Some(e), code);
             assert!(
                 !e.is_empty()
                     && e.len() < 40
@@ -844,29 +866,29 @@ pub fn transport_target(data: &[u8]) {
     assert_single_use_safety(&f);
     for grant in GRANTS {
         let again = retry::retryable(grant, &f);
-        if f.kind == Kind::Network && f.not_sent() {
+        if f.kind() == Kind::Network && f.not_sent() {
             assert!(again);
         }
-        if matches!(f.kind, Kind::Aborted) {
+        if matches!(f.kind(), Kind::Aborted) {
             assert!(!again);
         }
     }
-    let kind = f.kind;
-    let detail = f.detail.clone();
+    let kind = f.kind();
+    let detail = f.detail().map(str::to_owned);
     let f = f.redacted(&[message, code.unwrap_or("")]);
     if kind == Kind::Network {
         // The platform's message may echo the request: it never survives redaction.
         assert!(
-            !leaks(&f.detail, message),
+            !leaks(f.detail().unwrap_or(""), message),
             "{message:?} survives in {:?}",
-            f.detail
+            f.detail()
         );
     } else {
-        assert_eq!(f.detail, detail);
+        assert_eq!(f.detail().map(str::to_owned), detail);
     }
     let _ = f.message();
     let mut printed = String::new();
-    rejection::push_u64(&mut printed, timeout_ms);
+    text::push_u64(&mut printed, timeout_ms);
     assert_eq!(printed, timeout_ms.to_string());
 }
 

@@ -3,20 +3,22 @@
 //! token set. One renewal at a time per manager: concurrent callers share its outcome (so a
 //! failure reaches them all as the same `ApiException`).
 
-use super::super::auth::{random_state, AuthInner};
+use super::super::auth::AuthInner;
 use super::super::exception::exception;
 use super::super::js::{self, CallerSignal};
+use super::super::random::random_state;
 use super::super::timing::{self, Cancel, Fired};
 use super::super::transport::request_outcome;
 use super::overwrite::tombstone;
 use super::store::{copy_of, peek, with_mark, HeldTokens, Store};
+use crate::oauth::failure::{Delivery, Failure};
 use crate::oauth::overwrite::{self, Written};
 use crate::oauth::persist::{Persist, Persisted};
 use crate::oauth::renewal::{
     self, abandoned_at_mark, answer_of, Answer, Ending, Event, Expected, Renewal, RenewalConfig,
     RenewalGrant, Start, Step, StoreFault, StoredSet,
 };
-use crate::oauth::{Failure, Grant, Kind};
+use crate::oauth::request::Grant;
 use js_sys::{Function, Promise};
 use std::cell::{Cell, OnceCell, RefCell};
 use std::future::Future;
@@ -241,9 +243,9 @@ pub async fn access_token(
             match cancel.race(Wait::on(renewal)).await {
                 Ok(outcome) => outcome?,
                 Err(_) => {
-                    return Err(exception(&Failure::new(
-                        Kind::Aborted,
+                    return Err(exception(&Failure::aborted(
                         "the caller's AbortSignal fired while waiting for the token",
+                        Delivery::MayHaveArrived,
                     )))
                 }
             }
@@ -252,8 +254,7 @@ pub async fn access_token(
     let token = js::get(&tokens, "access_token")
         .as_string()
         .ok_or_else(|| {
-            exception(&Failure::new(
-                Kind::InvalidResponse,
+            exception(&Failure::invalid_response(
                 "the renewed set has no access_token",
             ))
         })?;
@@ -267,7 +268,7 @@ async fn renew(m: Rc<Manager>) -> Result<JsValue, JsValue> {
     // it holds anything (a lease, a mark).
     let outcome = match random_state() {
         Ok(nonce) => Renewing::new(m.clone(), nonce).run().await,
-        Err(e) => Err(e),
+        Err(e) => Err(e.into()),
     };
     m.inflight.set(None);
     outcome
@@ -496,7 +497,7 @@ impl Renewing {
         let mut call = match self.m.setup.auth.call(grant, &secret, &JsValue::UNDEFINED) {
             Ok(call) => call,
             Err(refused) => {
-                self.request_failure = Some(RequestFailure::Refused(refused));
+                self.request_failure = Some(RequestFailure::Refused(refused.into()));
                 return Answer::NotSent;
             }
         };
@@ -516,7 +517,7 @@ impl Renewing {
             Err(mut failure) => {
                 let answer = answer_of(&failure);
                 if abandon.fired() == Some(Fired::Timer) {
-                    failure = abandoned_at_mark(failure.delivery);
+                    failure = abandoned_at_mark(failure.delivery());
                 }
                 self.request_failure = Some(RequestFailure::Core(failure));
                 answer

@@ -51,6 +51,20 @@ struct ManagerOptions {
     fetch: JsValue,
 }
 
+/// Every TokenManager option (the members of [`ManagerOptions`]); anything else is refused.
+pub const MANAGER_OPTIONS: [&str; 10] = [
+    "auth",
+    "grant",
+    "tokens",
+    "store",
+    "refreshSkewMs",
+    "leaseMs",
+    "strictRotation",
+    "refusalRenewalIntervalMs",
+    "onTokens",
+    "fetch",
+];
+
 /// Keeps a valid access token: renews `refreshSkewMs` before expiry, one renewal at a time (in
 /// this process through a shared promise, across processes through the store's lease and the
 /// renewal mark), and hands every rotated TokenSet to the store and to `onTokens`.
@@ -80,7 +94,9 @@ impl TokenManager {
     pub fn new(
         #[wasm_bindgen(unchecked_param_type = "TokenManagerOptions")] options: JsValue,
     ) -> Result<TokenManager, JsValue> {
-        let o: ManagerOptions = options::from_object(&options, "TokenManager options")?;
+        let snapshot = options::snapshot(&options, "TokenManager options")?;
+        options::refuse_unknown(snapshot.as_ref(), &MANAGER_OPTIONS, "TokenManager")?;
+        let o: ManagerOptions = options::from_snapshot(snapshot.as_ref(), "")?;
         let auth =
             auth_of(&o.auth).ok_or_else(|| invalid("TokenManager needs auth: an AvitoAuth"))?;
         let grant_name = match &o.grant {
@@ -233,7 +249,7 @@ impl TokenManager {
 
 fn call_signal(options: &JsValue) -> Result<Option<CallerSignal>, JsValue> {
     let o: options::CallOptions = options::from_object(options, "options")?;
-    options::signal(&o.signal)
+    Ok(options::signal(&o.signal)?)
 }
 
 impl TokenManager {

@@ -4,10 +4,10 @@
 
 use super::super::timing;
 use super::store::{HeldTokens, Store};
+use crate::oauth::failure::Failure;
 use crate::oauth::overwrite::{Overwrite, OverwriteEvent, OverwriteStep, Written};
 use crate::oauth::persist::{Persist, PersistEvent, PersistStep, Persisted};
 use crate::oauth::renewal::{StoreFault, SIGNED_OUT_AT};
-use crate::oauth::Failure;
 use wasm_bindgen::prelude::*;
 
 /// A store read as the machines read it: the value, its parsed members, and whether it is empty.

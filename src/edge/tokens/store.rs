@@ -1,9 +1,9 @@
 //! The store protocol as a renewal uses it (every call bounded in time, every failure typed), the
 //! stored set as the protocol reads it, and the default `MemoryTokenStore`.
 
-use super::super::auth::random_state;
 use super::super::exception::rejected;
 use super::super::js::{self, TokenStore};
+use super::super::random::random_state;
 use super::super::timing::Cancel;
 use crate::oauth::renewal::{self, Mark, StoreFault, StoredSet};
 use crate::oauth::wire::Scalar;

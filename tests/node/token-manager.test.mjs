@@ -17,6 +17,34 @@ beforeEach(() => mock.reset());
 const userTokens = async () => auth.exchangeCode(mock.grantCode());
 
 describe("TokenManager", () => {
+  it("refuses an option it does not know, naming it (AvitoAuth, Configuration, TokenManager, AccountTokens)", () => {
+    const cases = [
+      [() => new lib.TokenManager({ auth, grant: "client_credentials", refreshSkew: 5 }), "refreshSkew"],
+      [() => new lib.AvitoAuth({ clientId: "c", clientSecret: "s", timeout: 5 }), "timeout"],
+      [() => new lib.Configuration({ hots: "https://example.invalid" }), "hots"],
+      [() => new lib.AccountTokens({ auth, store: () => new lib.MemoryTokenStore(), maxAcounts: 3 }), "maxAcounts"],
+    ];
+    for (const [make, name] of cases) {
+      assert.throws(make, (e) => e instanceof lib.ApiException && e.kind === "invalid_argument" && e.message.includes(`"${name}"`), name);
+    }
+    // Every documented option still passes.
+    new lib.TokenManager({ auth, grant: "client_credentials", refreshSkewMs: 1, leaseMs: 5, strictRotation: false, refusalRenewalIntervalMs: 1, onTokens: () => {}, fetch: undefined, store: undefined, tokens: undefined });
+    new lib.AccountTokens({ auth, store: () => new lib.MemoryTokenStore(), maxAccounts: 2, refreshSkewMs: 1, leaseMs: 5, strictRotation: true, refusalRenewalIntervalMs: 1, onTokens: () => {} });
+  });
+
+  it("AccountTokens passes strictRotation to its managers: a lost answer's set is sign_in_required, nothing sent", async () => {
+    const ts = await userTokens();
+    const lost = { ...ts, expires_at: Date.now() - 1, renewal: { id: "dead", presented_at: Date.now() - 10_000, answer_by: Date.now() - 5_000 } };
+    const strict = new lib.AccountTokens({ auth, store: () => new lib.MemoryTokenStore(lost), strictRotation: true });
+    const err = await strict.manager("a").getAccessToken().catch((e) => e);
+    assert.equal(err.kind, "sign_in_required", err.message);
+    assert.equal(err.signInRequired, true);
+    assert.equal(mock.counts.refresh, 0, "nothing sent");
+    const relaxed = new lib.AccountTokens({ auth, store: () => new lib.MemoryTokenStore(lost) });
+    assert.match(await relaxed.manager("a").getAccessToken(), /^at_/, "without it, the token is presented again");
+    assert.equal(mock.counts.refresh, 1);
+  });
+
   it("1,000 concurrent getAccessToken() share one request; a cached token costs none", async () => {
     const tm = new lib.TokenManager({ auth, grant: "client_credentials" });
     const tokens = await Promise.all(Array.from({ length: 1000 }, () => tm.getAccessToken()));
@@ -95,7 +123,8 @@ describe("TokenManager", () => {
     assert.equal(stored.renewal, undefined, "unmarked");
     const again = await tm.getAccessToken().catch((e) => e);
     assert.equal(again.signInRequired, true);
-    assert.equal(again.kind, "invalid_argument", "answered without sending");
+    assert.equal(again.kind, "sign_in_required", "answered without sending");
+    assert.equal(again.error, undefined, "not the server's invalid_grant: nothing was sent");
     assert.equal(mock.counts.refresh, 1, "never presented again");
   });
 

@@ -13,20 +13,27 @@ import { mapStores } from "../support/map-store.mjs";
 
 const { esm: lib } = await loadBoth();
 const CLIENT_SECRET = "demo-secret";
-let mock, auth;
+let mock, auth, shortMock, shortAuth;
 /** Every failure a test saw: swept for secrets after each test (`afterEach`). */
 let failures = [];
 
 before(async () => {
   mock = await startMockAvito();
   auth = new lib.AvitoAuth({ clientId: "demo-client", clientSecret: CLIENT_SECRET, host: mock.url, retries: false });
+  // Tokens that live 30 s are inside the 60 s default skew: every call renews.
+  shortMock = await startMockAvito({ expiresIn: 30 });
+  shortAuth = new lib.AvitoAuth({ clientId: "demo-client", clientSecret: CLIENT_SECRET, host: shortMock.url, retries: false });
 });
-after(() => mock.close());
+after(() => Promise.all([mock.close(), shortMock.close()]));
 beforeEach(() => {
   mock.reset();
+  shortMock.reset();
   failures = [];
 });
-afterEach(() => sweepSecrets(mock, failures));
+afterEach(() => {
+  sweepSecrets(mock, failures);
+  sweepSecrets(shortMock, failures);
+});
 
 /** Every secret `server` has seen or issued: codes, refresh and access tokens, the client secret. */
 function secretsOf(server) {
@@ -155,58 +162,87 @@ it("the application deletes the stored set while a renewal is in flight: nothing
   assert.equal((await store.get()).access_token, token);
 });
 
-// The store's compareAndSet fails for 3 s from just before the token answer arrives: the
-// delivered rotation is the only copy of the sign-in. A rejection, a synchronous throw, and a call
-// that never settles (the manager gives up on it after leaseMs).
+/**
+ * A renewal whose store write of the delivered tokens fails: the handle `store` on the row
+ * `make(key)` fails every compareAndSet (`outage`: rejects, throws, never settles) for 3 s from
+ * just before the token answer arrives. Tokens from `shortMock` live 30 s, inside the 60 s skew:
+ * every call renews.
+ */
+async function renewIntoOutage(outage) {
+  const make = mapStores();
+  const row = make("outage");
+  const signedIn = await expiredSignIn(shortAuth, shortMock);
+  assert.equal(await row.compareAndSet(undefined, signedIn), true);
+  const outageState = { until: 0, failedWrites: 0, writesAfter: 0 };
+  const store = {
+    ...row,
+    compareAndSet(expected, next) {
+      if (Date.now() >= outageState.until) {
+        outageState.writesAfter++;
+        return row.compareAndSet(expected, next);
+      }
+      outageState.failedWrites++;
+      const error = new Error(`connection lost while writing ${JSON.stringify(next)}`);
+      if (outage === "throws") throw error;
+      return outage === "rejects" ? Promise.reject(error) : new Promise(() => {});
+    },
+  };
+  const delivered = [];
+  const tm = new lib.TokenManager({ auth: shortAuth, grant: "refresh_token", store, leaseMs: 1000, onTokens: (t) => delivered.push(t) });
+  const release = holdTokenRequests(shortMock);
+  const renewing = tm.getAccessToken();
+  await until(() => shortMock.counts.refresh === 1, "the refresh reached the server");
+  outageState.until = Date.now() + 3000;
+  outageState.writesAfter = 0;
+  release();
+  const token = await renewing;
+  assert.ok(outageState.failedWrites >= 1, "the delivered tokens' write failed");
+  assert.equal(delivered.length, 1, "onTokens got the delivered set at once");
+  assert.equal(delivered[0].access_token, token);
+  assert.notEqual(token, signedIn.access_token);
+  const rotated = delivered[0].refresh_token;
+  assert.ok(rotated && rotated !== signedIn.refresh_token);
+  return { make, row, tm, token, rotated, outageState };
+}
+
 for (const outage of ["rejects", "throws", "never settles"]) {
   it(`a store whose compareAndSet ${outage} for 3 s as the token answer arrives: the caller and onTokens get the new set at once, the background write stores it, and the next renewal presents the new refresh token`, async () => {
-    // Tokens that live 30 s are inside the 60 s skew: every call renews.
-    const short = await startMockAvito({ expiresIn: 30 });
-    try {
-      const shortAuth = new lib.AvitoAuth({ clientId: "demo-client", clientSecret: CLIENT_SECRET, host: short.url, retries: false });
-      const make = mapStores();
-      const row = make("outage");
-      const signedIn = await expiredSignIn(shortAuth, short);
-      assert.equal(await row.compareAndSet(undefined, signedIn), true);
-      let downUntil = 0;
-      let failedWrites = 0;
-      const store = {
-        ...row,
-        compareAndSet(expected, next) {
-          if (Date.now() >= downUntil) return row.compareAndSet(expected, next);
-          failedWrites++;
-          const error = new Error(`connection lost while writing ${JSON.stringify(next)}`);
-          if (outage === "throws") throw error;
-          return outage === "rejects" ? Promise.reject(error) : new Promise(() => {});
-        },
-      };
-      const delivered = [];
-      const tm = new lib.TokenManager({ auth: shortAuth, grant: "refresh_token", store, leaseMs: 1000, onTokens: (t) => delivered.push(t) });
-      const release = holdTokenRequests(short);
-      const renewing = tm.getAccessToken();
-      await until(() => short.counts.refresh === 1, "the refresh reached the server");
-      downUntil = Date.now() + 3000;
-      release();
-      const token = await renewing;
-      assert.ok(failedWrites >= 1, "the delivered tokens' write failed");
-      assert.equal(delivered.length, 1);
-      assert.equal(delivered[0].access_token, token);
-      assert.notEqual(token, signedIn.access_token);
-      const rotated = delivered[0].refresh_token;
-      assert.ok(rotated && rotated !== signedIn.refresh_token);
-      await until(async () => (await row.get())?.refresh_token === rotated, "the background write stored the delivered set");
-      const stored = await row.get();
-      assert.equal(stored.access_token, token);
-      assert.equal(stored.renewal, undefined, "no renewal mark is left");
-      // The next renewal presents the rotated token and the server accepts it: no sign-in.
-      const next = await tm.getAccessToken();
-      assert.equal(short.counts.refresh, 2);
-      assert.equal(short.requests.at(-1).form.refresh_token, rotated);
-      assert.notEqual(next, token);
-      assert.equal((await row.get()).access_token, next);
-      sweepSecrets(short, failures);
-    } finally {
-      await short.close();
+    const { row, tm, token, rotated } = await renewIntoOutage(outage);
+    await until(async () => (await row.get())?.refresh_token === rotated, "the background write stored the delivered set");
+    const stored = await row.get();
+    assert.equal(stored.access_token, token);
+    assert.equal(stored.renewal, undefined, "no renewal mark is left");
+    // The next renewal presents the rotated token and the server accepts it: no sign-in.
+    const next = await tm.getAccessToken();
+    assert.equal(shortMock.counts.refresh, 2);
+    assert.equal(shortMock.requests.at(-1).form.refresh_token, rotated);
+    assert.notEqual(next, token);
+    assert.equal((await row.get()).access_token, next);
+  });
+}
+
+// During that outage another process (another handle on the row, whose connection works) signs
+// the seller out, or stores a new sign-in: the background write finds it and stops. It is given
+// the outage and then its longest pause (5 s) to write anything.
+for (const meanwhile of ["a sign-out", "a new sign-in"]) {
+  it(`the background write of delivered tokens meets ${meanwhile} by another process: it never writes over it`, async () => {
+    const { make, row, tm, outageState } = await renewIntoOutage("rejects");
+    const accounts = new lib.AccountTokens({ auth: shortAuth, store: (id) => make(id) });
+    const again = await expiredSignIn(shortAuth, shortMock);
+    if (meanwhile === "a sign-out") await accounts.signOut("outage");
+    else await accounts.signIn("outage", again);
+    const written = await row.get();
+    await new Promise((r) => setTimeout(r, outageState.until + 5500 - Date.now()));
+    assert.equal(outageState.writesAfter, 0, "no write from the renewing process after the outage");
+    assert.deepEqual(await row.get(), written);
+    if (meanwhile === "a sign-out") {
+      isTombstone(await row.get());
+      assert.ok(signInRequired(await rejection(tm.getAccessToken())), "the delivered tokens are forgotten");
+      assert.equal(shortMock.counts.refresh, 1);
+    } else {
+      await tm.getAccessToken();
+      assert.equal(shortMock.counts.refresh, 2);
+      assert.equal(shortMock.requests.at(-1).form.refresh_token, again.refresh_token, "the next renewal is the new sign-in's chain");
     }
   });
 }

@@ -5,9 +5,10 @@ import { spawn } from "node:child_process";
 import { copyFileSync, existsSync, symlinkSync } from "node:fs";
 import path from "node:path";
 import { pathToFileURL } from "node:url";
-import { ROOT, SCRATCH, closedPort } from "../support/load.mjs";
+import { ROOT, SCRATCH } from "../support/load.mjs";
 import { startMockAvito } from "../support/mock-avito.mjs";
 import { startRotatingTokenServer } from "../support/rotating-token-server.mjs";
+import { startRedis } from "../support/redis.mjs";
 
 const RENEWER = path.join(ROOT, "tests/fleet/redis-renewer.mjs");
 const { RedisTokenStore, leaseKeyOf } = await import(pathToFileURL(path.join(SCRATCH, "redis.mjs")).href);
@@ -18,18 +19,11 @@ before(async () => {
   // with the repository's redis client resolvable beside it.
   copyFileSync(path.join(ROOT, "examples/node-redis/renewer.mjs"), path.join(SCRATCH, "node-redis-renewer.mjs"));
   if (!existsSync(path.join(SCRATCH, "node_modules/redis"))) symlinkSync(path.join(ROOT, "node_modules/redis"), path.join(SCRATCH, "node_modules/redis"));
-  assert.ok(existsSync("/usr/bin/redis-server"), "redis-server is missing: scripts/test.sh installs Debian's redis-server");
-  const port = await closedPort();
-  redis = spawn("/usr/bin/redis-server", ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"], { stdio: "ignore" });
-  redisUrl = `redis://127.0.0.1:${port}`;
-  const { createClient } = await import("redis");
-  for (let i = 0; i < 50 && !client; i++) {
-    try { client = await createClient({ url: redisUrl }).on("error", () => {}).connect(); } catch { await new Promise((r) => setTimeout(r, 100)); }
-  }
-  assert.ok(client, "redis-server did not start");
+  redis = await startRedis();
+  ({ url: redisUrl, client } = redis);
   mock = await startMockAvito();
 });
-after(async () => { await client?.quit(); redis?.kill(); await mock?.close(); });
+after(async () => { await redis?.close(); await mock?.close(); });
 
 function renewer(startAt, leaseMs, host = mock.url, options) {
   const p = spawn(process.execPath, [RENEWER, SCRATCH, redisUrl, host, String(startAt), String(leaseMs), ...(options ? [options] : [])], { cwd: ROOT });

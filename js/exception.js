@@ -100,8 +100,9 @@ export class ApiException extends Error {
     this.retryable = fields.retryable === true;
     this.retryAfterMs = fields.retryAfterMs;
     this.body = fields.body;
-    // An OAuth "invalid_grant": the code or refresh token is dead; the user must sign in again.
-    this.signInRequired = fields.signInRequired === true || (this.kind === "oauth" && this.error === "invalid_grant");
+    // The server refused the code or refresh token ("invalid_grant"), or none usable remains
+    // ("sign_in_required"): the user must sign in again.
+    this.signInRequired = fields.signInRequired === true || this.kind === "sign_in_required" || (this.kind === "oauth" && this.error === "invalid_grant");
     // Built by the crate (apiException below): keep only the frames after the crate's own.
     if (fields[FROM_CRATE] === true) {
       const frames = callerFrames(this.stack);

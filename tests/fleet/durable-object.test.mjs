@@ -29,7 +29,7 @@ it("workerd + Durable Object: 60 concurrent API calls, exactly one refresh; no t
     await assertLockedOut(mf, mock, "42");
     const unknown = await authed(mf, "http://w/profile?account=never-signed-in");
     assert.equal(unknown.status, 409, "an account without tokens must sign in");
-    assert.equal((await unknown.json()).error, "invalid_grant");
+    assert.equal((await unknown.json()).kind, "sign_in_required", "no tokens stored: nothing was sent");
   } finally {
     await mf.dispose();
     await mock.close();

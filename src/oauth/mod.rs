@@ -7,6 +7,7 @@ pub mod callback;
 pub mod classify;
 pub mod form;
 pub mod mutants;
+pub mod operations;
 pub mod overwrite;
 pub mod persist;
 pub mod redact;

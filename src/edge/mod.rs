@@ -2,6 +2,7 @@
 //!
 //! - `client`: `Configuration`, `ApiClient`, `ApplicationAccessApi`, `AccessApi`;
 //! - `auth`: `AvitoAuth`, `parseCallback`, `randomState`;
+//! - `scopes`: `requiredScopes`, and the scope facts of a call `tm.fetch` saw refused;
 //! - `tokens`: `TokenManager`, `MemoryTokenStore`;
 //! - `accounts`: `AccountTokens` (one TokenManager per account, in a bounded cache);
 //! - `transport`: one token request (gloo-net builds it), its answer read through one bounded
@@ -24,6 +25,7 @@ mod client;
 mod exception;
 mod js;
 mod options;
+mod scopes;
 mod timing;
 mod tokens;
 mod transport;

@@ -3,6 +3,7 @@
 //! - `client`: `Configuration`, `ApiClient`, `ApplicationAccessApi`, `AccessApi`;
 //! - `auth`: `AvitoAuth`, `parseCallback`;
 //! - `random`: `randomState`, and the ids of renewal marks and leases;
+//! - `scopes`: `requiredScopes`, and the scope facts of a call `tm.fetch` saw refused;
 //! - `tokens`: `TokenManager`, `MemoryTokenStore`;
 //! - `accounts`: `AccountTokens` (one TokenManager per account, in a bounded cache);
 //! - `transport`: one token request to the end (the retry loop), its settings, sending it, its
@@ -31,6 +32,7 @@ mod exception;
 mod js;
 mod options;
 mod random;
+mod scopes;
 mod timing;
 mod tokens;
 mod transport;

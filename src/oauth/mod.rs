@@ -20,6 +20,7 @@ pub mod classify;
 pub mod failure;
 pub mod form;
 pub mod mutants;
+pub mod operations;
 pub mod overwrite;
 pub mod persist;
 pub mod redact;

@@ -2,8 +2,10 @@
 //! recovery, and which. Avito answers 403 to an expired token, but also to a missing scope or a
 //! blocked IP (RFC 6750 says 401): a recovery re-reads the store (another process may have
 //! renewed already), else renews, and the call is sent once more; otherwise the refusal goes
-//! back to the caller unchanged. The cached-token fast path and the general path of `tm.fetch`
-//! both take these decisions.
+//! back to the caller unchanged. A refusal of an operation whose declared scope the token's set
+//! was not granted ([`super::operations::missing_scopes`]) goes back too: a renewal brings the
+//! same grant again, only a new sign-in with that scope can help. The cached-token fast path and
+//! the general path of `tm.fetch` both take these decisions.
 
 use super::renewal::{is_usable, StoredSet};
 
@@ -37,16 +39,20 @@ pub struct Answered {
     /// When a refusal last set off a recovery in this manager.
     pub last_recovery_ms: Option<f64>,
     pub interval_ms: f64,
+    /// The call is a published Avito operation that declares a scope the token's set lacks
+    /// (known only when the set names its scopes).
+    pub missing_scopes: bool,
 }
 
 /// A recovery at most once per `interval_ms` per manager (an endpoint that refuses every call for
-/// a missing scope must not cost a renewal per call), never for a token just renewed, and only
-/// for a call that can be sent again.
+/// a missing scope must not cost a renewal per call), never for a token just renewed, never
+/// for a scope known to be missing, and only for a call that can be sent again.
 pub fn on_answer(a: &Answered) -> OnAnswer {
     let due = a
         .last_recovery_ms
         .map_or(true, |last| a.now_ms - last >= a.interval_ms);
-    if token_refused(a.status) && a.replayable && !a.token_just_renewed && due {
+    let cured_by_a_token = !a.token_just_renewed && !a.missing_scopes;
+    if token_refused(a.status) && a.replayable && cured_by_a_token && due {
         OnAnswer::Recover
     } else {
         OnAnswer::HandBack
@@ -95,6 +101,7 @@ mod tests {
             now_ms: 0.0,
             last_recovery_ms: None,
             interval_ms: DEFAULT_REFUSAL_INTERVAL_MS,
+            missing_scopes: false,
         }
     }
 
@@ -115,6 +122,13 @@ mod tests {
             ..answered(403)
         };
         assert_eq!(on_answer(&consumed), OnAnswer::HandBack);
+        for status in [401, 403] {
+            let ungranted = Answered {
+                missing_scopes: true,
+                ..answered(status)
+            };
+            assert_eq!(on_answer(&ungranted), OnAnswer::HandBack);
+        }
         let soon = Answered {
             now_ms: 59_999.0,
             last_recovery_ms: Some(0.0),

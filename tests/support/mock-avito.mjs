@@ -5,6 +5,8 @@
 //   GET  /__requests → every /token request seen (method, headers, form fields)
 //   POST /__reset    → forget requests, scripts and issued tokens
 //   POST /__expire   → expire every issued access token
+// `mock.apiScopes` ({ "/core/v1/accounts/self": "user:read" }) makes the API paths named there
+// answer 403, as Avito does, to a token whose grant lacks that scope.
 // As a program: `node tests/support/mock-avito.mjs [port]` prints its URL.
 import http from "node:http";
 import { randomBytes } from "node:crypto";
@@ -25,7 +27,7 @@ export async function startMockAvito({ port = 0, clients = { "demo-client": "dem
 
   const issue = (clientId, scope, withRefresh) => {
     const access_token = token("at");
-    state.access.set(access_token, { clientId, expiresAt: Date.now() + expiresIn * 1000 });
+    state.access.set(access_token, { clientId, scope, expiresAt: Date.now() + expiresIn * 1000 });
     const out = { access_token, expires_in: expiresIn, token_type: "Bearer" };
     if (withRefresh) {
       const refresh_token = token("rt");
@@ -101,10 +103,13 @@ export async function startMockAvito({ port = 0, clients = { "demo-client": "dem
 <form action="/oauth/decide">${hidden}<button id="allow" name="allow" value="1">Allow</button><button id="deny" name="allow" value="0">Deny</button></form>`);
   }
 
-  function api(req, res) {
+  function api(req, res, path) {
+    mock.apiCalls++;
     const m = /^Bearer (.+)$/.exec(req.headers.authorization ?? "");
     const t = m && state.access.get(m[1]);
     if (!t || t.expiresAt < Date.now()) return json(res, 403, { error: { code: 403, message: "Forbidden" } });
+    const needed = mock.apiScopes[path];
+    if (needed && !String(t.scope ?? "").split(",").includes(needed)) return json(res, 403, { error: { code: 403, message: `Forbidden: no ${needed}` } }, { "x-mock-scope": needed });
     return json(res, 200, { id: 1, client_id: t.clientId, name: "Mock account" });
   }
 
@@ -118,7 +123,7 @@ export async function startMockAvito({ port = 0, clients = { "demo-client": "dem
       if (req.method === "OPTIONS") { res.writeHead(204, { ...CORS, "access-control-allow-methods": "GET, POST" }); return res.end(); }
       if (url.pathname === "/token") return void handleToken(req, res, raw);
       if (url.pathname === "/oauth" || url.pathname === "/oauth/decide") return consentPage(url, res);
-      if (url.pathname.startsWith("/core/") || url.pathname.startsWith("/api/")) return api(req, res);
+      if (url.pathname.startsWith("/core/") || url.pathname.startsWith("/api/")) return api(req, res, url.pathname);
       if (url.pathname === "/__requests") return json(res, 200, state.requests);
       if (url.pathname === "/__counts") return json(res, 200, counts);
       if (url.pathname === "/__code") return json(res, 200, { code: mock.grantCode(url.searchParams.get("client_id") ?? undefined, url.searchParams.get("scope") ?? undefined) });
@@ -139,18 +144,24 @@ export async function startMockAvito({ port = 0, clients = { "demo-client": "dem
     tokenDelayMs: 0,
     /** A promise (non-scripted) /token requests wait for: a test holds a request open until it lets go. */
     tokenGate: undefined,
+    /** API path → the scope its calls need (403 without it). */
+    apiScopes: {},
+    /** API calls answered (any path under /core/ or /api/). */
+    apiCalls: 0,
     state,
     counts,
     get requests() { return state.requests; },
     script(...steps) { state.script.push(...steps); },
     /** Issues an authorization code as the consent page would. */
-    grantCode(clientId = "demo-client", scope = "messenger:read") {
+    // The default grant holds user:read: GET /core/v1/accounts/self declares it, and a 403 of an
+    // operation whose scope the set lacks is not recovered from (tm.fetch).
+    grantCode(clientId = "demo-client", scope = "messenger:read,user:read") {
       const code = token("code");
       state.codes.set(code, { clientId, scope, expiresAt: Date.now() + 600_000 });
       return code;
     },
     /** Issues a refresh token directly. */
-    grantRefresh(clientId = "demo-client", scope = "messenger:read") {
+    grantRefresh(clientId = "demo-client", scope = "messenger:read,user:read") {
       const rt = token("rt");
       state.refresh.set(rt, { clientId, scope });
       return rt;
@@ -158,6 +169,8 @@ export async function startMockAvito({ port = 0, clients = { "demo-client": "dem
     reset() {
       mock.tokenDelayMs = 0;
       mock.tokenGate = undefined;
+      mock.apiScopes = {};
+      mock.apiCalls = 0;
       state.requests.length = 0; state.script.length = 0;
       state.codes.clear(); state.refresh.clear(); state.access.clear();
       for (const k of Object.keys(counts)) counts[k] = 0;

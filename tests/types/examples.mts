@@ -1,8 +1,8 @@
 // Compiled with `tsc --strict` against the packed package (ESM resolution); uses every export.
 import {
   AccessApi, ApiClient, ApiException, ApplicationAccessApi, AvitoAuth, Configuration, MemoryTokenStore, TokenManager,
-  parseCallback, randomState,
-  type ApiExceptionKind, type GetAccessToken200Response, type GetAccessTokenAuthorizationCode200Response,
+  parseCallback, randomState, requiredScopes,
+  type ApiExceptionKind, type AvitoScope, type GetAccessToken200Response, type GetAccessTokenAuthorizationCode200Response,
   type RefreshAccessTokenAuthorizationCode200Response, type TokenSet, type TokenStore,
 } from "avito-auth";
 import { init, initSync } from "avito-auth/init";
@@ -30,6 +30,8 @@ async function ergonomic(): Promise<string> {
   await auth.clientCredentials({ signal: new AbortController().signal });
   const at: number | undefined = next.expires_at;
   void again; void at; void randomState();
+  const declared: AvitoScope[] | undefined = requiredScopes("GET", new URL("https://api.avito.ru/core/v1/accounts/self"), "https://api.avito.ru");
+  void declared;
   return auth.clientId + auth.host;
 }
 

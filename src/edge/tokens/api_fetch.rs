@@ -2,11 +2,13 @@
 //! core's decision ([`crate::oauth::refusal`]): a 401/403 may mean an expired token, but Avito
 //! also answers 403 to a missing scope or a blocked IP, so a refusal recovers (re-read the store,
 //! adopt or renew, send again) at most once per `refusalRenewalIntervalMs`, never for a token
-//! this call has just renewed, and otherwise goes back to the caller unchanged. The cached-token
-//! fast path and the general path ask the same decision.
+//! this call has just renewed, nor for a published Avito operation whose declared scope the
+//! token's set lacks, and otherwise goes back to the caller unchanged. The cached-token fast path
+//! and the general path ask the same decision.
 
 use super::super::js::{self, absent, CallerSignal, LooseResponse};
 use super::super::options;
+use super::super::scopes;
 use super::manager::{access_token, Manager};
 use super::store::HeldTokens;
 use crate::oauth::refusal::{self, Answered, OnAnswer, Recovery};
@@ -125,7 +127,11 @@ fn refusal_check(m: &Rc<Manager>) -> &Function {
                 return response;
             };
             // A URL with no init can always be sent again; the token came from the cache.
-            if decide(&m, &response, true, false) == OnAnswer::HandBack {
+            let scope_check = || {
+                used.as_string()
+                    .is_some_and(|used| lacks_scope(&m, &input, &JsValue::UNDEFINED, &used))
+            };
+            if decide(&m, &response, true, false, scope_check) == OnAnswer::HandBack {
                 return response;
             }
             let Some(used) = used.as_string() else {
@@ -182,22 +188,40 @@ pub async fn api_fetch(m: Rc<Manager>, input: JsValue, init: JsValue) -> Result<
         signal,
     };
     let (response, used, delivered) = send(&m, &retry.first, retry.signal.clone()).await?;
-    match decide(&m, &response, retry.replayable, delivered) {
+    let scope_check = || lacks_scope(&m, &retry.first.target, &retry.first.init, &used);
+    match decide(&m, &response, retry.replayable, delivered, scope_check) {
         OnAnswer::HandBack => Ok(response),
         OnAnswer::Recover => recover(m, retry, response, used).await,
     }
 }
 
-/// The core's decision on an API answer, with this manager's clock and last recovery.
-fn decide(m: &Manager, response: &JsValue, replayable: bool, just_renewed: bool) -> OnAnswer {
+/// The core's decision on an API answer, with this manager's clock and last recovery;
+/// `lacks_scope` is asked for a refusal only (any other answer costs nothing more).
+fn decide(
+    m: &Manager,
+    response: &JsValue,
+    replayable: bool,
+    just_renewed: bool,
+    lacks_scope: impl FnOnce() -> bool,
+) -> OnAnswer {
+    let status = status_of(response);
     refusal::on_answer(&Answered {
-        status: status_of(response),
+        status,
         replayable,
         token_just_renewed: just_renewed,
         now_ms: js_sys::Date::now(),
         last_recovery_ms: m.last_recovery.get(),
         interval_ms: m.setup.refusal_interval_ms,
+        missing_scopes: refusal::token_refused(status) && lacks_scope(),
     })
+}
+
+/// Whether the call `fetch(target, init)`, refused with the token `used`, is an Avito operation
+/// on this manager's host whose declared scope the token's set was not granted (unknown when
+/// the set in use here is no longer that token's).
+fn lacks_scope(m: &Manager, target: &JsValue, init: &JsValue, used: &str) -> bool {
+    m.set_of(used)
+        .is_some_and(|set| scopes::lacks_scope(&set, target, init, &m.setup.auth.settings.host))
 }
 
 /// A 401/403 to the token `used` that the core says to recover from: adopt what another process

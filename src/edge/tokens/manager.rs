@@ -38,6 +38,8 @@ pub struct Current {
     /// `access_token` as a JS string, built once per token: what a cached-token `tm.fetch`
     /// hands its refusal check (api_fetch.rs).
     pub access_token_value: JsValue,
+    /// The set itself: its scopes are read only when an API refuses its token.
+    set: JsValue,
 }
 
 /// What a manager is made of: fixed at construction.
@@ -119,6 +121,13 @@ impl Manager {
         peek(&self.current).map(|c| c.access_token.clone())
     }
 
+    /// The set in use here, if `access_token` is its token.
+    pub fn set_of(&self, access_token: &str) -> Option<JsValue> {
+        peek(&self.current)
+            .filter(|c| c.access_token == access_token)
+            .map(|c| c.set.clone())
+    }
+
     /// Drops the tokens held here: the next call reads the store.
     fn forget(&self) {
         self.current.set(None);
@@ -147,6 +156,7 @@ impl Manager {
                 expires_at: held.expires_at(),
                 bearer_init: js_sys::Object::freeze(&bearer_init),
                 access_token_value: JsValue::from_str(at),
+                set: set.clone(),
             }
         });
         self.current.set(current.map(Rc::new));

@@ -1,0 +1,84 @@
+//! `requiredScopes`, and the facts `tm.fetch` reads from a refused call for the core's
+//! question whether a declared scope is missing ([`crate::oauth::operations`]): the call's
+//! method and URL, and the scopes the token's set names.
+
+use super::exception::invalid;
+use super::js;
+use super::options;
+use super::transport::settings::DEFAULT_HOST;
+use crate::oauth::operations;
+use crate::oauth::scope::parse_scopes;
+use wasm_bindgen::prelude::*;
+use wasm_bindgen::JsCast;
+
+/// `url` as the platform's URL parser serialises it (lower-case host, no default port, dot
+/// segments resolved), if it is absolute.
+fn serialized(url: &str) -> Option<String> {
+    web_sys::Url::new(url).ok().map(|u| u.href())
+}
+
+/// The API path of `href` (serialised) on `host` (a validated base URL, `AvitoAuth`'s `host`).
+fn path_on<'a>(href: &'a str, host: &str) -> Option<&'a str> {
+    let host = serialized(host)?;
+    operations::api_path(href, host.trim_end_matches('/'))
+}
+
+/// The scopes the Avito API operation `method url` declares for a seller's token (`[]`: none),
+/// or `undefined` when it is not one of Avito's published operations on `host` (default
+/// `https://api.avito.ru`; another base, such as a proxy's, is matched the same way). Throws
+/// `ApiException` (`invalid_argument`) for a bad argument.
+#[wasm_bindgen(js_name = requiredScopes, unchecked_return_type = "AvitoScope[] | undefined")]
+pub fn required_scopes(
+    #[wasm_bindgen(unchecked_param_type = "string")] method: JsValue,
+    #[wasm_bindgen(unchecked_param_type = "string | URL")] url: JsValue,
+    #[wasm_bindgen(unchecked_optional_param_type = "string")] host: JsValue,
+) -> Result<JsValue, JsValue> {
+    let method = options::required_string(&method, "method")?;
+    let href = match url.dyn_ref::<web_sys::Url>() {
+        Some(url) => url.href(),
+        None => serialized(&options::required_string(&url, "url")?)
+            .ok_or_else(|| invalid("url must be an absolute URL"))?,
+    };
+    let host = match js::absent(&host) {
+        true => DEFAULT_HOST.to_owned(),
+        false => options::base_url(&host, "host")?,
+    };
+    let operation = path_on(&href, &host).and_then(|path| operations::find(&method, path));
+    Ok(operation.map_or(JsValue::UNDEFINED, |op| {
+        let list: js_sys::Array = op.scopes.iter().map(|s| JsValue::from_str(s)).collect();
+        list.into()
+    }))
+}
+
+/// The scopes a TokenSet names, in `scopes` (a list) or `scope` (Avito's comma-joined string).
+fn granted(set: &JsValue) -> Vec<String> {
+    let mut names: Vec<String> = match js::get(set, "scopes").dyn_into::<js_sys::Array>() {
+        Ok(list) => list.iter().filter_map(|s| s.as_string()).collect(),
+        Err(_) => Vec::new(),
+    };
+    if let Some(scope) = js::get(set, "scope").as_string() {
+        names.extend(parse_scopes(&scope).into_iter().map(str::to_owned));
+    }
+    names
+}
+
+/// Whether a call that `fetch(target, init)` sent to `host` with a token of `set` is an Avito
+/// operation declaring a scope the set was not granted.
+pub fn lacks_scope(set: &JsValue, target: &JsValue, init: &JsValue, host: &str) -> bool {
+    let request = target.dyn_ref::<web_sys::Request>();
+    let href = match (request, target.dyn_ref::<web_sys::Url>()) {
+        (Some(request), _) => Some(request.url()),
+        (None, Some(url)) => Some(url.href()),
+        (None, None) => target.as_string().as_deref().and_then(serialized),
+    };
+    let method = js::get(init, "method")
+        .as_string()
+        .or_else(|| request.map(web_sys::Request::method))
+        .unwrap_or_else(|| "GET".to_owned());
+    let granted = granted(set);
+    let granted: Vec<&str> = granted.iter().map(String::as_str).collect();
+    href.as_deref()
+        .and_then(|href| path_on(href, host))
+        .and_then(|path| operations::missing_scopes(&method, path, &granted))
+        .is_some_and(|missing| !missing.is_empty())
+}

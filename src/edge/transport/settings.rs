@@ -83,22 +83,12 @@ fn retry_policy(value: &JsValue) -> Result<RetryPolicy, EdgeError> {
     let d = RetryPolicy::default();
     let max_attempts = number(&o.max_attempts, "retries.maxAttempts", 1.0, 10.0, true)?
         .map_or(d.max_attempts, |n| n as u32);
-    let base = number(
-        &o.base_delay_ms,
-        "retries.baseDelayMs",
-        0.0,
-        3_600_000.0,
-        false,
-    )?
-    .map_or(d.base_delay_ms, |n| n as u64);
-    let max = number(
-        &o.max_delay_ms,
-        "retries.maxDelayMs",
-        0.0,
-        3_600_000.0,
-        false,
-    )?
-    .map_or(d.max_delay_ms.max(base), |n| n as u64);
+    // Both delays: whole or fractional milliseconds up to an hour.
+    let delay = |value, name| number(value, name, 0.0, 3_600_000.0, false);
+    let base =
+        delay(&o.base_delay_ms, "retries.baseDelayMs")?.map_or(d.base_delay_ms, |n| n as u64);
+    let max = delay(&o.max_delay_ms, "retries.maxDelayMs")?
+        .map_or(d.max_delay_ms.max(base), |n| n as u64);
     Ok(RetryPolicy {
         max_attempts,
         base_delay_ms: base,

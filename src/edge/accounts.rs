@@ -7,9 +7,12 @@
 use super::exception::{exception, invalid, rejected};
 use super::js::{self, rust_string};
 use super::options;
-use super::tokens::{overwrite, tombstone, HeldTokens, MemoryTokenStore, Store, TokenManager};
+use super::tokens::{
+    copy_of, overwrite, tombstone, HeldTokens, MemoryTokenStore, Store, TokenManager,
+};
 use crate::oauth::overwrite::{bound_ms, Written};
 use crate::oauth::renewal::DEFAULT_LEASE_MS;
+use crate::oauth::renewal::{REFRESH_REFUSED_AT, RENEWAL, SIGNED_OUT_AT};
 use js_sys::{Function, Object, Promise};
 use std::cell::RefCell;
 use std::rc::Rc;
@@ -365,11 +368,20 @@ impl AccountTokens {
             Ok(id) => id,
             Err(e) => return rejected(e),
         };
-        let refresh = js::get(&tokens, "refresh_token").as_string();
-        if !tokens.is_object() || !refresh.is_some_and(|r| !r.is_empty()) {
+        // Read as a renewal reads it (a set it could not read would fail every renewal of the
+        // account), and written without the protocol's own members: a re-used set carrying a
+        // mark, a refusal record or a sign-out's time would be taken for one.
+        let usable = HeldTokens::of(&tokens)
+            .ok()
+            .is_some_and(|t| t.refresh_token().is_some());
+        if !tokens.is_object() || !usable {
             return rejected(invalid("tokens must be a TokenSet with a refresh_token"));
         }
-        super::promise(sign_in(self.inner.clone(), id, tokens))
+        let fresh = copy_of(&tokens);
+        for member in [RENEWAL, REFRESH_REFUSED_AT, SIGNED_OUT_AT] {
+            let _ = js_sys::Reflect::delete_property(&fresh, &JsValue::from_str(member));
+        }
+        super::promise(sign_in(self.inner.clone(), id, fresh.into()))
     }
 
     /// Ends the seller's sign-in: a sign-out's tombstone is written over the account's set with a

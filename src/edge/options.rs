@@ -77,8 +77,14 @@ pub fn refuse_unknown(
     let Some(snapshot) = snapshot else {
         return Ok(());
     };
-    for key in Object::keys(snapshot).iter() {
-        let key = key.as_string().unwrap_or_default();
+    // Through a catching call: the object may be the caller's own (a Proxy may throw).
+    let keys = Reflect::own_keys(snapshot)
+        .map_err(|_| EdgeError::invalid(&[what, " options cannot be read"]))?;
+    for key in keys.iter() {
+        // Symbol keys name no option.
+        let Some(key) = key.as_string() else {
+            continue;
+        };
         if !known.contains(&key.as_str()) {
             // The name is the caller's text: shown, but bounded.
             let shown = crate::oauth::redact::truncate(&key, 64);

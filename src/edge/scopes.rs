@@ -50,11 +50,22 @@ pub fn required_scopes(
     }))
 }
 
+/// More scopes than Avito has (26) are not read from a set.
+const MAX_SCOPES: usize = 64;
+
 /// The scopes a TokenSet names, in `scopes` (a list) or `scope` (Avito's comma-joined string).
 fn granted(set: &JsValue) -> Vec<String> {
-    let mut names: Vec<String> = match js::get(set, "scopes").dyn_into::<js_sys::Array>() {
-        Ok(list) => list.iter().filter_map(|s| s.as_string()).collect(),
-        Err(_) => Vec::new(),
+    // Copied through a catching call (the stored set is the store's object), and bounded.
+    let listed = js::get(set, "scopes");
+    let mut names: Vec<String> = match js_sys::Array::is_array(&listed) {
+        true => js::array_from(&listed).map_or_else(
+            |_| Vec::new(),
+            |list| {
+                let names = list.iter().take(MAX_SCOPES);
+                names.filter_map(|s| s.as_string()).collect()
+            },
+        ),
+        false => Vec::new(),
     };
     if let Some(scope) = js::get(set, "scope").as_string() {
         names.extend(parse_scopes(&scope).into_iter().map(str::to_owned));

@@ -15,7 +15,7 @@ pub enum Mutant {
     NoSendDeadline,
     /// A renewer does not wait for another renewer's live mark.
     NoLiveMarkWait,
-    /// A sign-in's write has no deadline.
+    /// A sign-in's or sign-out's write has no deadline.
     NoSignInDeadline,
     /// A renewal writes delivered tokens into a signed-out or emptied store.
     NoSignOutGuard,

@@ -37,7 +37,8 @@ enum Phase {
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum OverwriteStep {
     Read,
-    /// CAS(the set last read, or `undefined` → the sign-in's set).
+    /// CAS(the set last read, or `undefined` → the set being written: a sign-in's tokens or a
+    /// sign-out's tombstone).
     Write,
     Sleep {
         ms: f64,

@@ -96,12 +96,11 @@ impl Persist {
             }
             (Phase::Reading, PersistEvent::Read(set)) => self.decide(set.as_ref()),
             (Phase::Writing, PersistEvent::Swapped(true)) => self.finish(Persisted::Stored),
-            // Someone wrote in between: read again and decide (at once: they answered).
-            (Phase::Writing, PersistEvent::Swapped(false)) => {
-                self.phase = Phase::Reading;
-                PersistStep::Read
-            }
-            (Phase::Reading | Phase::Writing, PersistEvent::StoreFailed) => self.pause(now_ms),
+            // Someone wrote in between, or the store failed: read again after a pause (a store
+            // whose compare-and-set keeps answering `false` must not spin us), within the
+            // deadline.
+            (Phase::Writing, PersistEvent::Swapped(false))
+            | (Phase::Reading | Phase::Writing, PersistEvent::StoreFailed) => self.pause(now_ms),
             _ => self.finish(Persisted::GaveUp),
         }
     }
@@ -119,10 +118,13 @@ impl Persist {
         if StoredSet::signed_out(set, true) && !active(Mutant::NoPersistSignOutGuard) {
             return self.finish(Persisted::SignedOut);
         }
-        let ours_is_newer = set.is_some_and(|s| {
-            s.refresh_token.is_none() || s.refresh_token == self.presented.as_deref()
-        });
-        if ours_is_newer || active(Mutant::NoPersistSignOutGuard) {
+        let ours_is_newer = match set {
+            // Only reached without the sign-out guard (a mutant): an emptied store is written.
+            None => true,
+            Some(s) if s.signed_out_at.is_some() => true,
+            Some(s) => s.refresh_token.is_none() || s.refresh_token == self.presented.as_deref(),
+        };
+        if ours_is_newer {
             self.phase = Phase::Writing;
             return PersistStep::Write;
         }
@@ -223,5 +225,16 @@ mod tests {
         });
         assert_eq!(how, Persisted::GaveUp);
         assert!(now <= PERSIST_BOUND_MS + MAX_PAUSE_MS, "{now}");
+        // A compare-and-set that keeps answering `false` over our own chain: paused, bounded.
+        let (how, now, writes) = drive(|step, _| match step {
+            PersistStep::Sleep { .. } => PersistEvent::Slept,
+            PersistStep::Read => PersistEvent::Read(Some(set("a", Some("old")))),
+            _ => PersistEvent::Swapped(false),
+        });
+        assert_eq!(how, Persisted::GaveUp);
+        assert!(
+            now >= PERSIST_BOUND_MS && writes < 200,
+            "{now} ms, {writes} writes"
+        );
     }
 }

@@ -313,3 +313,33 @@ it("AccountTokens.signOut(id) of a cached account (also mid-renewal) and of an u
     assert.equal(e.kind, "invalid_argument", String(id));
   }
 });
+
+it("a renewal started just before signOut() (not yet running) is discarded: the old token is not handed out after the sign-out resolves", async () => {
+  const store = new lib.MemoryTokenStore(await auth.exchangeCode(mock.grantCode()));
+  const tm = new lib.TokenManager({ auth, grant: "refresh_token", store });
+  const early = tm.getAccessToken().catch((e) => e); // its renewal task has not run yet
+  await tm.signOut();
+  const first = await early;
+  failures.push(first);
+  assert.ok(first instanceof lib.ApiException && first.signInRequired, `the call started before the sign-out: ${first}`);
+  const after = await tm.getAccessToken().catch((e) => e);
+  failures.push(after);
+  assert.equal(after.kind, "sign_in_required", String(after));
+  assert.deepEqual(Object.keys(await store.get()), ["signed_out_at"]);
+});
+
+it("signOut() of a client_credentials manager is refused (no seller to sign out), and AccountTokens.signIn stores a set without the protocol's own members", async () => {
+  const app = new lib.TokenManager({ auth, grant: "client_credentials" });
+  const err = await app.signOut().catch((e) => e);
+  failures.push(err);
+  assert.equal(err.kind, "invalid_argument", String(err));
+  const stores = new Map();
+  const accounts = new lib.AccountTokens({ auth, store: (id) => stores.get(id) ?? stores.set(id, new lib.MemoryTokenStore()).get(id) });
+  const ts = await auth.exchangeCode(mock.grantCode());
+  await accounts.signIn("a", { ...ts, signed_out_at: 1, renewal: { id: "x", presented_at: 1, answer_by: 2 }, refresh_refused_at: 1 });
+  const stored = await stores.get("a").get();
+  assert.equal(stored.refresh_token, ts.refresh_token);
+  for (const member of ["signed_out_at", "renewal", "refresh_refused_at"]) assert.equal(member in stored, false, member);
+  assert.match(await accounts.manager("a").getAccessToken(), /^at_/);
+  await assert.rejects(accounts.signIn("b", { ...ts, renewal: "not a mark" }), (e) => e.kind === "invalid_argument");
+});

@@ -123,6 +123,11 @@ fn refusal_check(m: &Rc<Manager>) -> &Function {
     m.refusal_check.get_or_init(|| {
         let manager = Rc::downgrade(m);
         let check = move |input: JsValue, used: JsValue, response: JsValue| -> JsValue {
+            // The core hands every other status back as it is: checked first, so that an answer
+            // that is no refusal costs nothing more than it did before the decision moved.
+            if !refusal::token_refused(status_of(&response)) {
+                return response;
+            }
             let Some(m) = manager.upgrade() else {
                 return response;
             };
@@ -234,7 +239,15 @@ async fn recover(
 ) -> Result<JsValue, JsValue> {
     let now = js_sys::Date::now();
     m.last_recovery.set(Some(now));
-    let stored = m.setup.store.get().await.ok();
+    let sign_outs = m.sign_outs();
+    // A set read before a signOut() of this manager that ran meanwhile is not adopted.
+    let stored = m
+        .setup
+        .store
+        .get()
+        .await
+        .ok()
+        .filter(|_| m.sign_outs() == sign_outs);
     let held = stored.as_ref().and_then(|s| HeldTokens::of(s).ok());
     let refused = m.refused_token();
     let current = m.current_access_token();

@@ -128,6 +128,18 @@ impl Manager {
             .map(|c| c.set.clone())
     }
 
+    /// A sign-out of this manager: every renewal that began before it is discarded, and nothing
+    /// held here is handed out again.
+    pub fn signed_out_here(&self) {
+        self.sign_outs.set(self.sign_outs.get().wrapping_add(1));
+        self.forget();
+    }
+
+    /// This manager's sign-outs so far (a step that read the store before one is stale).
+    pub fn sign_outs(&self) -> u32 {
+        self.sign_outs.get()
+    }
+
     /// Drops the tokens held here: the next call reads the store.
     fn forget(&self) {
         self.current.set(None);
@@ -240,8 +252,10 @@ pub async fn access_token(
             let shared = Rc::new(Shared::default());
             m.inflight.set(Some(shared.clone()));
             let (renewer, outcome) = (m.clone(), shared.clone());
+            // Taken now, not when the task runs: a signOut() in between discards this renewal.
+            let sign_outs = m.sign_outs.get();
             wasm_bindgen_futures::spawn_local(async move {
-                outcome.settle(renew(renewer).await);
+                outcome.settle(renew(renewer, sign_outs).await);
             });
             shared
         }
@@ -273,11 +287,11 @@ pub async fn access_token(
 }
 
 /// Runs one renewal; clears the in-flight slot when done, whatever happened.
-async fn renew(m: Rc<Manager>) -> Result<JsValue, JsValue> {
+async fn renew(m: Rc<Manager>, sign_outs: u32) -> Result<JsValue, JsValue> {
     // The mark ids' random base comes first: a runtime without crypto fails the renewal before
     // it holds anything (a lease, a mark).
     let outcome = match random_state() {
-        Ok(nonce) => Renewing::new(m.clone(), nonce).run().await,
+        Ok(nonce) => Renewing::new(m.clone(), nonce, sign_outs).run().await,
         Err(e) => Err(e.into()),
     };
     m.inflight.set(None);
@@ -287,14 +301,23 @@ async fn renew(m: Rc<Manager>) -> Result<JsValue, JsValue> {
 /// Ends the seller's sign-in (`signOut()`): nothing held here is handed out again, a renewal in
 /// flight here is discarded, and the tombstone goes over the stored set.
 pub async fn sign_out(m: Rc<Manager>) -> Result<JsValue, JsValue> {
-    m.sign_outs.set(m.sign_outs.get().wrapping_add(1));
-    m.forget();
+    if m.setup.cfg.grant == RenewalGrant::ClientCredentials {
+        // The application's own token: there is no seller to sign out, and the next renewal
+        // would write a new token over the tombstone.
+        return Err(exception(&Failure::invalid_argument(
+            "signOut() ends a seller's sign-in; this TokenManager renews with client_credentials",
+        )));
+    }
+    m.signed_out_here();
     let at = js_sys::Date::now();
     let bound = overwrite::bound_ms(m.setup.cfg.lease_ms);
     let written = Written::SignOut { at };
     super::overwrite::overwrite(&m.setup.store, &tombstone(at), written, bound)
         .await
         .map_err(|f| exception(&f))?;
+    // Again once stored: a renewal that began while the tombstone was being written may have read
+    // the set from before it.
+    m.signed_out_here();
     Ok(JsValue::UNDEFINED)
 }
 
@@ -344,7 +367,7 @@ struct Renewing {
 }
 
 impl Renewing {
-    fn new(m: Rc<Manager>, nonce: String) -> Renewing {
+    fn new(m: Rc<Manager>, nonce: String, sign_outs: u32) -> Renewing {
         let refused = peek(&m.refused);
         let start = Start {
             refused: refused.as_deref(),
@@ -353,7 +376,7 @@ impl Renewing {
             nonce,
         };
         Renewing {
-            sign_outs: m.sign_outs.get(),
+            sign_outs,
             machine: Renewal::new(m.setup.cfg, js_sys::Date::now(), start),
             m,
             last_read: JsValue::UNDEFINED,
@@ -551,12 +574,18 @@ impl Renewing {
     /// Every secret this renewal has seen: a store's words are redacted with them.
     fn secrets(&self) -> Vec<String> {
         let delivered = HeldTokens::of(&self.tokens).unwrap_or_default();
+        let seed = self.m.setup.seed.as_ref();
+        let seed = seed
+            .and_then(|s| HeldTokens::of(s).ok())
+            .unwrap_or_default();
         [
             self.held.access_token(),
             self.held.refresh_token(),
             self.presented.as_deref(),
             delivered.access_token(),
             delivered.refresh_token(),
+            seed.access_token(),
+            seed.refresh_token(),
         ]
         .into_iter()
         .flatten()
@@ -592,7 +621,15 @@ impl Renewing {
                 );
                 if let Some(on_tokens) = &self.m.setup.on_tokens {
                     let called = on_tokens.call1(&JsValue::UNDEFINED, &self.tokens);
-                    JsFuture::from(Promise::resolve(&called?)).await?;
+                    // Its rejection is the caller's to see; one that never settles must not hold
+                    // every later caller of this manager (the tokens are kept either way).
+                    let limit =
+                        Cancel::for_wait(Some(self.m.setup.cfg.store_call_timeout_ms()), None);
+                    if let Ok(settled) =
+                        limit.race(JsFuture::from(Promise::resolve(&called?))).await
+                    {
+                        settled?;
+                    }
                 }
                 Ok(self.tokens)
             }

@@ -4,7 +4,11 @@
 //!   ([`crate::oauth::renewal`]);
 //! - `store`: the store protocol with a deadline on every call, the stored set as the protocol
 //!   reads it, `MemoryTokenStore`;
-//! - `api_fetch`: `tm.fetch`, with its rules for API refusals.
+//! - `api_fetch`: `tm.fetch`, performing the core's decisions on API refusals
+//!   ([`crate::oauth::refusal`]);
+//! - `overwrite`: a sign-in's or sign-out's write over whatever is stored, and the background
+//!   write of delivered tokens the store failed to take ([`crate::oauth::overwrite`],
+//!   [`crate::oauth::persist`]).
 //!
 //! Stores stay JavaScript objects (`get`, `compareAndSet`, `acquireLease`, `releaseLease`, all
 //! async): a Durable Object, Redis, PostgreSQL, or anything else.
@@ -15,7 +19,7 @@ mod overwrite;
 mod store;
 
 pub use overwrite::{overwrite, tombstone};
-pub use store::{HeldTokens, MemoryTokenStore, Store};
+pub use store::{copy_of, HeldTokens, MemoryTokenStore, Store};
 
 use super::auth::auth_of;
 use super::exception::{invalid, rejected};
@@ -66,7 +70,7 @@ pub const MANAGER_OPTIONS: [&str; 10] = [
 ];
 
 /// Keeps a valid access token: renews `refreshSkewMs` before expiry, one renewal at a time (in
-/// this process through a shared promise, across processes through the store's lease and the
+/// this process through one shared outcome, across processes through the store's lease and the
 /// renewal mark), and hands every rotated TokenSet to the store and to `onTokens`.
 #[wasm_bindgen]
 pub struct TokenManager {

@@ -4,7 +4,7 @@
 // answer to `signInRequired` — signing in again — done through the token server's /__signin.
 // Runs in Node and in workerd: web-standard APIs only.
 
-export const KINDS = ["oauth", "http", "invalid_response", "network", "timeout", "aborted", "invalid_argument", "store"];
+export const KINDS = ["oauth", "http", "invalid_response", "network", "timeout", "aborted", "invalid_argument", "store", "sign_in_required"];
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const now = () => (typeof performance !== "undefined" ? performance.now() : Date.now());
@@ -17,8 +17,8 @@ export function isTyped(e, ApiException) {
 /**
  * The person behind the account signs in again — the soak's test double of that action, counted
  * and reported, never silent — only when the server refused the account's refresh token: the
- * error says `invalid_grant` and the store holds no refresh token (the TokenManager removed it
- * and recorded `refresh_refused_at`). A `signInRequired` while the store holds a refresh token is
+ * error is the server's `invalid_grant` (or `sign_in_required` meeting its record) and the store
+ * holds no refresh token (the TokenManager removed it and recorded `refresh_refused_at`). A `signInRequired` while the store holds a refresh token is
  * recorded instead (`signInDeclined`: the stored token and the time), for the analysis to judge
  * (a token a sign-in just stored is fine; any other is the protocol giving up on a live account).
  * One sign-in per refusal (the token server answers 409 to the second member asking for the same
@@ -29,7 +29,10 @@ export async function signInAgain({ store, host, worker, stats, error }) {
   try {
     const expected = await store.get();
     const refused = !!expected && typeof expected.refresh_token !== "string";
-    if (error?.error !== "invalid_grant" || !refused) {
+    // The server's own refusal (oauth, invalid_grant), or its record in the store that another
+    // member met (sign_in_required: refused earlier).
+    const serverRefused = error?.error === "invalid_grant" || (error?.kind === "sign_in_required" && typeof expected?.refresh_refused_at === "number");
+    if (!serverRefused || !refused) {
       stats.signInDeclined.push({ at: Date.now(), storedRt: expected?.refresh_token ?? null, marked: !!expected?.renewal, message: String(error?.message).slice(0, 160) });
       return;
     }

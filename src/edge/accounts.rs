@@ -8,7 +8,7 @@ use super::exception::{exception, invalid, rejected};
 use super::js::{self, rust_string};
 use super::options;
 use super::tokens::{
-    copy_of, overwrite, tombstone, HeldTokens, MemoryTokenStore, Store, TokenManager,
+    copy_of, overwrite, write_sign_out, HeldTokens, MemoryTokenStore, Store, TokenManager,
 };
 use crate::oauth::overwrite::{bound_ms, Written};
 use crate::oauth::renewal::DEFAULT_LEASE_MS;
@@ -253,9 +253,7 @@ async fn sign_out(accounts: Rc<Accounts>, id: String) -> Result<JsValue, JsValue
         Some(entry) => entry.manager.sign_out_now().await,
         None => {
             let store = store_of(&accounts, &id)?;
-            let at = js_sys::Date::now();
-            let written = Written::SignOut { at };
-            overwrite(&store, &tombstone(at), written, bound_ms(accounts.lease_ms))
+            write_sign_out(&store, accounts.lease_ms)
                 .await
                 .map_err(|f| exception(&f))?;
             Ok(JsValue::UNDEFINED)

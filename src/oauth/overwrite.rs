@@ -82,7 +82,6 @@ pub struct Overwrite {
     backoff: Backoff,
     phase: Phase,
     ours: Written,
-    lost_swaps: u32,
     store_failures: u32,
 }
 
@@ -93,7 +92,6 @@ impl Overwrite {
             backoff: Backoff::new(now_ms, bound_ms, FIRST_PAUSE_MS, MAX_PAUSE_MS),
             phase: Phase::Reading,
             ours,
-            lost_swaps: 0,
             store_failures: 0,
         }
     }
@@ -109,10 +107,7 @@ impl Overwrite {
                 OverwriteStep::Write
             }
             (Phase::Writing, OverwriteEvent::Swapped(true)) => self.finish(true),
-            (Phase::Writing, OverwriteEvent::Swapped(false)) => {
-                self.lost_swaps += 1;
-                self.pause(now_ms)
-            }
+            (Phase::Writing, OverwriteEvent::Swapped(false)) => self.pause(now_ms),
             (Phase::Writing, OverwriteEvent::StoreFailed) => {
                 self.store_failures += 1;
                 self.phase = Phase::Checking;

@@ -122,7 +122,7 @@ impl Persist {
             // Only reached without the sign-out guard (a mutant): an emptied store is written.
             None => true,
             Some(s) if s.signed_out_at.is_some() => true,
-            Some(s) => s.refresh_token.is_none() || s.refresh_token == self.presented.as_deref(),
+            Some(s) => s.is_renewed_by(self.presented.as_deref()),
         };
         if ours_is_newer {
             self.phase = Phase::Writing;

@@ -81,6 +81,13 @@ pub struct StoredSet<'a> {
 }
 
 impl StoredSet<'_> {
+    /// Whether delivered tokens that answered a presentation of `presented` are newer than this
+    /// set: it still holds that refresh token (marked or not), or none (someone recorded a
+    /// refusal of it after us). Any other refresh token is another rotation, the one to keep.
+    pub fn is_renewed_by(&self, presented: Option<&str>) -> bool {
+        self.refresh_token.is_none() || self.refresh_token == presented
+    }
+
     /// Whether the store says "signed out": a tombstone, or — for a manager that has read a set
     /// before (`seen_a_set`) — nothing at all (the application deleted the row).
     pub fn signed_out(set: Option<&StoredSet>, seen_a_set: bool) -> bool {
@@ -638,9 +645,7 @@ impl Renewal {
     fn store_over(&mut self, set: StoredSet) -> Step {
         let ours_is_newer = match self.cfg.grant {
             RenewalGrant::ClientCredentials => true,
-            RenewalGrant::RefreshToken => {
-                set.refresh_token.is_none() || set.refresh_token == self.presented.as_deref()
-            }
+            RenewalGrant::RefreshToken => set.is_renewed_by(self.presented.as_deref()),
         };
         if !ours_is_newer {
             // Another rotation replaced ours: it is the one to keep.
@@ -786,16 +791,16 @@ impl Renewal {
                 "the renewal's deadline passed before the refresh could be sent",
                 Delivery::NotSent,
             ),
-            Why::SignIn(SignIn::NoRefreshToken) if self.last_read_refused_earlier => sign_in_again(
+            Why::SignIn(SignIn::NoRefreshToken) if self.last_read_refused_earlier => Failure::sign_in(
                 "the server refused this account's refresh token earlier (invalid_grant): sign in again",
             ),
             Why::SignIn(SignIn::NoRefreshToken) => {
-                sign_in_again("no refresh token is stored: sign in again")
+                Failure::sign_in("no refresh token is stored: sign in again")
             }
             Why::SignIn(SignIn::SignedOut) => {
-                sign_in_again("this account was signed out: sign in again")
+                Failure::sign_in("this account was signed out: sign in again")
             }
-            Why::SignIn(SignIn::LostAnswer) => sign_in_again(
+            Why::SignIn(SignIn::LostAnswer) => Failure::sign_in(
                 "an earlier renewal presented this refresh token and its answer was lost; with strictRotation it is not presented again: sign in again",
             ),
             Why::Timeout => {
@@ -833,11 +838,6 @@ pub fn abandoned_at_mark(delivery: Delivery) -> Failure {
         "no answer from the token endpoint before the renewal's deadline",
         delivery,
     )
-}
-
-/// `sign_in_required` (`signInRequired: true`): no usable refresh token remains, nothing is sent.
-fn sign_in_again(detail: &str) -> Failure {
-    Failure::sign_in(detail)
 }
 
 /// What a failed token request means for the refresh token it presented (or for a

@@ -9,10 +9,8 @@ use super::super::js::{self, CallerSignal};
 use super::super::random::random_state;
 use super::super::timing::{self, Cancel, Fired};
 use super::super::transport::request_outcome;
-use super::overwrite::tombstone;
 use super::store::{copy_of, peek, with_mark, HeldTokens, Store};
 use crate::oauth::failure::{Delivery, Failure};
-use crate::oauth::overwrite::{self, Written};
 use crate::oauth::persist::{Persist, Persisted};
 use crate::oauth::renewal::{
     self, abandoned_at_mark, answer_of, Answer, Ending, Event, Expected, Renewal, RenewalConfig,
@@ -309,10 +307,7 @@ pub async fn sign_out(m: Rc<Manager>) -> Result<JsValue, JsValue> {
         )));
     }
     m.signed_out_here();
-    let at = js_sys::Date::now();
-    let bound = overwrite::bound_ms(m.setup.cfg.lease_ms);
-    let written = Written::SignOut { at };
-    super::overwrite::overwrite(&m.setup.store, &tombstone(at), written, bound)
+    super::overwrite::sign_out(&m.setup.store, m.setup.cfg.lease_ms)
         .await
         .map_err(|f| exception(&f))?;
     // Again once stored: a renewal that began while the tombstone was being written may have read

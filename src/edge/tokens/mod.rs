@@ -18,7 +18,7 @@ mod manager;
 mod overwrite;
 mod store;
 
-pub use overwrite::{overwrite, tombstone};
+pub use overwrite::{overwrite, sign_out as write_sign_out};
 pub use store::{copy_of, HeldTokens, MemoryTokenStore, Store};
 
 use super::auth::auth_of;

@@ -5,7 +5,7 @@
 use super::super::timing;
 use super::store::{HeldTokens, Store};
 use crate::oauth::failure::Failure;
-use crate::oauth::overwrite::{Overwrite, OverwriteEvent, OverwriteStep, Written};
+use crate::oauth::overwrite::{bound_ms, Overwrite, OverwriteEvent, OverwriteStep, Written};
 use crate::oauth::persist::{Persist, PersistEvent, PersistStep, Persisted};
 use crate::oauth::renewal::{StoreFault, SIGNED_OUT_AT};
 use wasm_bindgen::prelude::*;
@@ -28,10 +28,17 @@ async fn read(store: &Store) -> Result<Read, StoreFault> {
 }
 
 /// A sign-out's tombstone: no token, no mark; the time recognises it.
-pub fn tombstone(at: f64) -> JsValue {
+fn tombstone(at: f64) -> JsValue {
     let set = js_sys::Object::new();
     crate::edge::js::set(&set, SIGNED_OUT_AT, &JsValue::from_f64(at));
     set.into()
+}
+
+/// A sign-out: the tombstone over whatever `store` holds (calls bounded by `lease_ms`).
+pub async fn sign_out(store: &Store, lease_ms: f64) -> Result<(), Failure> {
+    let at = js_sys::Date::now();
+    let written = Written::SignOut { at };
+    overwrite(store, &tombstone(at), written, bound_ms(lease_ms)).await
 }
 
 /// Writes `next` over whatever `store` holds, as the core's overwrite decides.
@@ -91,22 +98,22 @@ pub async fn overwrite(
 
 /// Writes delivered tokens the renewal could not store, as the core's background write decides.
 pub async fn persist(store: &Store, tokens: &JsValue, mut machine: Persist) -> Persisted {
-    let mut last = JsValue::UNDEFINED;
+    let mut last = Read {
+        value: JsValue::UNDEFINED,
+        held: HeldTokens::default(),
+        empty: true,
+    };
     let mut step = machine.start(js_sys::Date::now());
     loop {
         let event = match step {
             PersistStep::Read => match read(store).await {
                 Ok(r) => {
-                    last = r.value;
-                    // `r.held` is dropped with `r`: parse the view from what is kept.
-                    let held = HeldTokens::of(&last).unwrap_or_default();
-                    let view = (!r.empty).then(|| held.view());
-                    step = machine.on(PersistEvent::Read(view), js_sys::Date::now());
-                    continue;
+                    last = r;
+                    PersistEvent::Read((!last.empty).then(|| last.held.view()))
                 }
                 Err(_) => PersistEvent::StoreFailed,
             },
-            PersistStep::Write => match store.compare_and_set(&last, tokens).await {
+            PersistStep::Write => match store.compare_and_set(&last.value, tokens).await {
                 Ok(won) => PersistEvent::Swapped(won),
                 Err(_) => PersistEvent::StoreFailed,
             },

@@ -7,6 +7,7 @@
 use super::exception::{exception, invalid, rejected};
 use super::js::{self, rust_string};
 use super::options;
+use super::seal::{accept_plaintext, KeyRing, SealedStore};
 use super::tokens::{
     copy_of, overwrite, write_sign_out, HeldTokens, MemoryTokenStore, Store, TokenManager,
 };
@@ -37,6 +38,8 @@ export interface AccountTokensOptions {
   refusalRenewalIntervalMs?: number;
   /** Called after every successful renewal of an account, with its id. */
   onTokens?: (accountId: string, tokens: TokenSet) => void | Promise<void>;
+  /** Seal every account's store (`sealedStore` with the account id as its context): README "Tokens at rest". */
+  seal?: SealOptions;
   /** Passed to every TokenManager. */
   fetch?: (input: RequestInfo | URL, init?: RequestInit) => Promise<Response>;
 }
@@ -152,6 +155,9 @@ struct Accounts {
     cache: RefCell<Cache>,
     /// The managers' `leaseMs`: a sign-in's store calls have the same deadline.
     lease_ms: f64,
+    /// The `seal` option: every account's store sealed with these keys (derived once, shared),
+    /// and whether plaintext sets are read.
+    seal: Option<(Rc<KeyRing>, bool)>,
 }
 
 impl Accounts {
@@ -161,9 +167,7 @@ impl Accounts {
             return Ok(found);
         }
         // No borrow is held while JavaScript runs: the factory may call back into this object.
-        let store = self
-            .factory
-            .call1(&JsValue::UNDEFINED, &JsValue::from_str(id))?;
+        let store = self.made_store(id)?;
         if !store.is_object() {
             return Err(invalid("the store factory must return a store object"));
         }
@@ -177,6 +181,22 @@ impl Accounts {
         let evicted = self.with_cache(|c| c.insert(id, entry, self.capacity))?;
         drop(evicted);
         Ok((handed, store))
+    }
+
+    /// A new store of account `id` from the factory: sealed with the account id as its context
+    /// when the `seal` option is given.
+    fn made_store(&self, id: &str) -> Result<JsValue, JsValue> {
+        let store = self
+            .factory
+            .call1(&JsValue::UNDEFINED, &JsValue::from_str(id))?;
+        match &self.seal {
+            None => Ok(store),
+            Some((ring, accept_plaintext)) => {
+                SealedStore::new(store, ring.clone(), id.to_owned(), *accept_plaintext)
+                    .map(JsValue::from)
+                    .map_err(JsValue::from)
+            }
+        }
     }
 
     fn options(&self, store: &JsValue, id: Option<&str>) -> Object {
@@ -216,9 +236,7 @@ fn account_id(value: &JsValue) -> Result<String, JsValue> {
 fn store_of(accounts: &Accounts, id: &str) -> Result<Store, JsValue> {
     let store = match accounts.with_cache(|c| c.entry(id).map(|e| e.store.clone()))? {
         Some(store) => store,
-        None => accounts
-            .factory
-            .call1(&JsValue::UNDEFINED, &JsValue::from_str(id))?,
+        None => accounts.made_store(id)?,
     };
     if !js::get(&store, "get").is_function() || !js::get(&store, "compareAndSet").is_function() {
         return Err(invalid(
@@ -292,6 +310,7 @@ impl AccountTokens {
             "store",
             "maxAccounts",
             "onTokens",
+            "seal",
         ];
         let keys: &Object = options.unchecked_ref();
         options::refuse_unknown(Some(keys), &known, "AccountTokens")?;
@@ -316,6 +335,22 @@ impl AccountTokens {
                 }
             },
         };
+        let seal = match js::get(&options, "seal") {
+            s if js::absent(&s) => None,
+            s => {
+                let known = ["keys", "acceptPlaintext"];
+                let snapshot = options::snapshot(&s, "AccountTokens: seal")?;
+                options::refuse_unknown(snapshot.as_ref(), &known, "AccountTokens: seal")?;
+                let snapshot = JsValue::from(snapshot.unwrap_or_default());
+                let keys =
+                    KeyRing::from_option(&js::get(&snapshot, "keys"), "AccountTokens: seal.keys")?;
+                let accept = accept_plaintext(
+                    &js::get(&snapshot, "acceptPlaintext"),
+                    "AccountTokens: seal",
+                )?;
+                Some((keys, accept))
+            }
+        };
         let template = Object::new();
         for member in PASSED_OPTIONS {
             let value = js::get(&options, member);
@@ -335,6 +370,7 @@ impl AccountTokens {
             on_tokens,
             capacity: capacity as usize,
             cache: RefCell::new(Cache::new()),
+            seal,
         };
         // Every TokenManager option is checked now, once, not at the first account's use.
         let probe: JsValue = MemoryTokenStore::new(JsValue::UNDEFINED).into();

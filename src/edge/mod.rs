@@ -3,6 +3,7 @@
 //! - `client`: `Configuration`, `ApiClient`, `ApplicationAccessApi`, `AccessApi`;
 //! - `auth`: `AvitoAuth`, `parseCallback`;
 //! - `random`: `randomState`, and the ids of renewal marks and leases;
+//! - `seal`: `sealedStore` (a TokenStore whose records hold no token), its keys;
 //! - `scopes`: `requiredScopes`, and the scope facts of a call `tm.fetch` saw refused;
 //! - `tokens`: `TokenManager`, `MemoryTokenStore`;
 //! - `accounts`: `AccountTokens` (one TokenManager per account, in a bounded cache);
@@ -33,6 +34,7 @@ mod js;
 mod options;
 mod random;
 mod scopes;
+mod seal;
 mod timing;
 mod tokens;
 mod transport;

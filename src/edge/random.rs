@@ -1,8 +1,10 @@
 //! Random identifiers: `randomState` (an authorization's `state`), renewal marks and lease ids.
-//! 256 bits from WebCrypto's `getRandomValues`, base64url.
+//! 256 bits from WebCrypto's `getRandomValues`, base64url; and the WebCrypto object itself
+//! (`crypto()`, for the sealed store's `crypto.subtle`).
 
 use super::exception::EdgeError;
 use super::js::{self, absent};
+use crate::oauth::base64::base64url;
 use std::cell::Cell;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
@@ -20,42 +22,38 @@ pub fn set_crypto(crypto: JsValue) {
     CRYPTO.with(|c| c.set(Some(crypto)));
 }
 
-/// A fresh URL-safe random state: 256 bits from `crypto.getRandomValues`, base64url (43 chars).
-#[wasm_bindgen(js_name = randomState)]
-pub fn random_state() -> Result<String, EdgeError> {
+/// The WebCrypto object: what the runtime entry handed over, else the global `crypto`
+/// (`undefined` where there is none).
+pub fn crypto() -> JsValue {
     let given = CRYPTO.with(|c| {
         let given = c.take();
         c.set(given.clone());
         given
     });
-    let crypto = given
+    given
         .filter(|c| !absent(c))
-        .unwrap_or_else(|| js::get(&js_sys::global(), "crypto"));
-    let unavailable = || {
-        EdgeError::invalid(&["no crypto.getRandomValues in this runtime: pass an explicit state"])
-    };
-    if !js::get(&crypto, "getRandomValues").is_function() {
-        return Err(unavailable());
-    }
-    let mut bytes = [0u8; 32];
-    crypto
-        .unchecked_into::<web_sys::Crypto>()
-        .get_random_values_with_u8_array(&mut bytes)
-        .map_err(|_| unavailable())?;
-    Ok(base64url(&bytes))
+        .unwrap_or_else(|| js::get(&js_sys::global(), "crypto"))
 }
 
-fn base64url(bytes: &[u8]) -> String {
-    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-    let mut out = String::with_capacity(bytes.len() * 4 / 3 + 2);
-    for chunk in bytes.chunks(3) {
-        let n = chunk
-            .iter()
-            .enumerate()
-            .fold(0u32, |n, (i, b)| n | (*b as u32) << (16 - 8 * i));
-        for i in 0..=chunk.len() {
-            out.push(ALPHABET[(n >> (18 - 6 * i) & 63) as usize] as char);
-        }
+/// Fills `bytes` from `crypto.getRandomValues`; `Err` where the runtime has none.
+pub fn fill_random(bytes: &mut [u8]) -> Result<(), ()> {
+    let crypto = crypto();
+    if !js::get(&crypto, "getRandomValues").is_function() {
+        return Err(());
     }
-    out
+    crypto
+        .unchecked_into::<web_sys::Crypto>()
+        .get_random_values_with_u8_array(bytes)
+        .map(drop)
+        .map_err(drop)
+}
+
+/// A fresh URL-safe random state: 256 bits from `crypto.getRandomValues`, base64url (43 chars).
+#[wasm_bindgen(js_name = randomState)]
+pub fn random_state() -> Result<String, EdgeError> {
+    let mut bytes = [0u8; 32];
+    fill_random(&mut bytes).map_err(|()| {
+        EdgeError::invalid(&["no crypto.getRandomValues in this runtime: pass an explicit state"])
+    })?;
+    Ok(base64url(&bytes))
 }

@@ -12,9 +12,12 @@
 //! - `retry`: whether and when to try again;
 //! - `renewal`: the token renewal protocol a `TokenManager` performs, as a state machine;
 //! - `callback`: what an authorization callback says;
+//! - `seal`: the record a sealed store writes, and what a record read back means;
+//! - `base64`: RFC 4648 base64, strict;
 //! - `text`: string building without `format!` (wasm size).
 
 pub mod backoff;
+pub mod base64;
 pub mod callback;
 pub mod classify;
 pub mod failure;
@@ -30,6 +33,7 @@ pub mod renewal;
 pub mod request;
 pub mod retry;
 pub mod scope;
+pub mod seal;
 pub mod text;
 pub mod url;
 pub mod wire;

@@ -19,7 +19,7 @@ mod overwrite;
 mod store;
 
 pub use overwrite::{overwrite, sign_out as write_sign_out};
-pub use store::{copy_of, HeldTokens, MemoryTokenStore, Store};
+pub use store::{copy_of, peek, HeldTokens, MemoryTokenStore, Store};
 
 use super::auth::auth_of;
 use super::exception::{invalid, rejected};

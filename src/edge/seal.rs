@@ -1,0 +1,676 @@
+//! `sealedStore(store, { keys, context, acceptPlaintext })`: a TokenStore around any other whose
+//! records hold no token, only fingerprints and ciphertext (the format and every decision are the
+//! core's, `crate::oauth::seal`). The cryptography is the platform's WebCrypto (`crypto.subtle`,
+//! through web-sys): keys derived with HKDF, AES-256-GCM, HMAC-SHA-256.
+//!
+//! Cost, and what is cached: each given key is derived once, on first use, into two
+//! non-extractable `CryptoKey`s (shared by every store `AccountTokens` makes from one `seal`
+//! option); a read opens one record (one `decrypt`); a write seals one (one `encrypt`, one random
+//! IV) and fingerprints the tokens it has not seen (one `sign` per token: the fingerprints of the
+//! set last read or written are kept, so a renewal's mark and unmark compute none).
+
+use super::exception::EdgeError;
+use super::js::{self, absent, rust_string, TokenStore};
+use super::options;
+use super::random::{crypto, fill_random};
+use crate::oauth::base64::base64url;
+use crate::oauth::failure::Failure;
+use crate::oauth::seal::{self, OnRead, Unopened, CLEAR, FINGERPRINTED, SEALED};
+use crate::oauth::text::concat_str;
+use js_sys::{Array, Object, Promise, Uint8Array};
+use std::cell::Cell;
+use std::rc::Rc;
+use wasm_bindgen::prelude::*;
+use wasm_bindgen::JsCast;
+use wasm_bindgen_futures::JsFuture;
+use web_sys::{CryptoKey, SubtleCrypto};
+
+#[wasm_bindgen(typescript_custom_section)]
+const DECLARATIONS: &str = r#"
+export interface SealingKey {
+  /** Names the key in every record it seals: 1 to 64 of `A-Z a-z 0-9 . _ -`. Not a secret. */
+  id: string;
+  /** 32 random bytes: base64 or base64url (`openssl rand -base64 32`), or a Uint8Array. */
+  key: string | Uint8Array;
+}
+export interface SealOptions {
+  /** The first key seals; every key opens (rotation: README "Tokens at rest"). */
+  keys: SealingKey[];
+  /** Read a set stored in plaintext (before sealing) and reseal it on its next write. Default false. */
+  acceptPlaintext?: boolean;
+}
+export interface SealedStoreOptions extends SealOptions {
+  /** What the ciphertext is bound to: the seller's account id. A record moved to another context does not open. */
+  context: string;
+}
+/** Wraps any TokenStore: what it writes holds no token (README "Tokens at rest"). */
+export function sealedStore(store: TokenStore, options: SealedStoreOptions): SealedStore;
+"#;
+
+const OPTIONS: [&str; 3] = ["keys", "context", "acceptPlaintext"];
+/// A context as long as the longest store key.
+const MAX_CONTEXT: u32 = 4096;
+
+/// One given key: its id, its bytes until they are derived, then the two derived keys.
+struct Key {
+    id: String,
+    bytes: Cell<Option<[u8; seal::KEY_BYTES]>>,
+    derived: Cell<Option<Rc<Derived>>>,
+}
+
+struct Derived {
+    seal: CryptoKey,
+    mac: CryptoKey,
+}
+
+/// The keys of a `keys` option, in its order (the first seals).
+pub struct KeyRing {
+    keys: Vec<Key>,
+}
+
+impl KeyRing {
+    /// Checks a `keys` option (synchronously: a bad key is refused where it is given).
+    pub fn from_option(value: &JsValue, what: &str) -> Result<Rc<KeyRing>, EdgeError> {
+        let list = match value.dyn_ref::<Array>() {
+            Some(list) if (1..=seal::MAX_KEYS as u32).contains(&list.length()) => list,
+            _ => return Err(EdgeError::invalid(&[
+                what,
+                ": keys must be a list of 1 to 16 { id, key }: the first seals, every one opens",
+            ])),
+        };
+        let mut keys: Vec<Key> = Vec::new();
+        for (index, item) in list.iter().enumerate() {
+            let id = js::get(&item, "id").as_string().unwrap_or_default();
+            let given = js::get(&item, "key");
+            let bytes = match given.dyn_ref::<Uint8Array>() {
+                Some(view) if view.length() as usize == seal::KEY_BYTES => {
+                    let mut bytes = [0u8; seal::KEY_BYTES];
+                    view.copy_to(&mut bytes);
+                    Ok(bytes)
+                }
+                Some(view) => Err(seal::BadKey::Length(view.length() as usize)),
+                None => match rust_string(&given) {
+                    Ok(text) => seal::key_from_text(&text),
+                    Err(_) => Err(seal::BadKey::NotBase64),
+                },
+            };
+            let seen: Vec<&str> = keys.iter().map(|k| k.id.as_str()).collect();
+            if let Some(problem) = seal::key_problem(index, &id, &seen, bytes.err()) {
+                return Err(EdgeError::invalid(&[what, ": ", &problem]));
+            }
+            keys.push(Key {
+                id,
+                bytes: Cell::new(bytes.ok()),
+                derived: Cell::new(None),
+            });
+        }
+        Ok(Rc::new(KeyRing { keys }))
+    }
+
+    fn index_of(&self, id: &str) -> Option<usize> {
+        self.keys.iter().position(|k| k.id == id)
+    }
+
+    fn ids(&self) -> Vec<&str> {
+        self.keys.iter().map(|k| k.id.as_str()).collect()
+    }
+
+    /// Key `index`'s derived keys, derived on first use (HKDF-SHA-256, one `info` each); the
+    /// given bytes are dropped once derived.
+    async fn derived(&self, index: usize) -> Result<Rc<Derived>, EdgeError> {
+        let key = &self.keys[index];
+        if let Some(derived) = super::tokens::peek(&key.derived) {
+            return Ok(derived);
+        }
+        let Some(bytes) = super::tokens::peek(&key.bytes) else {
+            return Err(crypto_failure("derive the keys"));
+        };
+        let subtle = subtle()?;
+        let usages = Array::of1(&"deriveKey".into());
+        let base = call(subtle.import_key_with_str(
+            "raw",
+            &Uint8Array::from(&bytes[..]),
+            "HKDF",
+            false,
+            &usages,
+        ))
+        .await
+        .map_err(|_| crypto_failure("import a key for HKDF"))?;
+        let base: CryptoKey = base.unchecked_into();
+        // Both derivations in one await (each await is a state of this future: wasm size).
+        let both = Array::of2(
+            &derive(
+                &subtle,
+                &base,
+                seal::SEAL_INFO,
+                "AES-GCM",
+                &["encrypt", "decrypt"],
+            ),
+            &derive(&subtle, &base, seal::FINGERPRINT_INFO, "HMAC", &["sign"]),
+        );
+        let both: Array = call(Ok(Promise::all(&both)))
+            .await
+            .map_err(|_| crypto_failure("derive the keys with HKDF"))?
+            .unchecked_into();
+        let derived = Rc::new(Derived {
+            seal: both.get(0).unchecked_into(),
+            mac: both.get(1).unchecked_into(),
+        });
+        key.derived.set(Some(derived.clone()));
+        key.bytes.set(None);
+        Ok(derived)
+    }
+}
+
+/// `subtle.deriveKey` of one 256-bit key from `base` with HKDF-SHA-256 (no salt: the given key
+/// is uniformly random), as a promise (a throw becomes its rejection).
+fn derive(
+    subtle: &SubtleCrypto,
+    base: &CryptoKey,
+    info: &str,
+    algorithm: &str,
+    usages: &[&str],
+) -> JsValue {
+    let params = Object::new();
+    js::set(&params, "name", &"HKDF".into());
+    js::set(&params, "hash", &"SHA-256".into());
+    js::set(&params, "salt", &Uint8Array::new_with_length(0));
+    js::set(&params, "info", &Uint8Array::from(info.as_bytes()));
+    let target = Object::new();
+    js::set(&target, "name", &algorithm.into());
+    js::set(&target, "length", &JsValue::from_f64(256.0));
+    if algorithm == "HMAC" {
+        js::set(&target, "hash", &"SHA-256".into());
+    }
+    let usages: Array = usages.iter().map(|u| JsValue::from_str(u)).collect();
+    promised(subtle.derive_key_with_object_and_object(&params, base, &target, false, &usages))
+}
+
+/// A WebCrypto call's promise, or a rejected one when the call threw.
+fn promised(called: Result<Promise, JsValue>) -> JsValue {
+    called.unwrap_or_else(|e| Promise::reject(&e)).into()
+}
+
+/// `crypto.subtle`, or a typed failure where the runtime has none.
+fn subtle() -> Result<SubtleCrypto, EdgeError> {
+    let subtle = js::get(&crypto(), "subtle");
+    if !subtle.is_object() {
+        return Err(crypto_failure("find crypto.subtle"));
+    }
+    Ok(subtle.unchecked_into())
+}
+
+/// Awaits a WebCrypto call (a throw or a rejection is the `Err`).
+async fn call(called: Result<Promise, JsValue>) -> Result<JsValue, JsValue> {
+    JsFuture::from(called?).await
+}
+
+/// A WebCrypto operation that failed for a reason other than a record that does not open: the
+/// runtime's error is not shown (it says nothing a user can act on, and is not ours to bound).
+fn crypto_failure(what: &str) -> EdgeError {
+    Failure::store(concat_str(&[
+        "sealedStore: WebCrypto could not ",
+        what,
+        " in this runtime",
+    ]))
+    .into()
+}
+
+fn bytes_of(buffer: &JsValue) -> Vec<u8> {
+    Uint8Array::new(buffer).to_vec()
+}
+
+/// A string member of a set (anything else reads as absent, as the store protocol compares it).
+fn text_member(set: &JsValue, name: &str) -> Option<String> {
+    js::get(set, name).as_string()
+}
+
+/// The tokens of a set and their fingerprints under one key (`None`: stored in plaintext).
+#[derive(Clone, PartialEq)]
+struct Seen {
+    tokens: [Option<String>; 2],
+    key: Option<usize>,
+    fingerprints: [Option<String>; 2],
+}
+
+struct Sealing {
+    inner: TokenStore,
+    ring: Rc<KeyRing>,
+    context: String,
+    accept_plaintext: bool,
+    /// The set last read or written, with the fingerprints it was stored under.
+    seen: Cell<Option<Rc<Seen>>>,
+}
+
+/// A TokenStore whose records hold no token: see the module documentation.
+#[wasm_bindgen]
+pub struct SealedStore {
+    sealing: Rc<Sealing>,
+}
+
+/// `sealedStore(store, { keys, context, acceptPlaintext })`.
+#[wasm_bindgen(js_name = sealedStore, skip_typescript)]
+pub fn sealed_store(store: JsValue, options: JsValue) -> Result<SealedStore, EdgeError> {
+    let snapshot = options::snapshot(&options, "sealedStore options")?.ok_or_else(|| {
+        EdgeError::invalid(&["sealedStore(store, { keys, context }) needs its options"])
+    })?;
+    options::refuse_unknown(Some(&snapshot), &OPTIONS, "sealedStore")?;
+    let ring = KeyRing::from_option(&js::get(&snapshot, "keys"), "sealedStore")?;
+    let context = js::get(&snapshot, "context");
+    let context = match rust_string(&context) {
+        Ok(c) if !c.is_empty() && context.unchecked_ref::<js_sys::JsString>().length() <= MAX_CONTEXT => c,
+        _ => {
+            return Err(EdgeError::invalid(&[
+                "sealedStore: context must be a non-empty string of at most 4096 characters (the seller's account id)",
+            ]))
+        }
+    };
+    let accept_plaintext = accept_plaintext(&js::get(&snapshot, "acceptPlaintext"), "sealedStore")?;
+    SealedStore::new(store, ring, context, accept_plaintext)
+}
+
+/// An `acceptPlaintext` option: a boolean or absent.
+pub fn accept_plaintext(value: &JsValue, what: &str) -> Result<bool, EdgeError> {
+    match value.as_bool() {
+        Some(b) => Ok(b),
+        None if absent(value) => Ok(false),
+        None => Err(EdgeError::invalid(&[
+            what,
+            ": acceptPlaintext must be a boolean",
+        ])),
+    }
+}
+
+impl SealedStore {
+    pub fn new(
+        store: JsValue,
+        ring: Rc<KeyRing>,
+        context: String,
+        accept_plaintext: bool,
+    ) -> Result<SealedStore, EdgeError> {
+        for method in ["get", "compareAndSet", "acquireLease", "releaseLease"] {
+            if !js::get(&store, method).is_function() {
+                return Err(EdgeError::invalid(&[
+                    "sealedStore: the store to seal must have get(), compareAndSet(), acquireLease() and releaseLease()",
+                ]));
+            }
+        }
+        Ok(SealedStore {
+            sealing: Rc::new(Sealing {
+                inner: store.unchecked_into(),
+                ring,
+                context,
+                accept_plaintext,
+                seen: Cell::new(None),
+            }),
+        })
+    }
+}
+
+#[wasm_bindgen]
+impl SealedStore {
+    /// The stored set, opened; `undefined` when the store is empty. A record that does not open
+    /// rejects with a `store` ApiException (never reads as an empty store).
+    #[wasm_bindgen(unchecked_return_type = "Promise<TokenSet | undefined>")]
+    pub fn get(&self) -> Promise {
+        let s = self.sealing.clone();
+        super::promise(async move {
+            let raw = s.read().await?;
+            Ok(s.open(&raw).await?.0)
+        })
+    }
+
+    /// Seals `next` under the first key and writes it if the stored set is `expected`.
+    #[wasm_bindgen(js_name = compareAndSet, unchecked_return_type = "Promise<boolean>")]
+    pub fn compare_and_set(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "TokenSet | undefined")] expected: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "TokenSet")] next: JsValue,
+    ) -> Promise {
+        let s = self.sealing.clone();
+        super::promise(async move {
+            if !next.is_object() || Array::is_array(&next) {
+                return Err(EdgeError::invalid(&[
+                    "sealedStore.compareAndSet: next must be a TokenSet object",
+                ])
+                .into());
+            }
+            Ok(JsValue::from_bool(
+                s.compare_and_set(&expected, &next).await?,
+            ))
+        })
+    }
+
+    #[wasm_bindgen(js_name = acquireLease, unchecked_return_type = "Promise<string | undefined>")]
+    pub fn acquire_lease(&self, #[wasm_bindgen(js_name = ttlMs)] ttl_ms: JsValue) -> Promise {
+        let ttl = ttl_ms.as_f64().unwrap_or(f64::NAN);
+        settled(self.sealing.inner.acquire_lease(ttl))
+    }
+
+    #[wasm_bindgen(js_name = releaseLease, unchecked_return_type = "Promise<void>")]
+    pub fn release_lease(
+        &self,
+        #[wasm_bindgen(js_name = leaseId, unchecked_param_type = "string")] id: JsValue,
+    ) -> Promise {
+        settled(self.sealing.inner.release_lease(&id))
+    }
+
+    /// Reseals the stored set under the first key now, by compare-and-set (a migration job over
+    /// every seller): `"resealed"`, `"current"` (already sealed with the first key, or nothing
+    /// secret stored) or `"empty"`.
+    #[wasm_bindgen(unchecked_return_type = "Promise<\"resealed\" | \"current\" | \"empty\">")]
+    pub fn reseal(&self) -> Promise {
+        let s = self.sealing.clone();
+        super::promise(async move {
+            // A lost compare-and-set means another writer changed the set: it sealed it with
+            // its own first key, so read again; bounded, because a set renewed four times in a
+            // row while it was resealed is a set being written, not a migration left undone.
+            for _ in 0..4 {
+                let raw = s.read().await?;
+                let (opened, sealed_with) = s.open(&raw).await?;
+                if absent(&opened) {
+                    return Ok("empty".into());
+                }
+                if sealed_with == Some(0) || (sealed_with.is_none() && !holds_token(&raw)) {
+                    return Ok("current".into());
+                }
+                let next = s.seal(&opened).await?;
+                if s.inner_compare_and_set(&raw, &next).await? {
+                    return Ok("resealed".into());
+                }
+            }
+            Err(EdgeError::from(Failure::store(concat_str(&[
+                "sealedStore.reseal: the stored set of context \"",
+                &crate::oauth::redact::truncate(&s.context, 128),
+                "\" changed four times while it was resealed; run it again",
+            ])))
+            .into())
+        })
+    }
+}
+
+/// A lease call passed through as a promise (a throw becomes its rejection).
+fn settled(called: Result<JsValue, JsValue>) -> Promise {
+    match called {
+        Ok(value) => Promise::resolve(&value),
+        Err(e) => Promise::reject(&e),
+    }
+}
+
+fn holds_token(set: &JsValue) -> bool {
+    FINGERPRINTED.iter().any(|m| js::get(set, m).is_string())
+}
+
+impl Sealing {
+    async fn read(&self) -> Result<JsValue, JsValue> {
+        JsFuture::from(Promise::resolve(&self.inner.stored()?)).await
+    }
+
+    async fn inner_compare_and_set(
+        &self,
+        expected: &JsValue,
+        next: &JsValue,
+    ) -> Result<bool, JsValue> {
+        let won = self.inner.compare_and_set(expected, next)?;
+        Ok(JsFuture::from(Promise::resolve(&won)).await?.is_truthy())
+    }
+
+    fn refused(&self, why: Unopened, kid: Option<&str>) -> EdgeError {
+        Failure::store(seal::unopened_message(
+            &why,
+            &self.context,
+            kid,
+            &self.ring.ids(),
+        ))
+        .into()
+    }
+
+    /// A record read from the wrapped store, opened, and the index of the key that sealed it.
+    async fn open(&self, raw: &JsValue) -> Result<(JsValue, Option<usize>), EdgeError> {
+        if absent(raw) {
+            return Ok((JsValue::UNDEFINED, None));
+        }
+        if !raw.is_object() || Array::is_array(raw) {
+            return Err(self.refused(Unopened::Broken("it is not an object"), None));
+        }
+        let envelope = js::get(raw, SEALED);
+        match seal::on_read(!absent(&envelope), holds_token(raw), self.accept_plaintext) {
+            OnRead::Refuse(why) => Err(self.refused(why, None)),
+            OnRead::AsItIs => Ok((super::tokens::copy_of(raw).into(), None)),
+            OnRead::Plaintext => {
+                let tokens = FINGERPRINTED.map(|m| text_member(raw, m));
+                self.remember(Seen {
+                    fingerprints: tokens.clone(),
+                    tokens,
+                    key: None,
+                });
+                Ok((super::tokens::copy_of(raw).into(), None))
+            }
+            OnRead::Open => {
+                let kid = js::get(&envelope, "kid").as_string();
+                let read = seal::envelope(
+                    js::get(&envelope, "v").as_f64(),
+                    kid.as_deref(),
+                    js::get(&envelope, "iv").as_string().as_deref(),
+                    js::get(&envelope, "data").as_string().as_deref(),
+                )
+                .map_err(|why| self.refused(why, kid.as_deref()))?;
+                let index = self
+                    .ring
+                    .index_of(&read.kid)
+                    .ok_or_else(|| self.refused(Unopened::UnknownKey, Some(&read.kid)))?;
+                let fingerprints = FINGERPRINTED.map(|m| text_member(raw, m));
+                let aad = seal::additional_data(
+                    &self.context,
+                    &read.kid,
+                    fingerprints[0].as_deref(),
+                    fingerprints[1].as_deref(),
+                );
+                let keys = self.ring.derived(index).await?;
+                let params = gcm(&read.iv, &aad);
+                let subtle = subtle()?;
+                let plain = call(subtle.decrypt_with_object_and_js_u8_array(
+                    &params,
+                    &keys.seal,
+                    &Uint8Array::from(&read.data[..]),
+                ))
+                .await
+                .map_err(|_| self.refused(Unopened::DoesNotOpen, Some(&read.kid)))?;
+                let members = String::from_utf8(bytes_of(&plain))
+                    .ok()
+                    .and_then(|text| js::json_parse(&text).ok())
+                    .filter(|m| m.is_object() && !Array::is_array(m))
+                    .ok_or_else(|| self.refused(Unopened::NotMembers, Some(&read.kid)))?;
+                let opened = Object::new();
+                for name in CLEAR {
+                    let value = js::get(raw, name);
+                    if !value.is_undefined() {
+                        js::set(&opened, name, &value);
+                    }
+                }
+                for name in Object::keys(members.unchecked_ref::<Object>()).iter() {
+                    let name = name.as_string().unwrap_or_default();
+                    if CLEAR.contains(&name.as_str()) {
+                        return Err(self.refused(Unopened::NotMembers, Some(&read.kid)));
+                    }
+                    js::set(&opened, &name, &js::get(&members, &name));
+                }
+                let opened: JsValue = opened.into();
+                self.remember(Seen {
+                    tokens: FINGERPRINTED.map(|m| text_member(&opened, m)),
+                    key: Some(index),
+                    fingerprints,
+                });
+                Ok((opened, Some(index)))
+            }
+        }
+    }
+
+    fn remember(&self, seen: Seen) {
+        self.seen.set(Some(Rc::new(seen)));
+    }
+
+    /// The fingerprints of `tokens` under key `index` (`None`: as stored in plaintext), from
+    /// what was last seen when it matches, else computed.
+    async fn fingerprints(
+        &self,
+        tokens: &[Option<String>; 2],
+        key: Option<usize>,
+    ) -> Result<[Option<String>; 2], EdgeError> {
+        let seen = super::tokens::peek(&self.seen);
+        if let Some(seen) = seen.filter(|s| s.key == key && &s.tokens == tokens) {
+            return Ok(seen.fingerprints.clone());
+        }
+        let Some(index) = key else {
+            return Ok(tokens.clone());
+        };
+        let keys = self.ring.derived(index).await?;
+        let subtle = subtle()?;
+        let signed = Array::new();
+        for (member, token) in FINGERPRINTED.iter().zip(tokens) {
+            signed.push(&match token {
+                Some(token) => {
+                    let message = seal::fingerprint_message(&self.context, member, token);
+                    promised(subtle.sign_with_str_and_js_u8_array(
+                        "HMAC",
+                        &keys.mac,
+                        &Uint8Array::from(&message[..]),
+                    ))
+                }
+                None => JsValue::UNDEFINED,
+            });
+        }
+        let signed: Array = call(Ok(Promise::all(&signed)))
+            .await
+            .map_err(|_| crypto_failure("compute a fingerprint"))?
+            .unchecked_into();
+        let fingerprint = |i: u32| {
+            let mac = signed.get(i);
+            (!mac.is_undefined()).then(|| seal::fingerprint(&bytes_of(&mac)))
+        };
+        Ok([fingerprint(0), fingerprint(1)])
+    }
+
+    /// The clear members of `set`, with its tokens replaced by `fingerprints`.
+    fn clear_form(set: &JsValue, fingerprints: &[Option<String>; 2]) -> Object {
+        let form = Object::new();
+        for name in CLEAR {
+            let value = js::get(set, name);
+            if !value.is_undefined() {
+                js::set(&form, name, &value);
+            }
+        }
+        for (member, fingerprint) in FINGERPRINTED.iter().zip(fingerprints) {
+            if let Some(fingerprint) = fingerprint {
+                js::set(&form, member, &JsValue::from_str(fingerprint));
+            }
+        }
+        form
+    }
+
+    /// `set` as the record written for it: sealed under the first key, with a fresh IV.
+    async fn seal(&self, set: &JsValue) -> Result<JsValue, EdgeError> {
+        let tokens = FINGERPRINTED.map(|m| text_member(set, m));
+        let fingerprints = self.fingerprints(&tokens, Some(0)).await?;
+        let members = super::tokens::copy_of(set);
+        for name in CLEAR {
+            let _ = js_sys::Reflect::delete_property(&members, &JsValue::from_str(name));
+        }
+        let json = js_sys::JSON::stringify(&members)
+            .ok()
+            .and_then(|j| j.as_string())
+            .ok_or_else(|| {
+                EdgeError::invalid(&["sealedStore.compareAndSet: next cannot be written as JSON"])
+            })?;
+        let mut iv = [0u8; seal::IV_BYTES];
+        fill_random(&mut iv).map_err(|()| crypto_failure("draw a random IV"))?;
+        let kid = &self.ring.keys[0].id;
+        let aad = seal::additional_data(
+            &self.context,
+            kid,
+            fingerprints[0].as_deref(),
+            fingerprints[1].as_deref(),
+        );
+        let keys = self.ring.derived(0).await?;
+        let sealed = call(subtle()?.encrypt_with_object_and_js_u8_array(
+            &gcm(&iv, &aad),
+            &keys.seal,
+            &Uint8Array::from(json.as_bytes()),
+        ))
+        .await
+        .map_err(|_| crypto_failure("encrypt with AES-GCM"))?;
+        let envelope = Object::new();
+        js::set(&envelope, "v", &JsValue::from_f64(seal::VERSION));
+        js::set(&envelope, "kid", &JsValue::from_str(kid));
+        js::set(&envelope, "iv", &JsValue::from_str(&base64url(&iv)));
+        js::set(
+            &envelope,
+            "data",
+            &JsValue::from_str(&base64url(&bytes_of(&sealed))),
+        );
+        let record = Sealing::clear_form(set, &fingerprints);
+        js::set(&record, SEALED, &envelope);
+        Ok(record.into())
+    }
+
+    /// Writes `next` sealed if the stored set is `expected`: `expected`'s fingerprints under the
+    /// key it was last seen sealed with first, then under each other key (and as plaintext, in a
+    /// migration window) until one matches; at most one can.
+    async fn compare_and_set(&self, expected: &JsValue, next: &JsValue) -> Result<bool, EdgeError> {
+        let record = self.seal(next).await?;
+        let next_tokens = FINGERPRINTED.map(|m| text_member(next, m));
+        let won = if absent(expected) || !holds_token(expected) {
+            let expected = match absent(expected) {
+                true => JsValue::UNDEFINED,
+                false => Sealing::clear_form(expected, &[None, None]).into(),
+            };
+            self.inner_compare_and_set(&expected, &record).await?
+        } else {
+            let tokens = FINGERPRINTED.map(|m| text_member(expected, m));
+            let seen = super::tokens::peek(&self.seen).filter(|s| s.tokens == tokens);
+            let seen_key = seen.as_ref().map(|s| s.key);
+            let mut attempts: Vec<Option<usize>> =
+                seal::attempt_order(self.ring.keys.len(), seen_key.flatten())
+                    .into_iter()
+                    .map(Some)
+                    .collect();
+            if self.accept_plaintext {
+                match seen_key {
+                    Some(None) => attempts.insert(0, None),
+                    _ => attempts.push(None),
+                }
+            }
+            let mut won = false;
+            for key in attempts {
+                let fingerprints = self.fingerprints(&tokens, key).await?;
+                let candidate = Sealing::clear_form(expected, &fingerprints);
+                if self
+                    .inner_compare_and_set(&candidate.into(), &record)
+                    .await?
+                {
+                    won = true;
+                    break;
+                }
+            }
+            won
+        };
+        if won {
+            let fingerprints = FINGERPRINTED.map(|m| text_member(&record, m));
+            self.remember(Seen {
+                tokens: next_tokens,
+                key: Some(0),
+                fingerprints,
+            });
+        }
+        Ok(won)
+    }
+}
+
+/// AES-GCM's parameters: the IV and the additional data (a 128-bit tag, the default).
+fn gcm(iv: &[u8], aad: &[u8]) -> Object {
+    let params = Object::new();
+    js::set(&params, "name", &"AES-GCM".into());
+    js::set(&params, "iv", &Uint8Array::from(iv));
+    js::set(&params, "additionalData", &Uint8Array::from(aad));
+    params
+}

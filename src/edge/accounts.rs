@@ -339,15 +339,12 @@ impl AccountTokens {
             s if js::absent(&s) => None,
             s => {
                 let known = ["keys", "acceptPlaintext"];
-                let snapshot = options::snapshot(&s, "AccountTokens: seal")?;
-                options::refuse_unknown(snapshot.as_ref(), &known, "AccountTokens: seal")?;
+                let snapshot = options::snapshot(&s, "AccountTokens seal")?;
+                options::refuse_unknown(snapshot.as_ref(), &known, "AccountTokens seal")?;
                 let snapshot = JsValue::from(snapshot.unwrap_or_default());
-                let keys =
-                    KeyRing::from_option(&js::get(&snapshot, "keys"), "AccountTokens: seal.keys")?;
-                let accept = accept_plaintext(
-                    &js::get(&snapshot, "acceptPlaintext"),
-                    "AccountTokens: seal",
-                )?;
+                let keys = KeyRing::from_option(&js::get(&snapshot, "keys"), "AccountTokens seal")?;
+                let accept =
+                    accept_plaintext(&js::get(&snapshot, "acceptPlaintext"), "AccountTokens seal")?;
                 Some((keys, accept))
             }
         };

@@ -225,12 +225,15 @@ fn text_member(set: &JsValue, name: &str) -> Option<String> {
     js::get(set, name).as_string()
 }
 
-/// The tokens of a set and their fingerprints under one key (`None`: stored in plaintext).
+/// The set last read or written: its tokens and their fingerprints under one key (`None`: stored
+/// in plaintext), and for a sealed record its envelope (`iv`, `data`) and the JSON it opens to,
+/// so that reading back the record this store last wrote or opened decrypts nothing.
 #[derive(Clone, PartialEq)]
 struct Seen {
     tokens: [Option<String>; 2],
     key: Option<usize>,
     fingerprints: [Option<String>; 2],
+    sealed: Option<(String, String, String)>,
 }
 
 struct Sealing {
@@ -374,8 +377,9 @@ impl SealedStore {
                 if sealed_with == Some(0) || (sealed_with.is_none() && !holds_token(&raw)) {
                     return Ok("current".into());
                 }
-                let next = s.seal(&opened).await?;
+                let (next, written) = s.seal(&opened).await?;
                 if s.inner_compare_and_set(&raw, &next).await? {
+                    s.remember(written);
                     return Ok("resealed".into());
                 }
             }
@@ -443,6 +447,7 @@ impl Sealing {
                     fingerprints: tokens.clone(),
                     tokens,
                     key: None,
+                    sealed: None,
                 });
                 Ok((super::tokens::copy_of(raw).into(), None))
             }
@@ -466,19 +471,38 @@ impl Sealing {
                     fingerprints[0].as_deref(),
                     fingerprints[1].as_deref(),
                 );
-                let keys = self.ring.derived(index).await?;
-                let params = gcm(&read.iv, &aad);
-                let subtle = subtle()?;
-                let plain = call(subtle.decrypt_with_object_and_js_u8_array(
-                    &params,
-                    &keys.seal,
-                    &Uint8Array::from(&read.data[..]),
-                ))
-                .await
-                .map_err(|_| self.refused(Unopened::DoesNotOpen, Some(&read.kid)))?;
-                let members = String::from_utf8(bytes_of(&plain))
+                let iv = js::get(&envelope, "iv").as_string().unwrap_or_default();
+                let data = js::get(&envelope, "data").as_string().unwrap_or_default();
+                // The record this store last wrote or opened, byte for byte (its fingerprints
+                // too, which the additional data binds): what it opened to is known.
+                let known = super::tokens::peek(&self.seen).and_then(|seen| match &seen.sealed {
+                    Some((i, d, json))
+                        if seen.key == Some(index)
+                            && seen.fingerprints == fingerprints
+                            && *i == iv
+                            && *d == data =>
+                    {
+                        Some(json.clone())
+                    }
+                    _ => None,
+                });
+                let json = match known {
+                    Some(json) => json,
+                    None => {
+                        let keys = self.ring.derived(index).await?;
+                        let plain = call(subtle()?.decrypt_with_object_and_js_u8_array(
+                            &gcm(&read.iv, &aad),
+                            &keys.seal,
+                            &Uint8Array::from(&read.data[..]),
+                        ))
+                        .await
+                        .map_err(|_| self.refused(Unopened::DoesNotOpen, Some(&read.kid)))?;
+                        String::from_utf8(bytes_of(&plain))
+                            .map_err(|_| self.refused(Unopened::NotMembers, Some(&read.kid)))?
+                    }
+                };
+                let members = js::json_parse(&json)
                     .ok()
-                    .and_then(|text| js::json_parse(&text).ok())
                     .filter(|m| m.is_object() && !Array::is_array(m))
                     .ok_or_else(|| self.refused(Unopened::NotMembers, Some(&read.kid)))?;
                 let opened = Object::new();
@@ -500,6 +524,7 @@ impl Sealing {
                     tokens: FINGERPRINTED.map(|m| text_member(&opened, m)),
                     key: Some(index),
                     fingerprints,
+                    sealed: Some((iv, data, json)),
                 });
                 Ok((opened, Some(index)))
             }
@@ -524,31 +549,23 @@ impl Sealing {
         let Some(index) = key else {
             return Ok(tokens.clone());
         };
-        let keys = self.ring.derived(index).await?;
-        let subtle = subtle()?;
-        let signed = Array::new();
-        for (member, token) in FINGERPRINTED.iter().zip(tokens) {
-            signed.push(&match token {
-                Some(token) => {
-                    let message = seal::fingerprint_message(&self.context, member, token);
-                    promised(subtle.sign_with_str_and_js_u8_array(
-                        "HMAC",
-                        &keys.mac,
-                        &Uint8Array::from(&message[..]),
-                    ))
-                }
-                None => JsValue::UNDEFINED,
-            });
+        if tokens.iter().all(Option::is_none) {
+            return Ok([None, None]);
         }
-        let signed: Array = call(Ok(Promise::all(&signed)))
-            .await
-            .map_err(|_| crypto_failure("compute a fingerprint"))?
-            .unchecked_into();
-        let fingerprint = |i: u32| {
-            let mac = signed.get(i);
-            (!mac.is_undefined()).then(|| seal::fingerprint(&bytes_of(&mac)))
-        };
-        Ok([fingerprint(0), fingerprint(1)])
+        let keys = self.ring.derived(index).await?;
+        let message =
+            seal::fingerprint_message(&self.context, [tokens[0].as_deref(), tokens[1].as_deref()]);
+        let mac = call(subtle()?.sign_with_str_and_js_u8_array(
+            "HMAC",
+            &keys.mac,
+            &Uint8Array::from(&message[..]),
+        ))
+        .await
+        .map_err(|_| crypto_failure("compute a fingerprint"))?;
+        Ok(seal::fingerprints(
+            &bytes_of(&mac),
+            [tokens[0].is_some(), tokens[1].is_some()],
+        ))
     }
 
     /// The clear members of `set`, with its tokens replaced by `fingerprints`.
@@ -568,8 +585,9 @@ impl Sealing {
         form
     }
 
-    /// `set` as the record written for it: sealed under the first key, with a fresh IV.
-    async fn seal(&self, set: &JsValue) -> Result<JsValue, EdgeError> {
+    /// `set` as the record written for it: sealed under the first key, with a fresh IV; and what
+    /// is remembered of it once it is stored.
+    async fn seal(&self, set: &JsValue) -> Result<(JsValue, Seen), EdgeError> {
         let tokens = FINGERPRINTED.map(|m| text_member(set, m));
         let fingerprints = self.fingerprints(&tokens, Some(0)).await?;
         let members = super::tokens::copy_of(set);
@@ -599,26 +617,28 @@ impl Sealing {
         ))
         .await
         .map_err(|_| crypto_failure("encrypt with AES-GCM"))?;
+        let (iv, data) = (base64url(&iv), base64url(&bytes_of(&sealed)));
         let envelope = Object::new();
         js::set(&envelope, "v", &JsValue::from_f64(seal::VERSION));
         js::set(&envelope, "kid", &JsValue::from_str(kid));
-        js::set(&envelope, "iv", &JsValue::from_str(&base64url(&iv)));
-        js::set(
-            &envelope,
-            "data",
-            &JsValue::from_str(&base64url(&bytes_of(&sealed))),
-        );
+        js::set(&envelope, "iv", &JsValue::from_str(&iv));
+        js::set(&envelope, "data", &JsValue::from_str(&data));
         let record = Sealing::clear_form(set, &fingerprints);
         js::set(&record, SEALED, &envelope);
-        Ok(record.into())
+        let seen = Seen {
+            tokens,
+            key: Some(0),
+            fingerprints,
+            sealed: Some((iv, data, json)),
+        };
+        Ok((record.into(), seen))
     }
 
     /// Writes `next` sealed if the stored set is `expected`: `expected`'s fingerprints under the
     /// key it was last seen sealed with first, then under each other key (and as plaintext, in a
     /// migration window) until one matches; at most one can.
     async fn compare_and_set(&self, expected: &JsValue, next: &JsValue) -> Result<bool, EdgeError> {
-        let record = self.seal(next).await?;
-        let next_tokens = FINGERPRINTED.map(|m| text_member(next, m));
+        let (record, written) = self.seal(next).await?;
         let won = if absent(expected) || !holds_token(expected) {
             let expected = match absent(expected) {
                 true => JsValue::UNDEFINED,
@@ -655,12 +675,7 @@ impl Sealing {
             won
         };
         if won {
-            let fingerprints = FINGERPRINTED.map(|m| text_member(&record, m));
-            self.remember(Seen {
-                tokens: next_tokens,
-                key: Some(0),
-                fingerprints,
-            });
+            self.remember(written);
         }
         Ok(won)
     }

@@ -6,7 +6,7 @@
 //!
 //! A sealed record is a TokenSet the wrapped store can compare as it compares any other:
 //! - the members in [`CLEAR`] as they are (what the protocol reads and an operator queries);
-//! - `access_token` and `refresh_token` replaced by their keyed fingerprints ([`fingerprint`]),
+//! - `access_token` and `refresh_token` replaced by their keyed fingerprints ([`fingerprints`]),
 //!   so that the store's compare-and-set stays one atomic statement on those members;
 //! - [`SEALED`]: `{ v, kid, iv, data }`, the AES-GCM ciphertext of every other member (the
 //!   tokens among them) as JSON, under the key named `kid`, with additional data binding it to
@@ -36,7 +36,7 @@ pub const VERSION: f64 = 1.0;
 /// HKDF `info` of the two keys derived from each given key (domain separation: one given key,
 /// two independent keys).
 pub const SEAL_INFO: &str = "avito-auth sealed store v1 AES-256-GCM";
-pub const FINGERPRINT_INFO: &str = "avito-auth sealed store v1 HMAC-SHA-256 fingerprint";
+pub const FINGERPRINT_INFO: &str = "avito-auth sealed store v1 HMAC-SHA-256 fingerprints";
 
 pub const KEY_BYTES: usize = 32;
 pub const IV_BYTES: usize = 12;
@@ -113,20 +113,42 @@ fn index_text(n: usize) -> String {
     s
 }
 
-/// The message a fingerprint is the HMAC of: each part length-prefixed, so that no two
-/// (context, member, token) triples make the same bytes.
-pub fn fingerprint_message(context: &str, member: &str, token: &str) -> Vec<u8> {
-    let mut out = Vec::with_capacity(12 + context.len() + member.len() + token.len());
-    for part in [context, member, token] {
-        out.extend_from_slice(&(part.len() as u32).to_be_bytes());
-        out.extend_from_slice(part.as_bytes());
+/// The message the fingerprints of a set are the HMAC of: the context and both tokens, each
+/// length-prefixed and an absent token told from an empty one, so that no two
+/// (context, access token, refresh token) triples make the same bytes.
+pub fn fingerprint_message(context: &str, tokens: [Option<&str>; 2]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(
+        16 + context.len() + tokens.iter().flatten().map(|t| t.len()).sum::<usize>(),
+    );
+    out.extend_from_slice(&(context.len() as u32).to_be_bytes());
+    out.extend_from_slice(context.as_bytes());
+    for token in tokens {
+        match token {
+            None => out.push(0),
+            Some(token) => {
+                out.push(1);
+                out.extend_from_slice(&(token.len() as u32).to_be_bytes());
+                out.extend_from_slice(token.as_bytes());
+            }
+        }
     }
     out
 }
 
-/// A fingerprint as stored: a tag saying what it is, then the HMAC in base64url.
-pub fn fingerprint(mac: &[u8]) -> String {
-    concat_str(&[FINGERPRINT_PREFIX, &base64url(mac)])
+/// The two fingerprints of a set, from the one HMAC of [`fingerprint_message`] (one WebCrypto
+/// call per write, not two: each costs tens of microseconds in Node): its first half stands for
+/// the access token, its second for the refresh token, 128 bits each (what is compared is
+/// equality, never a search), tagged with what they are; `None` where the set has no such token.
+/// A change of either token changes both.
+pub fn fingerprints(mac: &[u8], tokens: [bool; 2]) -> [Option<String>; 2] {
+    let half = mac.len() / 2;
+    let tagged = |part: &[u8], present: bool| {
+        present.then(|| concat_str(&[FINGERPRINT_PREFIX, &base64url(part)]))
+    };
+    [
+        tagged(&mac[..half], tokens[0]),
+        tagged(&mac[half..], tokens[1]),
+    ]
 }
 
 /// The AES-GCM additional data of a record: the format, the context, the sealing key's id and the
@@ -300,14 +322,25 @@ mod tests {
     #[test]
     fn parts_are_length_prefixed_so_no_two_inputs_collide() {
         assert_ne!(
-            fingerprint_message("ab", "c", "d"),
-            fingerprint_message("a", "bc", "d")
+            fingerprint_message("ab", [Some("c"), None]),
+            fingerprint_message("a", [Some("bc"), None])
+        );
+        assert_ne!(
+            fingerprint_message("a", [Some(""), None]),
+            fingerprint_message("a", [None, Some("")])
         );
         assert_ne!(
             additional_data("a", "k", Some("x"), None),
             additional_data("a", "k", None, Some("x"))
         );
-        assert!(fingerprint(&[0; 32]).starts_with("hmac-sha256:"));
+        let mac: Vec<u8> = (0..32).collect();
+        let [access, refresh] = fingerprints(&mac, [true, true]);
+        assert_eq!(
+            access.as_deref(),
+            Some(concat_str(&["hmac-sha256:", &base64url(&mac[..16])]).as_str())
+        );
+        assert_ne!(access, refresh);
+        assert_eq!(fingerprints(&mac, [true, false])[1], None);
     }
 
     #[test]

@@ -17,7 +17,7 @@ use crate::oauth::base64::base64url;
 use crate::oauth::failure::Failure;
 use crate::oauth::seal::{self, OnRead, Unopened, CLEAR, FINGERPRINTED, SEALED};
 use crate::oauth::text::concat_str;
-use js_sys::{Array, Object, Promise, Uint8Array};
+use js_sys::{Array, Object, Promise, Reflect, Uint8Array};
 use std::cell::Cell;
 use std::rc::Rc;
 use wasm_bindgen::prelude::*;
@@ -48,6 +48,62 @@ export function sealedStore(store: TokenStore, options: SealedStoreOptions): Sea
 "#;
 
 const OPTIONS: [&str; 3] = ["keys", "context", "acceptPlaintext"];
+
+/// The member names read and written on every call, as JS strings made once: a name made from
+/// Rust text is decoded anew each time, which a renewal's dozens of reads and writes feel.
+struct Names {
+    clear: [JsValue; 6],
+    tokens: [JsValue; 2],
+    sealed: JsValue,
+    envelope: [JsValue; 4],
+}
+
+thread_local! {
+    static NAMES: Names = Names {
+        clear: CLEAR.map(JsValue::from_str),
+        tokens: FINGERPRINTED.map(JsValue::from_str),
+        sealed: JsValue::from_str(SEALED),
+        envelope: ["v", "kid", "iv", "data"].map(JsValue::from_str),
+    };
+}
+
+/// `target[name]`; `undefined` for a non-object or a getter that throws.
+fn member(target: &JsValue, name: &JsValue) -> JsValue {
+    match target.is_object() {
+        true => Reflect::get(target, name).unwrap_or(JsValue::UNDEFINED),
+        false => JsValue::UNDEFINED,
+    }
+}
+
+fn put(target: &Object, name: &JsValue, value: &JsValue) {
+    let _ = Reflect::set(target, name, value);
+}
+
+/// A set's `access_token` and `refresh_token` where they are strings (anything else reads as
+/// absent, as the store protocol compares them).
+fn token_texts(set: &JsValue) -> [Option<String>; 2] {
+    NAMES.with(|n| {
+        [
+            member(set, &n.tokens[0]).as_string(),
+            member(set, &n.tokens[1]).as_string(),
+        ]
+    })
+}
+
+fn holds_token(set: &JsValue) -> bool {
+    NAMES.with(|n| n.tokens.iter().any(|t| member(set, t).is_string()))
+}
+
+/// The four members of a record's envelope (`v`, `kid`, `iv`, `data`).
+fn envelope_members(envelope: &JsValue) -> (Option<f64>, [Option<String>; 3]) {
+    NAMES.with(|n| {
+        let text = |i: usize| member(envelope, &n.envelope[i]).as_string();
+        (
+            member(envelope, &n.envelope[0]).as_f64(),
+            [text(1), text(2), text(3)],
+        )
+    })
+}
 /// A context as long as the longest store key.
 const MAX_CONTEXT: u32 = 4096;
 
@@ -218,11 +274,6 @@ fn crypto_failure(what: &str) -> EdgeError {
 
 fn bytes_of(buffer: &JsValue) -> Vec<u8> {
     Uint8Array::new(buffer).to_vec()
-}
-
-/// A string member of a set (anything else reads as absent, as the store protocol compares it).
-fn text_member(set: &JsValue, name: &str) -> Option<String> {
-    js::get(set, name).as_string()
 }
 
 /// The set last read or written: its tokens and their fingerprints under one key (`None`: stored
@@ -401,10 +452,6 @@ fn settled(called: Result<JsValue, JsValue>) -> Promise {
     }
 }
 
-fn holds_token(set: &JsValue) -> bool {
-    FINGERPRINTED.iter().any(|m| js::get(set, m).is_string())
-}
-
 impl Sealing {
     async fn read(&self) -> Result<JsValue, JsValue> {
         JsFuture::from(Promise::resolve(&self.inner.stored()?)).await
@@ -437,12 +484,12 @@ impl Sealing {
         if !raw.is_object() || Array::is_array(raw) {
             return Err(self.refused(Unopened::Broken("it is not an object"), None));
         }
-        let envelope = js::get(raw, SEALED);
+        let envelope = NAMES.with(|n| member(raw, &n.sealed));
         match seal::on_read(!absent(&envelope), holds_token(raw), self.accept_plaintext) {
             OnRead::Refuse(why) => Err(self.refused(why, None)),
             OnRead::AsItIs => Ok((super::tokens::copy_of(raw).into(), None)),
             OnRead::Plaintext => {
-                let tokens = FINGERPRINTED.map(|m| text_member(raw, m));
+                let tokens = token_texts(raw);
                 self.remember(Seen {
                     fingerprints: tokens.clone(),
                     tokens,
@@ -452,27 +499,21 @@ impl Sealing {
                 Ok((super::tokens::copy_of(raw).into(), None))
             }
             OnRead::Open => {
-                let kid = js::get(&envelope, "kid").as_string();
-                let read = seal::envelope(
-                    js::get(&envelope, "v").as_f64(),
-                    kid.as_deref(),
-                    js::get(&envelope, "iv").as_string().as_deref(),
-                    js::get(&envelope, "data").as_string().as_deref(),
-                )
-                .map_err(|why| self.refused(why, kid.as_deref()))?;
+                let (version, [kid, iv, data]) = envelope_members(&envelope);
+                let read = seal::envelope(version, kid.as_deref(), iv.as_deref(), data.as_deref())
+                    .map_err(|why| self.refused(why, kid.as_deref()))?;
+                let (iv, data) = (iv.unwrap_or_default(), data.unwrap_or_default());
                 let index = self
                     .ring
                     .index_of(&read.kid)
                     .ok_or_else(|| self.refused(Unopened::UnknownKey, Some(&read.kid)))?;
-                let fingerprints = FINGERPRINTED.map(|m| text_member(raw, m));
+                let fingerprints = token_texts(raw);
                 let aad = seal::additional_data(
                     &self.context,
                     &read.kid,
                     fingerprints[0].as_deref(),
                     fingerprints[1].as_deref(),
                 );
-                let iv = js::get(&envelope, "iv").as_string().unwrap_or_default();
-                let data = js::get(&envelope, "data").as_string().unwrap_or_default();
                 // The record this store last wrote or opened, byte for byte (its fingerprints
                 // too, which the additional data binds): what it opened to is known.
                 let known = super::tokens::peek(&self.seen).and_then(|seen| match &seen.sealed {
@@ -505,23 +546,22 @@ impl Sealing {
                     .ok()
                     .filter(|m| m.is_object() && !Array::is_array(m))
                     .ok_or_else(|| self.refused(Unopened::NotMembers, Some(&read.kid)))?;
-                let opened = Object::new();
-                for name in CLEAR {
-                    let value = js::get(raw, name);
-                    if !value.is_undefined() {
-                        js::set(&opened, name, &value);
+                // The ciphertext holds the whole set as it was written; the clear members are
+                // the record's own (what the wrapped store compares), so they are taken from it.
+                let opened: &Object = members.unchecked_ref();
+                NAMES.with(|n| {
+                    for name in &n.clear {
+                        match member(raw, name) {
+                            value if value.is_undefined() => {
+                                let _ = Reflect::delete_property(opened, name);
+                            }
+                            value => put(opened, name, &value),
+                        }
                     }
-                }
-                for name in Object::keys(members.unchecked_ref::<Object>()).iter() {
-                    let name = name.as_string().unwrap_or_default();
-                    if CLEAR.contains(&name.as_str()) {
-                        return Err(self.refused(Unopened::NotMembers, Some(&read.kid)));
-                    }
-                    js::set(&opened, &name, &js::get(&members, &name));
-                }
-                let opened: JsValue = opened.into();
+                });
+                let opened = members;
                 self.remember(Seen {
-                    tokens: FINGERPRINTED.map(|m| text_member(&opened, m)),
+                    tokens: token_texts(&opened),
                     key: Some(index),
                     fingerprints,
                     sealed: Some((iv, data, json)),
@@ -571,30 +611,30 @@ impl Sealing {
     /// The clear members of `set`, with its tokens replaced by `fingerprints`.
     fn clear_form(set: &JsValue, fingerprints: &[Option<String>; 2]) -> Object {
         let form = Object::new();
-        for name in CLEAR {
-            let value = js::get(set, name);
-            if !value.is_undefined() {
-                js::set(&form, name, &value);
+        NAMES.with(|n| {
+            for name in &n.clear {
+                let value = member(set, name);
+                if !value.is_undefined() {
+                    put(&form, name, &value);
+                }
             }
-        }
-        for (member, fingerprint) in FINGERPRINTED.iter().zip(fingerprints) {
-            if let Some(fingerprint) = fingerprint {
-                js::set(&form, member, &JsValue::from_str(fingerprint));
+            for (name, fingerprint) in n.tokens.iter().zip(fingerprints) {
+                if let Some(fingerprint) = fingerprint {
+                    put(&form, name, &JsValue::from_str(fingerprint));
+                }
             }
-        }
+        });
         form
     }
 
     /// `set` as the record written for it: sealed under the first key, with a fresh IV; and what
     /// is remembered of it once it is stored.
     async fn seal(&self, set: &JsValue) -> Result<(JsValue, Seen), EdgeError> {
-        let tokens = FINGERPRINTED.map(|m| text_member(set, m));
+        let tokens = token_texts(set);
         let fingerprints = self.fingerprints(&tokens, Some(0)).await?;
-        let members = super::tokens::copy_of(set);
-        for name in CLEAR {
-            let _ = js_sys::Reflect::delete_property(&members, &JsValue::from_str(name));
-        }
-        let json = js_sys::JSON::stringify(&members)
+        // The whole set is sealed (its clear members too: the record's own copies are what is
+        // compared, and one stringify of the caller's set copies nothing member by member).
+        let json = js_sys::JSON::stringify(set)
             .ok()
             .and_then(|j| j.as_string())
             .ok_or_else(|| {
@@ -618,13 +658,20 @@ impl Sealing {
         .await
         .map_err(|_| crypto_failure("encrypt with AES-GCM"))?;
         let (iv, data) = (base64url(&iv), base64url(&bytes_of(&sealed)));
-        let envelope = Object::new();
-        js::set(&envelope, "v", &JsValue::from_f64(seal::VERSION));
-        js::set(&envelope, "kid", &JsValue::from_str(kid));
-        js::set(&envelope, "iv", &JsValue::from_str(&iv));
-        js::set(&envelope, "data", &JsValue::from_str(&data));
         let record = Sealing::clear_form(set, &fingerprints);
-        js::set(&record, SEALED, &envelope);
+        NAMES.with(|n| {
+            let envelope = Object::new();
+            let values = [
+                JsValue::from_f64(seal::VERSION),
+                kid.into(),
+                iv.as_str().into(),
+                data.as_str().into(),
+            ];
+            for (name, value) in n.envelope.iter().zip(&values) {
+                put(&envelope, name, value);
+            }
+            put(&record, &n.sealed, &envelope);
+        });
         let seen = Seen {
             tokens,
             key: Some(0),
@@ -646,7 +693,7 @@ impl Sealing {
             };
             self.inner_compare_and_set(&expected, &record).await?
         } else {
-            let tokens = FINGERPRINTED.map(|m| text_member(expected, m));
+            let tokens = token_texts(expected);
             let seen = super::tokens::peek(&self.seen).filter(|s| s.tokens == tokens);
             let seen_key = seen.as_ref().map(|s| s.key);
             let mut attempts: Vec<Option<usize>> =

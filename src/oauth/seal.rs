@@ -8,8 +8,8 @@
 //! - the members in [`CLEAR`] as they are (what the protocol reads and an operator queries);
 //! - `access_token` and `refresh_token` replaced by their keyed fingerprints ([`fingerprints`]),
 //!   so that the store's compare-and-set stays one atomic statement on those members;
-//! - [`SEALED`]: `{ v, kid, iv, data }`, the AES-GCM ciphertext of every other member (the
-//!   tokens among them) as JSON, under the key named `kid`, with additional data binding it to
+//! - [`SEALED`]: `{ v, kid, iv, data }`, the AES-GCM ciphertext of the whole set as JSON (the
+//!   tokens among it; on reading, the record's own clear members win: they are what is compared), under the key named `kid`, with additional data binding it to
 //!   the context (the seller's account id), the key id and both fingerprints ([`additional_data`]):
 //!   a record copied to another seller, or a fingerprint changed, does not open.
 
@@ -186,7 +186,7 @@ pub enum Unopened {
     UnknownKey,
     /// AES-GCM refused it: a changed byte, a cut value, another context, changed fingerprints.
     DoesNotOpen,
-    /// It opened, but what it holds is not a TokenSet's sealed members.
+    /// It opened, but what it holds is not a TokenSet object.
     NotMembers,
 }
 
@@ -290,7 +290,7 @@ pub fn unopened_message(
         Unopened::NotMembers => concat_str(&[
             &of,
             &with,
-            " opened, but holds no TokenSet members (or a member kept in the clear)",
+            " opened, but does not hold a TokenSet object",
         ]),
     }
 }

@@ -38,6 +38,8 @@ it("TypeScript rejects misuse (the types are not `any`)", () => {
     'import { RedisTokenStore } from "avito-auth/redis"; new RedisTokenStore({ client: { call: async () => null } });',
     'import { verifyTokenStore } from "avito-auth/testing"; verifyTokenStore({});',
     'import { AccountTokens } from "avito-auth"; new AccountTokens({ store: () => 1 });',
+    'import { sealedStore, MemoryTokenStore } from "avito-auth"; sealedStore(new MemoryTokenStore(), { keys: [{ id: "k", key: 1 }], context: "c" });',
+    'import { sealedStore, MemoryTokenStore } from "avito-auth"; sealedStore(new MemoryTokenStore(), { keys: [{ id: "k", key: "x" }] });',
   ]) {
     copyFileSync(path.join(ROOT, "tests/types/tsconfig.json"), path.join(SCRATCH, "tsconfig.json"));
     execFileSync("bash", ["-c", `cat > ${bad} <<'X'\n${src}\nX`]);

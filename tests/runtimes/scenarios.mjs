@@ -113,6 +113,32 @@ export const scenarios = {
     ac.abort();
     await expectError(lib, auth.clientCredentials({ signal: ac.signal }), "aborted");
   },
+  async "sealed store"(lib, env) {
+    // WebCrypto in this runtime: HKDF, AES-256-GCM and HMAC from the wasm.
+    const b64 = (bytes) => btoa(String.fromCharCode(...bytes));
+    // Fixed key bytes: the scenario itself must not need a global crypto (Node 18 has none; the
+    // package gets node:crypto's from its entry).
+    const OLD = { id: "old", key: b64(Uint8Array.from({ length: 32 }, (_, i) => i * 7 + 1)) };
+    const NEW = { id: "new", key: Uint8Array.from({ length: 32 }, (_, i) => 255 - i * 3) };
+    const inner = new lib.MemoryTokenStore();
+    const { refresh_token } = await admin(env, "/__refresh");
+    await lib.sealedStore(inner, { keys: [OLD], context: "seller-1" }).compareAndSet(undefined, { access_token: "expired-token-value", refresh_token, expires_at: 0 });
+    const raw = JSON.stringify(await inner.get());
+    check(!raw.includes(refresh_token.slice(0, 8)) && !raw.includes("expired-"), "no token in the sealed record");
+    check(raw.includes('"kid":"old"'), "sealed with the first key");
+    // A process that seals with the new key renews through the record the old key sealed.
+    const store = lib.sealedStore(inner, { keys: [NEW, OLD], context: "seller-1" });
+    const tm = new lib.TokenManager({ auth: new lib.AvitoAuth({ clientId: ID, clientSecret: SECRET, host: env.mockUrl }), grant: "refresh_token", store });
+    const token = await tm.getAccessToken();
+    const stored = await store.get();
+    check(stored.access_token === token && stored.refresh_token !== refresh_token, "the rotation is stored");
+    const after = await inner.get();
+    check(after.sealed.kid === "new" && !JSON.stringify(after).includes(token.slice(0, 8)), "resealed with the new key, no token");
+    // Moved to another seller, or opened without its key: a store error, never an empty store.
+    await expectError(lib, lib.sealedStore(inner, { keys: [NEW], context: "seller-2" }).get(), "store", [token]);
+    const unknown = await expectError(lib, lib.sealedStore(inner, { keys: [OLD], context: "seller-1" }).get(), "store", [token]);
+    check(unknown.message.includes('"new"') && unknown.message.includes("seller-1"), "names the key id and the context");
+  },
 };
 
 /** Runs every scenario; never throws. */

@@ -86,7 +86,7 @@ import { PostgresTokenStore, createTable as createPgTable, tableDDL } from "avit
 import { DenoKvTokenStore } from "avito-auth/deno-kv";
 import { D1TokenStore, createTable as createD1Table } from "avito-auth/d1";
 import { verifyTokenStore, StoreConformanceError, type StoreCheckResult } from "avito-auth/testing";
-import { AccountTokens } from "avito-auth";
+import { AccountTokens, sealedStore, SealedStore, type SealingKey } from "avito-auth";
 
 export async function postgres(pool: { query(text: string, values?: unknown[]): Promise<{ rows: any[]; rowCount: number | null }> }, auth: AvitoAuth): Promise<string> {
   await createPgTable(pool, { table: "avito_tokens" });
@@ -114,4 +114,12 @@ export async function kit(): Promise<number> {
     if (e instanceof StoreConformanceError) return -e.failures.length;
     throw e;
   }
+}
+export async function sealed(pool: { query(text: string, values?: unknown[]): Promise<{ rows: any[]; rowCount: number | null }> }, auth: AvitoAuth): Promise<"resealed" | "current" | "empty"> {
+  const keys: SealingKey[] = [{ id: "2026-12", key: "q83vEjRWeJCrze8SNFZ4kKvN7xI0VniQq83vEjRWeJA=" }, { id: "2026-11", key: new Uint8Array(32) }];
+  const store: SealedStore = sealedStore(new PostgresTokenStore({ client: pool, key: "avito:1" }), { keys, context: "1", acceptPlaintext: true });
+  const accounts = new AccountTokens({ auth, store: (id: string) => new PostgresTokenStore({ client: pool, key: id }), seal: { keys } });
+  const tm = new TokenManager({ auth, grant: "refresh_token", store });
+  void accounts; void tm;
+  return store.reseal();
 }

@@ -139,12 +139,11 @@ impl KeyRing {
             let id = js::get(&item, "id").as_string().unwrap_or_default();
             let given = js::get(&item, "key");
             let bytes = match given.dyn_ref::<Uint8Array>() {
-                Some(view) if view.length() as usize == seal::KEY_BYTES => {
-                    let mut bytes = [0u8; seal::KEY_BYTES];
-                    view.copy_to(&mut bytes);
-                    Ok(bytes)
+                // The length first: a huge array is refused without being copied.
+                Some(view) if view.length() as usize != seal::KEY_BYTES => {
+                    Err(seal::BadKey::Length(view.length() as usize))
                 }
-                Some(view) => Err(seal::BadKey::Length(view.length() as usize)),
+                Some(view) => seal::key_from_bytes(&view.to_vec()),
                 None => match rust_string(&given) {
                     Ok(text) => seal::key_from_text(&text),
                     Err(_) => Err(seal::BadKey::NotBase64),
@@ -686,41 +685,28 @@ impl Sealing {
     /// migration window) until one matches; at most one can.
     async fn compare_and_set(&self, expected: &JsValue, next: &JsValue) -> Result<bool, EdgeError> {
         let (record, written) = self.seal(next).await?;
-        let won = if absent(expected) || !holds_token(expected) {
-            let expected = match absent(expected) {
-                true => JsValue::UNDEFINED,
-                false => Sealing::clear_form(expected, &[None, None]).into(),
-            };
-            self.inner_compare_and_set(&expected, &record).await?
-        } else {
-            let tokens = token_texts(expected);
-            let seen = super::tokens::peek(&self.seen).filter(|s| s.tokens == tokens);
-            let seen_key = seen.as_ref().map(|s| s.key);
-            let mut attempts: Vec<Option<usize>> =
-                seal::attempt_order(self.ring.keys.len(), seen_key.flatten())
-                    .into_iter()
-                    .map(Some)
-                    .collect();
-            if self.accept_plaintext {
-                match seen_key {
-                    Some(None) => attempts.insert(0, None),
-                    _ => attempts.push(None),
-                }
-            }
-            let mut won = false;
-            for key in attempts {
-                let fingerprints = self.fingerprints(&tokens, key).await?;
-                let candidate = Sealing::clear_form(expected, &fingerprints);
-                if self
-                    .inner_compare_and_set(&candidate.into(), &record)
-                    .await?
-                {
-                    won = true;
-                    break;
-                }
-            }
-            won
+        let tokens = token_texts(expected);
+        let seen = super::tokens::peek(&self.seen)
+            .filter(|s| s.tokens == tokens)
+            .map(|s| s.key);
+        let attempts = match absent(expected) || tokens == [None, None] {
+            // Nothing fingerprinted to compare: one attempt, whatever the key.
+            true => vec![Some(0)],
+            false => seal::attempt_order(self.ring.keys.len(), seen, self.accept_plaintext),
         };
+        let mut won = false;
+        for key in attempts {
+            let candidate = match absent(expected) {
+                true => JsValue::UNDEFINED,
+                false => {
+                    Sealing::clear_form(expected, &self.fingerprints(&tokens, key).await?).into()
+                }
+            };
+            if self.inner_compare_and_set(&candidate, &record).await? {
+                won = true;
+                break;
+            }
+        }
         if won {
             self.remember(written);
         }

@@ -244,14 +244,27 @@ pub fn on_read(has_seal: bool, holds_token: bool, accept_plaintext: bool) -> OnR
     }
 }
 
-/// The order in which a compare-and-set tries the keys' fingerprints of `expected`: the key the
-/// set was last seen sealed with first (nearly always right), then the sealing key, then the rest.
-/// A fingerprint under one key never equals one under another, so at most one attempt can match;
-/// trying each in turn is one compare-and-set as the protocol sees it (a `false` is a lost race).
-pub fn attempt_order(keys: usize, seen: Option<usize>) -> Vec<usize> {
-    let first = seen.filter(|&s| s < keys).unwrap_or(0);
+/// The order in which a compare-and-set tries the fingerprints of `expected` (`Some(key index)`,
+/// or `None`: its tokens as they are, a plaintext set in a migration window): the way the set was
+/// last seen stored first (`seen`; nearly always right), then the sealing key, then the rest.
+/// Fingerprints under one key never equal those under another (nor a token), so at most one
+/// attempt can match; trying each in turn is one compare-and-set as the protocol sees it (a
+/// `false` is a lost race).
+pub fn attempt_order(
+    keys: usize,
+    seen: Option<Option<usize>>,
+    accept_plaintext: bool,
+) -> Vec<Option<usize>> {
+    let first = match seen {
+        Some(None) if accept_plaintext => None,
+        Some(Some(k)) if k < keys => Some(k),
+        _ => Some(0),
+    };
     let mut order = vec![first];
-    order.extend((0..keys).filter(|&k| k != first));
+    order.extend((0..keys).map(Some).filter(|&k| k != first));
+    if accept_plaintext && first.is_some() {
+        order.push(None);
+    }
     order
 }
 
@@ -397,9 +410,22 @@ mod tests {
 
     #[test]
     fn the_last_seen_key_is_tried_first_then_each_other_once() {
-        assert_eq!(attempt_order(1, None), vec![0]);
-        assert_eq!(attempt_order(3, Some(2)), vec![2, 0, 1]);
-        assert_eq!(attempt_order(2, Some(9)), vec![0, 1]);
+        assert_eq!(attempt_order(1, None, false), vec![Some(0)]);
+        assert_eq!(
+            attempt_order(3, Some(Some(2)), false),
+            vec![Some(2), Some(0), Some(1)]
+        );
+        assert_eq!(
+            attempt_order(2, Some(Some(9)), false),
+            vec![Some(0), Some(1)]
+        );
+        // A plaintext set in a migration window: as it is first when it was seen so, else last.
+        assert_eq!(
+            attempt_order(2, Some(None), true),
+            vec![None, Some(0), Some(1)]
+        );
+        assert_eq!(attempt_order(1, Some(Some(0)), true), vec![Some(0), None]);
+        assert_eq!(attempt_order(1, Some(None), false), vec![Some(0)]);
     }
 
     #[test]

@@ -261,3 +261,28 @@ it("6 processes renewing through the sealed example: one refresh; SCAN, GET and 
     io.disconnect();
   }
 });
+
+// Issue 20: a sealed value cut short in Redis (a partial restore, a bad copy) is not JSON any more:
+// the read fails as a store failure, never as an empty store, and nothing writes over it.
+it("a sealed value cut short in Redis: a store failure with no token in it; a seeded manager and a sign-in write nothing over it", async () => {
+  mock.reset();
+  const { AccountTokens, AvitoAuth, ApiException, TokenManager } = await import(pathToFileURL(path.join(SCRATCH, "esm.mjs")).href);
+  const key = "avito:tokens:cut";
+  const keys = [NEW_KEY, OLD_KEY];
+  await client.del([key, leaseKeyOf(key)]);
+  const set = { access_token: "at_cut_access_0123456789", refresh_token: mock.grantRefresh(), expires_at: Date.now() + 3_600_000 };
+  assert.equal(await sealedStore(new RedisTokenStore({ client, key }), { keys, context: key }).compareAndSet(undefined, set), true);
+  const whole = await client.get(key);
+  for (const cut of [whole.slice(0, -2), whole.slice(0, whole.indexOf('"data"') + 20), whole.slice(0, 40)]) {
+    await client.set(key, cut);
+    const auth = new AvitoAuth({ clientId: "demo-client", clientSecret: "demo-secret", host: mock.url, retries: false });
+    const loud = (e) => e instanceof ApiException && e.kind === "store" && ![e.message, String(e), e.stack].some((t) => t.includes(set.refresh_token) || t.includes(set.access_token));
+    await assert.rejects(new TokenManager({ auth, tokens: { access_token: "at_seed", refresh_token: mock.grantRefresh() }, store: sealedStore(new RedisTokenStore({ client, key }), { keys, context: key }) }).getAccessToken(), loud);
+    const accounts = new AccountTokens({ auth, store: (id) => new RedisTokenStore({ client, key: id }), seal: { keys }, leaseMs: 100 });
+    await assert.rejects(accounts.signIn(key, { access_token: "at_again", refresh_token: mock.grantRefresh() }), loud);
+    assert.equal(await client.get(key), cut, "the cut value was written over");
+  }
+  assert.equal(mock.counts.token, 0, "nothing reached the token server");
+  await client.set(key, whole);
+  assert.equal((await sealedStore(new RedisTokenStore({ client, key }), { keys, context: key }).get()).refresh_token, set.refresh_token, "restored, it opens");
+});

@@ -38,7 +38,7 @@ after(async () => {
 
 const storeOf = (seller) => new PostgresTokenStore({ client: pool, key: `avito:${seller}` });
 const sealedOf = (seller, keys) => sealedStore(storeOf(seller), { keys, context: seller });
-const accountsWith = (keys) => new AccountTokens({ auth: new AvitoAuth({ clientId: "soak-client", clientSecret: "soak-secret", host: tokens.url, retries: false }), store: storeOf, seal: { keys } });
+const accountsWith = (keys, options) => new AccountTokens({ auth: new AvitoAuth({ clientId: "soak-client", clientSecret: "soak-secret", host: tokens.url, retries: false }), store: storeOf, seal: { keys }, ...options });
 const row = async (seller) => (await pool.query("SELECT token_set::text AS text FROM avito_tokens WHERE key = $1", [`avito:${seller}`])).rows[0]?.text;
 const kids = async () => (await pool.query("SELECT key, token_set->'sealed'->>'kid' AS kid FROM avito_tokens WHERE token_set IS NOT NULL ORDER BY key")).rows;
 
@@ -138,4 +138,68 @@ it("keys rotated under a live fleet ([old] → [old,new] → [new,old] mixed →
   const reopened = await fleetProcess("E-new", [NEW_KEY, OLD_KEY], sellers.slice(0, 4), 0);
   assert.deepEqual(reopened.errors, [], reopened.out);
   assert.equal(reopened.tokens.size, 4, "the records open with the right keys");
+});
+
+// Each way a stored record can fail to open, made with SQL on the real table. The right keys are
+// given throughout: nothing can open these records, and nothing may write over them (the seller's
+// set may still be recovered: the row restored from a backup, the lost key found).
+const change = (text, i) => text.slice(0, i) + (text[i] === "A" ? "B" : "A") + text.slice(i + 1);
+const UNOPENED = [
+  ["a byte changed in sealed.data", (r) => ({ ...r, sealed: { ...r.sealed, data: change(r.sealed.data, r.sealed.data.length >> 1) } }), "victim", NEW_KEY.id, /does not open/],
+  ["a byte changed in the IV", (r) => ({ ...r, sealed: { ...r.sealed, iv: change(r.sealed.iv, 3) } }), "victim", NEW_KEY.id, /does not open/],
+  ["a fingerprint changed", (r, other) => ({ ...r, refresh_token: other.refresh_token }), "victim", NEW_KEY.id, /does not open/],
+  ["another seller's row copied onto this seller's key", (r, other) => other, "victim", NEW_KEY.id, /does not open: it was changed, cut short, or sealed for another context/],
+  ["an unknown key id", (r) => ({ ...r, sealed: { ...r.sealed, kid: "2025-01" } }), "victim", "2025-01", /cannot be opened: that key id is not in keys \(given: "2026-12", "2026-06"\)/],
+  ["sealed.data cut short by 4 characters", (r) => ({ ...r, sealed: { ...r.sealed, data: r.sealed.data.slice(0, -4) } }), "victim", NEW_KEY.id, /broken seal|does not open/],
+  ["the ciphertext cut short by one byte", (r) => ({ ...r, sealed: { ...r.sealed, data: Buffer.from(r.sealed.data, "base64url").subarray(0, -1).toString("base64url") } }), "victim", NEW_KEY.id, /does not open/],
+  ["sealed.data cut to 12 characters", (r) => ({ ...r, sealed: { ...r.sealed, data: r.sealed.data.slice(0, 12) } }), "victim", NEW_KEY.id, /cut short/],
+  ["the envelope without its data", (r) => ({ ...r, sealed: { v: 1, kid: r.sealed.kid, iv: r.sealed.iv } }), "victim", NEW_KEY.id, /cut short/],
+];
+
+it("a record that does not open (a changed byte, a row moved to another seller, an unknown key id, a cut value) is a store failure naming the key id and the seller, never an empty store: nothing overwrites it", async () => {
+  const keys = [NEW_KEY, OLD_KEY];
+  // A sign-in or sign-out keeps trying a failing store for 3 × leaseMs before it gives up.
+  const accounts = accountsWith(keys, { leaseMs: 100 });
+  const issued = new Map();
+  for (const seller of ["victim", "other"]) {
+    const set = tokens.signIn({ via: "seed" });
+    issued.set(seller, set);
+    await accounts.signIn(seller, { ...set, expires_at: Date.now() + 3_600_000 });
+  }
+  const intact = JSON.parse(await row("victim"));
+  const other = JSON.parse(await row("other"));
+  const secrets = [...issued.values()].flatMap((s) => [s.access_token, s.refresh_token]);
+  const auth = new AvitoAuth({ clientId: "soak-client", clientSecret: "soak-secret", host: tokens.url, retries: false });
+  for (const [what, broken, seller, kid, why] of UNOPENED) {
+    await pool.query("UPDATE avito_tokens SET token_set = $1 WHERE key = $2", [JSON.stringify(broken(structuredClone(intact), other)), `avito:${seller}`]);
+    const stored = await row(seller);
+    const sent = tokens.requests.length;
+    const loud = (e) => {
+      assert.ok(e instanceof ApiException, `${what}: ${e}`);
+      assert.equal(e.kind, "store", `${what}: ${e.message}`);
+      assert.match(e.message, new RegExp(`context "${seller}" sealed with key "${kid}"`), what);
+      assert.match(e.message, why, what);
+      assert.equal(e.signInRequired, false, `${what}: a record that does not open is not a sign-in to ask for`);
+      for (const shown of [e.message, String(e), JSON.stringify(e), e.stack]) {
+        for (const secret of secrets) assert.ok(!String(shown).includes(secret), `${what}: a token in the failure`);
+      }
+      return true;
+    };
+    await assert.rejects(sealedOf(seller, keys).get(), loud, what);
+    await assert.rejects(sealedOf(seller, keys).reseal(), loud, `${what}: reseal()`);
+    // A manager given a seed (an empty store would take it), the fleet's manager, a new sign-in.
+    const fresh = tokens.signIn({ via: "seed" });
+    await assert.rejects(new TokenManager({ auth, tokens: fresh, store: sealedOf(seller, keys) }).getAccessToken(), loud, `${what}: a seeded TokenManager`);
+    accounts.forget(seller);
+    await assert.rejects(accounts.manager(seller).fetch(`${tokens.url}/core/v1/accounts/self`), loud, `${what}: tm.fetch`);
+    await assert.rejects(accounts.signIn(seller, fresh), loud, `${what}: AccountTokens.signIn`);
+    await assert.rejects(accounts.signOut(seller), loud, `${what}: AccountTokens.signOut`);
+    assert.equal(await row(seller), stored, `${what}: the record was written over`);
+    assert.equal(tokens.requests.length, sent, `${what}: a request reached the token server`);
+    // Restored (from a backup, say), it opens again to the seller's own set.
+    await pool.query("UPDATE avito_tokens SET token_set = $1 WHERE key = $2", [JSON.stringify(intact), "avito:victim"]);
+    assert.equal((await sealedOf("victim", keys).get()).refresh_token, issued.get("victim").refresh_token, what);
+  }
+  // The moved row is the other seller's own set: under its own key it opens.
+  assert.equal((await sealedOf("other", keys).get()).refresh_token, issued.get("other").refresh_token);
 });

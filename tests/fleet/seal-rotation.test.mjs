@@ -56,9 +56,10 @@ function fleetProcess(name, keys, sellers, runMs) {
     resolve({ name, out, code, errors: out.split("\n").filter((l) => l.startsWith("ERROR ")), tokens: new Map([...out.matchAll(/^TOKEN (\S+) (\S+)$/gm)].map((m) => [m[1], m[2]])), calls: Number(done?.[1] ?? -1), refused: Number(done?.[2] ?? -1) });
   }));
 }
-/** Runs the processes of one phase at once; each must end cleanly, every API call answered 200. */
+/** Runs the processes of one phase ([name, keys, sellers, runMs, delayMs]) at once; each must end cleanly, every API call answered 200. */
 async function phase(processes) {
-  const ran = await Promise.all(processes.map(([name, keys, sellers, runMs = 2500]) => fleetProcess(name, keys, sellers, runMs)));
+  const started = (delayMs) => new Promise((r) => setTimeout(r, delayMs));
+  const ran = await Promise.all(processes.map(async ([name, keys, sellers, runMs = 2500, delayMs = 0]) => (await started(delayMs), fleetProcess(name, keys, sellers, runMs))));
   for (const r of ran) {
     assert.deepEqual(r.errors, [], `${r.name}: ${r.out.slice(-2000)}`);
     assert.equal(r.code, 0, `${r.name} exited ${r.code}: ${r.out.slice(-2000)}`);
@@ -83,15 +84,21 @@ it("keys rotated under a live fleet ([old] → [old,new] → [new,old] mixed →
   // Step 1, rolling out [old, new]: processes with [old] and with [old, new] side by side.
   await phase([["A-old", [OLD_KEY], sellers], ["A-old-new", [OLD_KEY, NEW_KEY], sellers]]);
   assert.ok((await kids()).every((r) => r.kid === OLD_KEY.id), "a key added last does not seal");
-  // Step 2, switching to [new, old] process by process: both orders side by side.
-  await phase([["B-old-new", [OLD_KEY, NEW_KEY], sellers], ["B-new-old", [NEW_KEY, OLD_KEY], sellers]]);
-  // Records sealed by one order were renewed by the other, both ways (a seller's successive grants).
-  const transitions = new Set();
+  // Step 2, switching to [new, old] process by process: both orders side by side, the [new, old]
+  // process first (its records sealed with the new key are then renewed by [old, new] too).
+  await phase([["B-new-old", [NEW_KEY, OLD_KEY], sellers, 4000], ["B-old-new", [OLD_KEY, NEW_KEY], sellers, 2500, 1500]]);
+  // A record sealed by one order renewed by the other, both ways: a seller's record is sealed by
+  // the process of its last grant (the seed: the old key).
+  const sealsWith = (worker) => (/^(A-|B-old-new)/.test(worker) ? OLD_KEY.id : NEW_KEY.id);
+  const crossings = new Set();
   for (const seller of sellers) {
-    const grants = tokens.requests.filter((r) => r.grant === "refresh_token" && r.worker.startsWith("B-") && tokens.refresh.get(r.rt)?.chain === chainOf.get(seller));
-    for (let k = 1; k < grants.length; k++) transitions.add(`${grants[k - 1].worker}→${grants[k].worker}`);
+    let sealer = OLD_KEY.id;
+    for (const r of tokens.requests.filter((q) => q.grant === "refresh_token" && tokens.refresh.get(q.rt)?.chain === chainOf.get(seller))) {
+      if (sealsWith(r.worker) !== sealer) crossings.add(`${sealer} → ${r.worker}`);
+      sealer = sealsWith(r.worker);
+    }
   }
-  assert.ok(transitions.has("B-old-new→B-new-old") && transitions.has("B-new-old→B-old-new"), `both ways across key orders: ${[...transitions].join(", ")}`);
+  assert.ok(crossings.has(`${OLD_KEY.id} → B-new-old`) && crossings.has(`${NEW_KEY.id} → B-old-new`), `records renewed across key orders: ${[...crossings].join(", ")}`);
   // Step 3: reseal() over every seller while the [new, old] fleet renews.
   const fleet = phase([["C-new-old-1", [NEW_KEY, OLD_KEY], sellers], ["C-new-old-2", [NEW_KEY, OLD_KEY], sellers]]);
   await new Promise((r) => setTimeout(r, 800));

@@ -13,8 +13,17 @@
 // (`wrangler secret put ADMIN_TOKEN`: a long random string, e.g. `openssl rand -base64 32`), and
 // optionally AVITO_HOST (tests point it at a mock). Without ADMIN_TOKEN every request is refused.
 // The table: `createTable(env.DB)` below, or the DDL from the README in a D1 migration.
-import { AvitoAuth, ApiException, TokenManager } from "avito-auth";
+// AVITO_SEAL_KEYS (a secret: `wrangler secret put AVITO_SEAL_KEYS`) seals every seller's tokens at
+// rest (README "Tokens at rest"): the D1 table then holds fingerprints and ciphertext, never a token.
+// `id:key` pairs, comma-separated; each key is 32 random bytes in base64 (`openssl rand -base64 32`),
+// each id a name of yours ("2026-12"). The first key seals, every key opens. Rotating: add the new
+// key LAST, deploy, then move it first, deploy; run `reseal()` over every seller; drop the old key.
+// Without it the tokens are stored in plaintext (local development only).
+import { AvitoAuth, ApiException, TokenManager, sealedStore } from "avito-auth";
 import { D1TokenStore, createTable } from "avito-auth/d1";
+
+/** AVITO_SEAL_KEYS as `sealedStore`'s `keys`: "id:key,id:key" → [{ id, key }]. */
+const sealKeysFrom = (text) => text.split(",").map((pair) => ({ id: pair.split(":")[0], key: pair.split(":")[1] }));
 
 let tableReady;
 const encoder = new TextEncoder();
@@ -46,7 +55,9 @@ export default {
     await tableReady;
     const url = new URL(request.url);
     const account = url.searchParams.get("account") ?? "default";
-    const store = new D1TokenStore({ db: env.DB, key: `avito:${account}` });
+    const plain = new D1TokenStore({ db: env.DB, key: `avito:${account}` });
+    // Sealed with the account id as the context: a row copied to another seller's key does not open.
+    const store = env.AVITO_SEAL_KEYS ? sealedStore(plain, { keys: sealKeysFrom(env.AVITO_SEAL_KEYS), context: account }) : plain;
     if (url.pathname === "/tokens" && request.method === "POST") {
       const tokens = await request.json();
       // Over whatever is stored; another writer in between makes us read again (bounded).

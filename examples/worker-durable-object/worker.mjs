@@ -13,10 +13,20 @@
 // AVITO_CLIENT_SECRET and ADMIN_TOKEN (`wrangler secret put ADMIN_TOKEN`: a long random string,
 // e.g. `openssl rand -base64 32`), and optionally AVITO_HOST (tests point it at a mock). Without
 // ADMIN_TOKEN every request is refused.
-import { AvitoAuth, ApiException, TokenManager } from "avito-auth";
+// AVITO_SEAL_KEYS (a secret: `wrangler secret put AVITO_SEAL_KEYS`) seals every seller's tokens at
+// rest (README "Tokens at rest"): the Durable Object's storage then holds fingerprints and
+// ciphertext, never a token. `id:key` pairs, comma-separated; each key is 32 random bytes in
+// base64 (`openssl rand -base64 32`), each id a name of yours ("2026-12"). The first key seals,
+// every key opens. Rotating: add the new key LAST, deploy, then move it first, deploy; run
+// `reseal()` over every seller; drop the old key.
+// Without it the tokens are stored in plaintext (local development only).
+import { AvitoAuth, ApiException, TokenManager, sealedStore } from "avito-auth";
 import { AvitoTokensDurableObject, DurableObjectTokenStore } from "avito-auth/durable-object";
 
 export { AvitoTokensDurableObject };
+
+/** AVITO_SEAL_KEYS as `sealedStore`'s `keys`: "id:key,id:key" → [{ id, key }]. */
+const sealKeysFrom = (text) => text.split(",").map((pair) => ({ id: pair.split(":")[0], key: pair.split(":")[1] }));
 
 const encoder = new TextEncoder();
 /**
@@ -38,7 +48,9 @@ export default {
     }
     const url = new URL(request.url);
     const account = url.searchParams.get("account") ?? "default";
-    const store = new DurableObjectTokenStore(env.AVITO_TOKENS.get(env.AVITO_TOKENS.idFromName(account)));
+    const plain = new DurableObjectTokenStore(env.AVITO_TOKENS.get(env.AVITO_TOKENS.idFromName(account)));
+    // Sealed with the account id as the context: a record copied to another seller does not open.
+    const store = env.AVITO_SEAL_KEYS ? sealedStore(plain, { keys: sealKeysFrom(env.AVITO_SEAL_KEYS), context: account }) : plain;
     if (url.pathname === "/tokens" && request.method === "POST") {
       await store.compareAndSet(await store.get(), await request.json());
       return new Response("stored\n");

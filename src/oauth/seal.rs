@@ -287,7 +287,8 @@ pub fn unopened_message(
             &of,
             " is plaintext (stored before sealing); pass acceptPlaintext: true to read it and reseal it on its next write",
         ]),
-        Unopened::Broken(what) => concat_str(&[&of, " has a broken seal: ", what]),
+        // A value cut short keeps its key id: name it, as for any other record that does not open.
+        Unopened::Broken(what) => concat_str(&[&of, &with, " has a broken seal: ", what]),
         Unopened::UnknownKey => concat_str(&[
             &of,
             &with,
@@ -435,6 +436,12 @@ mod tests {
         assert!(m.contains("key \"k2\"") && m.len() < 400, "{m}");
         let m = unopened_message(&Unopened::UnknownKey, "a", Some("k9"), &["k2", "k1"]);
         assert!(m.contains("\"k9\"") && m.contains("\"k2\", \"k1\""), "{m}");
+        let cut = Unopened::Broken("its ciphertext is cut short");
+        let m = unopened_message(&cut, "acct-7", Some("k2"), &["k2"]);
+        assert!(
+            m.contains("context \"acct-7\" sealed with key \"k2\" has a broken seal"),
+            "{m}"
+        );
         // A key id read from the store that is not a valid id is not echoed.
         let m = unopened_message(&Unopened::DoesNotOpen, "a", Some("rt-secret token"), &[]);
         assert!(!m.contains("secret"), "{m}");

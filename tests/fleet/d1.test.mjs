@@ -4,7 +4,8 @@
 import { it } from "node:test";
 import assert from "node:assert/strict";
 import { startMockAvito } from "../support/mock-avito.mjs";
-import { ADMIN_TOKEN, assertLockedOut, authed, renewalStorm, startRepoWorker } from "../support/example-worker.mjs";
+import { ADMIN_TOKEN, assertLockedOut, authed, exampleBindings, renewEach, renewalStorm, startRepoWorker } from "../support/example-worker.mjs";
+import { NEW_KEY, OLD_KEY, assertSwept, sealKeysEnv } from "../support/seal.mjs";
 
 it("workerd + D1: 60 concurrent API calls, exactly one refresh; no token in any answer; 401 without ADMIN_TOKEN", async () => {
   const mock = await startMockAvito();
@@ -35,16 +36,47 @@ it("workerd + D1: 60 concurrent API calls, exactly one refresh; no token in any 
   }
 });
 
-it("the conformance kit passes inside workerd on D1TokenStore and DurableObjectTokenStore", async () => {
-  const mf = await startRepoWorker("tests/fleet/kit-worker.mjs", "kit-worker", { d1Databases: ["DB"], durableObjects: { AVITO_TOKENS: "AvitoTokensDurableObject" } });
+it("the conformance kit passes inside workerd on D1TokenStore and DurableObjectTokenStore, plain and sealed", async () => {
+  const mf = await startRepoWorker("tests/fleet/kit-worker.mjs", "kit-worker", {
+    d1Databases: ["DB"], durableObjects: { AVITO_TOKENS: "AvitoTokensDurableObject" }, bindings: { AVITO_SEAL_KEYS: sealKeysEnv([NEW_KEY, OLD_KEY]) },
+  });
   try {
     for (const store of ["d1", "durable-object"]) {
-      const res = await mf.dispatchFetch(`http://w/kit?store=${store}`);
-      const body = await res.json();
-      assert.ok(body.ok, `${store}:\n${body.report}`);
-      assert.ok(body.checks >= 10, store);
+      for (const sealed of ["0", "1"]) {
+        const res = await mf.dispatchFetch(`http://w/kit?store=${store}&sealed=${sealed}`);
+        const body = await res.json();
+        assert.ok(body.ok, `${store} sealed=${sealed}:\n${body.report}`);
+        assert.ok(body.checks >= 10, store);
+      }
     }
+    // The sealed runs wrote sealed rows: none of the kit's tokens is in the table.
+    const rows = (await (await mf.getD1Database("DB")).prepare("SELECT key, token_set FROM avito_tokens WHERE key LIKE 'sealed-%' AND token_set IS NOT NULL").all()).results;
+    assert.ok(rows.length >= 8 && rows.every((r) => !/"[ar]t-\d+-/.test(r.token_set) && JSON.parse(r.token_set).sealed?.kid === NEW_KEY.id), `${rows.length} sealed rows`);
   } finally {
     await mf.dispose();
+  }
+});
+
+// Issue 20: the example sealed (AVITO_SEAL_KEYS, the new key first): renewals go on as before, and
+// the whole database, SELECT * of every table after the run, holds no token the server issued.
+it("workerd + D1, sealed: renewals through the sealed example; SELECT * of every table holds no token and no 8-character piece of one", async () => {
+  const mock = await startMockAvito();
+  mock.tokenDelayMs = 200;
+  const mf = await startRepoWorker("examples/worker-d1/worker.mjs", "d1-worker-sealed", {
+    d1Databases: ["DB"],
+    bindings: exampleBindings(mock, sealKeysEnv([NEW_KEY, OLD_KEY])),
+  });
+  try {
+    const accounts = ["42", "43", "44"];
+    await renewEach(mf, mock, accounts);
+    const db = await mf.getD1Database("DB");
+    const tables = (await db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' AND name NOT LIKE '_cf_%'").all()).results.map((t) => t.name);
+    assert.ok(tables.includes("avito_tokens"), tables.join());
+    let dump = "";
+    for (const table of tables) dump += JSON.stringify((await db.prepare(`SELECT * FROM "${table}"`).all()).results) + "\n";
+    assertSwept(dump, mock.state.issued, { what: "D1 SELECT *", kid: NEW_KEY.id, records: accounts.length });
+  } finally {
+    await mf.dispose();
+    await mock.close();
   }
 });

@@ -4,7 +4,11 @@
 import { it } from "node:test";
 import assert from "node:assert/strict";
 import { startMockAvito } from "../support/mock-avito.mjs";
-import { ADMIN_TOKEN, assertLockedOut, authed, renewalStorm, startRepoWorker } from "../support/example-worker.mjs";
+import { ADMIN_TOKEN, assertLockedOut, authed, exampleBindings, renewEach, renewalStorm, startRepoWorker } from "../support/example-worker.mjs";
+import { copyFileSync } from "node:fs";
+import path from "node:path";
+import { ROOT, SCRATCH } from "../support/load.mjs";
+import { NEW_KEY, OLD_KEY, assertSwept, sealKeysEnv } from "../support/seal.mjs";
 
 /** examples/worker-durable-object under workerd, against `mock`. */
 const startExampleWorker = (mock, name, secrets = { ADMIN_TOKEN }) =>
@@ -71,6 +75,27 @@ it("workerd + Durable Object: the first refresh reset before processing → 30 c
     const later = await Promise.all(Array.from({ length: 10 }, () => authed(mf, "http://w/profile?account=7").then((r) => r.status)));
     assert.deepEqual(later, Array(10).fill(200), "later requests: the stored token");
     assert.equal(mock.requests.length, 2, "and no more token requests");
+  } finally {
+    await mf.dispose();
+    await mock.close();
+  }
+});
+
+// Issue 20: the example sealed (AVITO_SEAL_KEYS, the new key first): renewals go on as before, and
+// the Durable Objects' storage, list()ed whole after the run, holds no token the server issued.
+it("workerd + Durable Object, sealed: renewals through the sealed example; storage list() holds no token and no 8-character piece of one", async () => {
+  const mock = await startMockAvito();
+  mock.tokenDelayMs = 200;
+  copyFileSync(path.join(ROOT, "examples/worker-durable-object/worker.mjs"), path.join(SCRATCH, "do-example.mjs"));
+  const mf = await startRepoWorker("tests/fleet/durable-object-dump-worker.mjs", "do-dump-worker", {
+    durableObjects: { AVITO_TOKENS: "AvitoTokensDurableObject" },
+    bindings: exampleBindings(mock, sealKeysEnv([NEW_KEY, OLD_KEY])),
+  });
+  try {
+    const accounts = ["42", "43", "44"];
+    await renewEach(mf, mock, accounts);
+    const dumps = await Promise.all(accounts.map(async (account) => (await mf.dispatchFetch(`http://w/__storage?account=${account}`)).text()));
+    assertSwept(dumps.join("\n"), mock.state.issued, { what: "Durable Object storage list()", kid: NEW_KEY.id, records: accounts.length });
   } finally {
     await mf.dispose();
     await mock.close();

@@ -10,7 +10,9 @@ import { pathToFileURL } from "node:url";
 import { createRequire } from "node:module";
 import { ROOT, SCRATCH } from "../support/load.mjs";
 import { startMockAvito } from "../support/mock-avito.mjs";
-import { startPostgres } from "../support/postgres.mjs";
+import { postgresBin, startPostgres } from "../support/postgres.mjs";
+import { NEW_KEY, OLD_KEY, assertSwept, leakedTokens, sealKeysEnv } from "../support/seal.mjs";
+import { execFileSync } from "node:child_process";
 
 const RENEWER = path.join(ROOT, "tests/fleet/postgres-renewer.mjs");
 const scratchImport = (f) => import(pathToFileURL(path.join(SCRATCH, f)).href);
@@ -36,9 +38,9 @@ after(async () => {
   await mock?.close();
 });
 
-function renewer(accounts, { startAt = 0, leaseMs = 5000, timeoutMs } = {}) {
-  const env = timeoutMs === undefined ? process.env : { ...process.env, AVITO_TIMEOUT_MS: String(timeoutMs) };
-  const p = spawn(process.execPath, [RENEWER, SCRATCH, server.url, mock.url, String(startAt), String(leaseMs), accounts.join(",")], { cwd: ROOT, env });
+function renewer(accounts, { startAt = 0, leaseMs = 5000, timeoutMs, url = server.url, sealKeys } = {}) {
+  const env = { ...process.env, ...(timeoutMs === undefined ? {} : { AVITO_TIMEOUT_MS: String(timeoutMs) }), ...(sealKeys ? { AVITO_SEAL_KEYS: sealKeysEnv(sealKeys) } : {}) };
+  const p = spawn(process.execPath, [RENEWER, SCRATCH, url, mock.url, String(startAt), String(leaseMs), accounts.join(",")], { cwd: ROOT, env });
   let out = "";
   p.stdout.on("data", (d) => (out += d));
   p.stderr.on("data", (d) => (out += d));
@@ -62,10 +64,15 @@ async function seed(account, set = expiredSet()) {
 }
 const stored = async (account) => (await pool.query("SELECT token_set FROM avito_tokens WHERE key = $1", [`avito:${account}`])).rows[0]?.token_set;
 
-it("the conformance kit passes on PostgresTokenStore (a Pool, and a single Client)", async () => {
+it("the conformance kit passes on PostgresTokenStore (a Pool, and a single Client), plain and sealed", async () => {
   const { verifyTokenStore } = await scratchImport("testing.mjs");
   const results = await verifyTokenStore((key) => new store.PostgresTokenStore({ client: pool, key }));
   assert.ok(results.length >= 10 && results.every((r) => r.ok));
+  const { sealedStore } = await scratchImport("esm.mjs");
+  const sealed = await verifyTokenStore((key) => sealedStore(new store.PostgresTokenStore({ client: pool, key }), { keys: [NEW_KEY, OLD_KEY], context: key }), { keyPrefix: "sealed-" });
+  assert.ok(sealed.length >= 10 && sealed.every((r) => r.ok), "sealed");
+  const { rows } = await pool.query("SELECT token_set FROM avito_tokens WHERE key LIKE 'sealed-%' AND token_set IS NOT NULL");
+  assert.ok(rows.length >= 8 && rows.every((r) => r.token_set.sealed?.kid === NEW_KEY.id && [r.token_set.access_token, r.token_set.refresh_token].every((t) => t === undefined || t.startsWith("hmac-sha256:"))), `${rows.length} sealed rows`);
   const client = new pg.Client(server.config);
   await client.connect();
   try {
@@ -204,5 +211,41 @@ it("the server restarted mid-run: calls during the outage fail as rejections, th
   for (const [i, a] of names.entries()) {
     assert.notEqual(again[i], first[i]);
     assert.equal((await stored(a)).access_token, again[i]);
+  }
+});
+
+// Issue 20: the shipped example sealed (AVITO_SEAL_KEYS, the new key first) in a database of its
+// own: 30 sellers signed in through it, renewed by 4 processes; pg_dump of the whole database then
+// holds no token the server issued and no 8-character piece of one.
+it("30 sellers renewed by 4 processes through the sealed example: one refresh each; pg_dump holds no token and no 8-character piece of one", async () => {
+  mock.reset();
+  mock.tokenDelayMs = 50;
+  await pool.query("DROP DATABASE IF EXISTS sealed");
+  await pool.query("CREATE DATABASE sealed");
+  const url = `postgres://app@127.0.0.1:${server.port}/sealed`;
+  const keys = [NEW_KEY, OLD_KEY];
+  const { createAccounts } = await scratchImport("node-postgres-accounts.mjs");
+  const example = await createAccounts({ connectionString: url, host: mock.url, sealKeys: keys });
+  try {
+    const accounts = Array.from({ length: 30 }, (_, i) => `seller-${i}`);
+    for (const a of accounts) await example.accounts.signIn(a, expiredSet());
+    const startAt = Date.now() + 2500;
+    const outs = await Promise.all(Array.from({ length: 4 }, () => renewer(accounts, { startAt, leaseMs: 10_000, url, sealKeys: keys }).done));
+    const perProcess = outs.map(results);
+    for (const a of accounts) {
+      const seen = new Set(perProcess.map((m) => m.get(a)));
+      assert.equal(seen.size, 1, `${a}: ${[...seen].join(" | ")}`);
+      assert.match(String([...seen][0]), /^at_/);
+      assert.equal(await example.accounts.manager(a).getAccessToken(), [...seen][0], `${a}: the sealed row opens to the renewed set`);
+    }
+    assert.equal(mock.counts.refresh, accounts.length, "one refresh per seller");
+    const dump = execFileSync(path.join(postgresBin(), "pg_dump"), ["-h", "127.0.0.1", "-p", String(server.port), "-U", "app", "-d", "sealed"], { encoding: "utf8" });
+    assertSwept(dump, mock.state.issued, { what: "pg_dump", kid: NEW_KEY.id, records: accounts.length });
+    // The sweep reads pg_dump's form of a jsonb row: a plaintext row's token is found in it.
+    await example.pool.query("INSERT INTO avito_tokens (key, token_set) VALUES ('control', $1)", [JSON.stringify({ refresh_token: mock.state.issued[0] })]);
+    const control = execFileSync(path.join(postgresBin(), "pg_dump"), ["-h", "127.0.0.1", "-p", String(server.port), "-U", "app", "-d", "sealed", "-t", "avito_tokens"], { encoding: "utf8" });
+    assert.deepEqual(leakedTokens(control, mock.state.issued), [mock.state.issued[0]]);
+  } finally {
+    await example.close();
   }
 });

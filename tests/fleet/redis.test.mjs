@@ -9,9 +9,11 @@ import { ROOT, SCRATCH } from "../support/load.mjs";
 import { startMockAvito } from "../support/mock-avito.mjs";
 import { startRotatingTokenServer } from "../support/rotating-token-server.mjs";
 import { startRedis } from "../support/redis.mjs";
+import { NEW_KEY, OLD_KEY, assertSwept, leakedTokens, sealKeysEnv } from "../support/seal.mjs";
 
 const RENEWER = path.join(ROOT, "tests/fleet/redis-renewer.mjs");
 const { RedisTokenStore, leaseKeyOf } = await import(pathToFileURL(path.join(SCRATCH, "redis.mjs")).href);
+const { sealedStore } = await import(pathToFileURL(path.join(SCRATCH, "esm.mjs")).href);
 let redis, redisUrl, mock, client;
 
 before(async () => {
@@ -25,8 +27,8 @@ before(async () => {
 });
 after(async () => { await redis?.close(); await mock?.close(); });
 
-function renewer(startAt, leaseMs, host = mock.url, options) {
-  const p = spawn(process.execPath, [RENEWER, SCRATCH, redisUrl, host, String(startAt), String(leaseMs), ...(options ? [options] : [])], { cwd: ROOT });
+function renewer(startAt, leaseMs, host = mock.url, options, { url = redisUrl, env = process.env } = {}) {
+  const p = spawn(process.execPath, [RENEWER, SCRATCH, url, host, String(startAt), String(leaseMs), ...(options ? [options] : [])], { cwd: ROOT, env });
   let out = "";
   p.stdout.on("data", (d) => (out += d));
   p.stderr.on("data", (d) => (out += d));
@@ -41,7 +43,7 @@ const seed = async () => {
   return ts;
 };
 
-it("the conformance kit passes on RedisTokenStore with node-redis and with ioredis clients", async () => {
+it("the conformance kit passes on RedisTokenStore with node-redis and with ioredis clients, plain and sealed", async () => {
   const { verifyTokenStore } = await import(pathToFileURL(path.join(SCRATCH, "testing.mjs")).href);
   const { default: IORedis } = await import("ioredis");
   const io = new IORedis(redisUrl, { lazyConnect: true });
@@ -50,6 +52,10 @@ it("the conformance kit passes on RedisTokenStore with node-redis and with iored
     for (const [name, clientOf] of [["node-redis", client], ["ioredis", io]]) {
       const results = await verifyTokenStore((key) => new RedisTokenStore({ client: clientOf, key }), { keyPrefix: `${name}:` });
       assert.ok(results.length >= 10 && results.every((r) => r.ok), name);
+      const sealed = await verifyTokenStore((key) => sealedStore(new RedisTokenStore({ client: clientOf, key }), { keys: [NEW_KEY, OLD_KEY], context: key }), { keyPrefix: `sealed-${name}:` });
+      assert.ok(sealed.length >= 10 && sealed.every((r) => r.ok), `${name}, sealed`);
+      const [kitKey] = await client.keys(`sealed-${name}:*-round-trip`);
+      assert.equal(JSON.parse(await client.get(kitKey)).sealed.kid, NEW_KEY.id, "the sealed kit run wrote sealed values");
     }
     // Both clients on one key: what one writes, the other compares against.
     const [a, b] = [new RedisTokenStore({ client, key: "proto:mixed" }), new RedisTokenStore({ client: io, key: "proto:mixed" })];
@@ -204,4 +210,79 @@ it("strictRotation: a renewer SIGKILLed mid-request → the others wait for its 
   const { outs, refreshes } = await killedMidRequest({ fault: "hang", strictRotation: true });
   for (const out of outs) assert.match(out, /^ERROR \S+ signInRequired /m, out);
   assert.equal(refreshes.length, 1, "the token whose answer was lost is not presented again");
+});
+
+// Issue 20: the shipped example sealed (AVITO_SEAL_KEYS, the new key first) in its own database.
+// After the fleet's renewal, every key (SCAN), its value (GET) and its serialized form (DUMP,
+// uncompressed: an LZF-compressed payload could hide a token from the sweep) hold no token the
+// server issued and no 8-character piece of one.
+it("6 processes renewing through the sealed example: one refresh; SCAN, GET and DUMP of every key hold no token and no 8-character piece of one", async () => {
+  mock.reset();
+  mock.tokenDelayMs = 300;
+  const { default: IORedis } = await import("ioredis");
+  const io = new IORedis(`${redisUrl}/1`, { lazyConnect: true });
+  await io.connect();
+  try {
+    await io.flushdb();
+    await io.config("SET", "rdbcompression", "no");
+    const key = "avito:tokens:acct-1";
+    const keys = [NEW_KEY, OLD_KEY];
+    const store = sealedStore(new RedisTokenStore({ client: io, key }), { keys, context: key });
+    const seeded = { access_token: "expired", refresh_token: mock.grantRefresh(), token_type: "Bearer", expires_in: 86400, expires_at: Date.now() - 1 };
+    assert.equal(await store.compareAndSet(undefined, seeded), true);
+    const startAt = Date.now() + 1500;
+    const env = { ...process.env, AVITO_SEAL_KEYS: sealKeysEnv(keys) };
+    const outs = await Promise.all(Array.from({ length: 6 }, () => renewer(startAt, 5000, mock.url, undefined, { url: `${redisUrl}/1`, env }).done));
+    const tokens = outs.map(tokenOf);
+    assert.equal(new Set(tokens).size, 1, tokens.join("\n"));
+    assert.match(tokens[0], /^at_/);
+    assert.equal(mock.counts.refresh, 1);
+    const opened = await store.get();
+    assert.equal(opened.access_token, tokens[0], "the sealed value opens to the renewed set");
+    assert.notEqual(opened.refresh_token, seeded.refresh_token);
+    const dumpAll = async () => {
+      const parts = [];
+      let cursor = "0";
+      do {
+        const [next, found] = await io.scan(cursor, "COUNT", 100);
+        cursor = next;
+        for (const k of found) parts.push(Buffer.from(k), (await io.getBuffer(k)) ?? Buffer.alloc(0), await io.dumpBuffer(k));
+      } while (cursor !== "0");
+      return Buffer.concat(parts);
+    };
+    assertSwept(await dumpAll(), mock.state.issued, { what: "Redis SCAN + GET + DUMP", kid: NEW_KEY.id });
+    // The sweep reads DUMP's format: a plaintext value's token is found in its DUMP alone.
+    await io.set("control", JSON.stringify(seeded));
+    const payload = await io.dumpBuffer("control");
+    await io.del("control");
+    assert.deepEqual(leakedTokens(payload, mock.state.issued), [seeded.refresh_token]);
+  } finally {
+    await io.config("SET", "rdbcompression", "yes");
+    io.disconnect();
+  }
+});
+
+// Issue 20: a sealed value cut short in Redis (a partial restore, a bad copy) is not JSON any more:
+// the read fails as a store failure, never as an empty store, and nothing writes over it.
+it("a sealed value cut short in Redis: a store failure with no token in it; a seeded manager and a sign-in write nothing over it", async () => {
+  mock.reset();
+  const { AccountTokens, AvitoAuth, ApiException, TokenManager } = await import(pathToFileURL(path.join(SCRATCH, "esm.mjs")).href);
+  const key = "avito:tokens:cut";
+  const keys = [NEW_KEY, OLD_KEY];
+  await client.del([key, leaseKeyOf(key)]);
+  const set = { access_token: "at_cut_access_0123456789", refresh_token: mock.grantRefresh(), expires_at: Date.now() + 3_600_000 };
+  assert.equal(await sealedStore(new RedisTokenStore({ client, key }), { keys, context: key }).compareAndSet(undefined, set), true);
+  const whole = await client.get(key);
+  for (const cut of [whole.slice(0, -2), whole.slice(0, whole.indexOf('"data"') + 20), whole.slice(0, 40)]) {
+    await client.set(key, cut);
+    const auth = new AvitoAuth({ clientId: "demo-client", clientSecret: "demo-secret", host: mock.url, retries: false });
+    const loud = (e) => e instanceof ApiException && e.kind === "store" && ![e.message, String(e), e.stack].some((t) => t.includes(set.refresh_token) || t.includes(set.access_token));
+    await assert.rejects(new TokenManager({ auth, tokens: { access_token: "at_seed", refresh_token: mock.grantRefresh() }, store: sealedStore(new RedisTokenStore({ client, key }), { keys, context: key }) }).getAccessToken(), loud);
+    const accounts = new AccountTokens({ auth, store: (id) => new RedisTokenStore({ client, key: id }), seal: { keys }, leaseMs: 100 });
+    await assert.rejects(accounts.signIn(key, { access_token: "at_again", refresh_token: mock.grantRefresh() }), loud);
+    assert.equal(await client.get(key), cut, "the cut value was written over");
+  }
+  assert.equal(mock.counts.token, 0, "nothing reached the token server");
+  await client.set(key, whole);
+  assert.equal((await sealedStore(new RedisTokenStore({ client, key }), { keys, context: key }).get()).refresh_token, set.refresh_token, "restored, it opens");
 });

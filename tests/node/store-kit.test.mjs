@@ -6,9 +6,10 @@ import path from "node:path";
 import { pathToFileURL } from "node:url";
 import { SCRATCH } from "../support/load.mjs";
 import { mapStores as reference } from "../support/map-store.mjs";
+import { NEW_KEY, OLD_KEY } from "../support/seal.mjs";
 
 const { verifyTokenStore, StoreConformanceError } = await import(pathToFileURL(path.join(SCRATCH, "testing.mjs")).href);
-const { MemoryTokenStore } = await import(pathToFileURL(path.join(SCRATCH, "esm.mjs")).href);
+const { MemoryTokenStore, sealedStore } = await import(pathToFileURL(path.join(SCRATCH, "esm.mjs")).href);
 
 it("a correct store passes every check", async () => {
   const results = await verifyTokenStore(reference(), { leaseMs: 100 });
@@ -57,4 +58,21 @@ it("the package's MemoryTokenStore passes (one instance per key, as in one proce
     return stores.get(key);
   });
   assert.ok(results.every((r) => r.ok));
+});
+
+// Issue 20: sealed, the kit's sets go through fingerprints and ciphertext and still pass; and a
+// seal does not hide the wrapped store's own flaws (each still named).
+it("the sealed MemoryTokenStore passes; a sealed broken store is still reported", async () => {
+  const stores = new Map();
+  const inner = (key) => stores.get(key) ?? stores.set(key, new MemoryTokenStore()).get(key);
+  const results = await verifyTokenStore((key) => sealedStore(inner(key), { keys: [NEW_KEY, OLD_KEY], context: key }));
+  assert.ok(results.length >= 10 && results.every((r) => r.ok));
+  const held = [...stores.values()].map((s) => s.get());
+  const written = (await Promise.all(held)).filter(Boolean);
+  assert.ok(written.length >= 8 && written.every((set) => set.sealed?.kid === NEW_KEY.id && !/^[ar]t-/.test(set.refresh_token ?? "")), "the kit's sets were stored sealed");
+  for (const flaw of ["ignores-renewal-id", "not-atomic", "lease-not-exclusive"]) {
+    const broken = reference(flaw);
+    const err = await verifyTokenStore((key) => sealedStore(broken(key), { keys: [NEW_KEY], context: key }), { leaseMs: 100, timeoutMs: 300 }).then(() => null, (e) => e);
+    assert.ok(err instanceof StoreConformanceError, `sealed, the kit passed a store that ${flaw}`);
+  }
 });

@@ -43,6 +43,22 @@ export async function renewalStorm(mf, mock, { account = "42", requests = 60 } =
   return expired.refresh_token;
 }
 
+/** The example Workers' bindings against `mock`, sealing with AVITO_SEAL_KEYS when `sealKeys` is given. */
+export const exampleBindings = (mock, sealKeys) => ({
+  AVITO_CLIENT_ID: "demo-client", AVITO_CLIENT_SECRET: "demo-secret", AVITO_HOST: mock.url, ADMIN_TOKEN, ...(sealKeys ? { AVITO_SEAL_KEYS: sealKeys } : {}),
+});
+
+/**
+ * A renewal storm for each of `accounts`, then Avito expires every token (403) and each account's
+ * next API call renews once more: 2 refreshes per account, every call answered 200.
+ */
+export async function renewEach(mf, mock, accounts) {
+  for (const account of accounts) await renewalStorm(mf, mock, { account, requests: 20 });
+  await fetch(`${mock.url}/__expire`, { method: "POST" });
+  for (const account of accounts) assert.equal((await authed(mf, `http://w/profile?account=${account}`)).status, 200, `${account}: renewed after the 403`);
+  assert.equal(mock.counts.refresh, 2 * accounts.length, "one renewal per account, then one after the 403");
+}
+
 /**
  * Without the credential (none, a wrong one, one of another length, another scheme, the right
  * one with a suffix) every route answers 401 and nothing else: no token, no account data, and a

@@ -22,15 +22,19 @@ const token = (prefix) => `${prefix}_${randomBytes(18).toString("base64url")}`;
 const escapeHtml = (s) => String(s).replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 
 export async function startMockAvito({ port = 0, clients = { "demo-client": "demo-secret" }, expiresIn = 86400, log = false } = {}) {
-  const state = { requests: [], script: [], codes: new Map(), refresh: new Map(), access: new Map() };
+  // `issued`: every access and refresh token ever issued (the refresh map forgets spent ones), for
+  // the dump sweeps of the sealed stores (tests/support/seal.mjs).
+  const state = { requests: [], script: [], codes: new Map(), refresh: new Map(), access: new Map(), issued: [] };
   const counts = { token: 0, refresh: 0, code: 0, client_credentials: 0 };
 
   const issue = (clientId, scope, withRefresh) => {
     const access_token = token("at");
+    state.issued.push(access_token);
     state.access.set(access_token, { clientId, scope, expiresAt: Date.now() + expiresIn * 1000 });
     const out = { access_token, expires_in: expiresIn, token_type: "Bearer" };
     if (withRefresh) {
       const refresh_token = token("rt");
+      state.issued.push(refresh_token);
       state.refresh.set(refresh_token, { clientId, scope });
       Object.assign(out, { refresh_token, scope });
     }
@@ -163,6 +167,7 @@ export async function startMockAvito({ port = 0, clients = { "demo-client": "dem
     /** Issues a refresh token directly. */
     grantRefresh(clientId = "demo-client", scope = "messenger:read,user:read") {
       const rt = token("rt");
+      state.issued.push(rt);
       state.refresh.set(rt, { clientId, scope });
       return rt;
     },
@@ -171,7 +176,7 @@ export async function startMockAvito({ port = 0, clients = { "demo-client": "dem
       mock.tokenGate = undefined;
       mock.apiScopes = {};
       mock.apiCalls = 0;
-      state.requests.length = 0; state.script.length = 0;
+      state.requests.length = 0; state.script.length = 0; state.issued.length = 0;
       state.codes.clear(); state.refresh.clear(); state.access.clear();
       for (const k of Object.keys(counts)) counts[k] = 0;
     },

@@ -55,6 +55,9 @@ pub enum OverwriteEvent<'a> {
     Read(Option<StoredSet<'a>>),
     Swapped(bool),
     StoreFailed,
+    /// A read the store refused for good (a sealed record that does not open): the write ends
+    /// now with that failure instead of waiting out its deadline (waiting will not mend it).
+    StoreRefused,
     Slept,
 }
 
@@ -122,6 +125,10 @@ impl Overwrite {
             (Phase::Reading | Phase::Checking, OverwriteEvent::StoreFailed) => {
                 self.store_failures += 1;
                 self.pause(now_ms)
+            }
+            (Phase::Reading | Phase::Checking, OverwriteEvent::StoreRefused) => {
+                self.store_failures += 1;
+                self.finish(false)
             }
             (Phase::Sleeping, OverwriteEvent::Slept) => {
                 self.phase = Phase::Reading;
@@ -248,6 +255,30 @@ mod tests {
     }
 
     #[test]
+    fn a_read_the_store_refuses_for_good_ends_the_write_at_once() {
+        let mut w = Overwrite::new(sign_in("r"), 0.0, 30_000.0);
+        let mut reads = 0;
+        let (stored, now) = drive(&mut w, |step| match step {
+            OverwriteStep::Read => {
+                reads += 1;
+                OverwriteEvent::StoreRefused
+            }
+            _ => OverwriteEvent::Slept,
+        });
+        assert!(!stored);
+        assert_eq!((reads, now), (1, 0.0), "no pause, no second read");
+        let fault = StoreFault {
+            call: "get",
+            detail: "does not open".to_owned(),
+            lasting: true,
+        };
+        assert!(w
+            .failure(Some(&fault), &[])
+            .message()
+            .contains("does not open"));
+    }
+
+    #[test]
     fn a_store_fault_is_redacted_before_it_is_cut() {
         let mut w = Overwrite::new(sign_in("r"), 0.0, 100.0);
         let (stored, _) = drive(&mut w, |step| match step {
@@ -260,6 +291,7 @@ mod tests {
         let fault = StoreFault {
             call: "compareAndSet",
             detail,
+            lasting: false,
         };
         let message = w.failure(Some(&fault), &["SECRETTOKEN"]).message();
         assert!(!message.contains("SECRE"), "{message}");

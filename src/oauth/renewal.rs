@@ -297,6 +297,9 @@ impl Why {
 pub struct StoreFault {
     pub call: &'static str,
     pub detail: String,
+    /// Waiting will not mend it: the store refused the call for what it holds or was given (a
+    /// sealed record that does not open, an argument it refuses), not for a passing outage.
+    pub lasting: bool,
 }
 
 /// How much of a store's error text a failure message keeps, after redaction.
@@ -821,6 +824,7 @@ impl Renewal {
                 None => StoreFault {
                     call: "get",
                     detail: "it failed".to_owned(),
+                    lasting: false,
                 }
                 .failure(secrets),
             },

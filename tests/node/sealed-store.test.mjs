@@ -163,6 +163,20 @@ it("a record that does not open is a store error naming the key id and the conte
   assert.equal(mock.requests.length, 0, "nothing was sent");
 });
 
+it("a sign-in or sign-out over a record that does not open fails at once (waiting would not mend it) and writes nothing", { timeout: 20_000 }, async () => {
+  const inner = new lib.MemoryTokenStore();
+  await sealed(inner, [OLD], "seller-9").compareAndSet(undefined, tokenSet(10));
+  const before = JSON.stringify(await inner.get());
+  // A minute of leaseMs would be three minutes of retries were the refusal taken for an outage.
+  const accounts = new lib.AccountTokens({ auth, store: () => inner, seal: { keys: [NEW] }, leaseMs: 60_000 });
+  const signIn = await rejection(accounts.signIn("seller-9", tokenSet(11)));
+  assert.equal(signIn.kind, "store");
+  assert.match(signIn.message, /key "2026-11".*not in keys/);
+  const signOut = await rejection(accounts.signOut("seller-9"));
+  assert.equal(signOut.kind, "store");
+  assert.equal(JSON.stringify(await inner.get()), before);
+});
+
 it("plaintext is refused unless acceptPlaintext; with it, it is read and resealed on its next write or by reseal()", async () => {
   const set = tokenSet(5);
   const refused = await rejection(sealed(new lib.MemoryTokenStore(set), [NEW]).get());

@@ -506,6 +506,7 @@ impl Renewing {
             Err(_) => self.store_failed(StoreFault {
                 call: "get",
                 detail: "it returned something that is not a TokenSet (a `renewal` member that is not { id, presented_at, answer_by }?)".to_owned(),
+                lasting: false,
             }),
         }
     }

@@ -22,6 +22,7 @@ async fn read(store: &Store) -> Result<Read, StoreFault> {
     let held = HeldTokens::of(&value).map_err(|_| StoreFault {
         call: "get",
         detail: "it returned something that is not a TokenSet".to_owned(),
+        lasting: false,
     })?;
     let empty = crate::edge::js::absent(&value);
     Ok(Read { value, held, empty })
@@ -65,8 +66,12 @@ pub async fn overwrite(
                     OverwriteEvent::Read((!last.empty).then(|| last.held.view()))
                 }
                 Err(f) => {
+                    let event = match f.lasting {
+                        true => OverwriteEvent::StoreRefused,
+                        false => OverwriteEvent::StoreFailed,
+                    };
                     fault = Some(f);
-                    OverwriteEvent::StoreFailed
+                    event
                 }
             },
             OverwriteStep::Write => match store.compare_and_set(&last.value, next).await {

@@ -31,9 +31,16 @@ fn store_failure(call: &'static str, error: &JsValue) -> StoreFault {
         .as_string()
         .or_else(|| error.as_string())
         .unwrap_or_else(|| "it failed without an Error".to_owned());
+    // An ApiException of kind `store` or `invalid_argument` that is not retryable is a refusal
+    // waiting will not mend (a sealed record that does not open, a refused argument); anything
+    // else a store throws may be an outage that passes.
+    let kind = js::get(error, "kind").as_string();
+    let lasting = matches!(kind.as_deref(), Some("store" | "invalid_argument"))
+        && js::get(error, "retryable").as_bool() == Some(false);
     StoreFault {
         call,
         detail: crate::oauth::redact::truncate(&message, STORE_TEXT_LIMIT),
+        lasting,
     }
 }
 
@@ -68,6 +75,7 @@ impl Store {
             Err(_) => Err(StoreFault {
                 call,
                 detail: format!("it did not settle within {} ms", self.call_timeout_ms),
+                lasting: false,
             }),
         }
     }

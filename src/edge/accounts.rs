@@ -57,7 +57,8 @@ const PASSED_OPTIONS: [&str; 6] = [
 ];
 
 const DEFAULT_MAX_ACCOUNTS: f64 = 1000.0;
-const MAX_MAX_ACCOUNTS: f64 = 1_000_000.0;
+/// An integer: printed in a message, where an `f64` would pull in core's float formatting.
+const MAX_MAX_ACCOUNTS: u32 = 1_000_000;
 const MAX_ACCOUNT_ID: u32 = 1024;
 
 struct Entry {
@@ -327,7 +328,9 @@ impl AccountTokens {
         let capacity = match js::get(&options, "maxAccounts") {
             n if n.is_undefined() => DEFAULT_MAX_ACCOUNTS,
             n => match n.as_f64() {
-                Some(n) if n.fract() == 0.0 && (1.0..=MAX_MAX_ACCOUNTS).contains(&n) => n,
+                Some(n) if n.fract() == 0.0 && (1.0..=f64::from(MAX_MAX_ACCOUNTS)).contains(&n) => {
+                    n
+                }
                 _ => {
                     return Err(invalid(format!(
                         "maxAccounts must be an integer from 1 to {MAX_MAX_ACCOUNTS}"

@@ -217,7 +217,13 @@ pub fn rust_string(value: &JsValue) -> Result<String, NotText> {
     let text = String::from(js);
     // A lone surrogate becomes U+FFFD on the way in. Only then ask the platform (one native
     // call: encodeURIComponent refuses lone surrogates) whether the original was well formed.
-    if text.contains('\u{FFFD}') && encode_uri_component(js).is_err() {
+    // U+FFFD's UTF-8 bytes, scanned for: `str::contains` of a char brings a 2 KB memchr.
+    if text
+        .as_bytes()
+        .windows(3)
+        .any(|w| w == "\u{FFFD}".as_bytes())
+        && encode_uri_component(js).is_err()
+    {
         return Err(NotText::IllFormed);
     }
     Ok(text)

@@ -45,7 +45,7 @@ pub fn required_scopes(
     };
     let operation = path_on(&href, &host).and_then(|path| operations::find(&method, path));
     Ok(operation.map_or(JsValue::UNDEFINED, |op| {
-        let list: js_sys::Array = op.scopes.iter().map(|s| JsValue::from_str(s)).collect();
+        let list: js_sys::Array = op.scopes().map(JsValue::from_str).collect();
         list.into()
     }))
 }

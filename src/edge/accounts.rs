@@ -4,6 +4,8 @@
 //! memory bounded by the cache, not by the number of sellers). `signIn` stores the TokenSet a
 //! seller's sign-in produced.
 
+mod renew_due;
+
 use super::exception::{exception, invalid, rejected};
 use super::js::{self, rust_string};
 use super::options;

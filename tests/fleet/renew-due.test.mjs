@@ -9,13 +9,11 @@ import { it, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { spawn, execFile } from "node:child_process";
 import { promisify } from "node:util";
-import { copyFileSync, existsSync, mkdirSync, symlinkSync } from "node:fs";
+import { copyFileSync, mkdirSync } from "node:fs";
 import path from "node:path";
-import { pathToFileURL } from "node:url";
-import { createRequire } from "node:module";
 import { ROOT, SCRATCH } from "../support/load.mjs";
 import { startMockAvito } from "../support/mock-avito.mjs";
-import { startPostgres } from "../support/postgres.mjs";
+import { startPostgresFleet } from "../support/postgres.mjs";
 
 const PROCESS = path.join(ROOT, "tests/fleet/renew-due-process.mjs");
 const EXAMPLE = path.join(SCRATCH, "node-postgres-example");
@@ -27,14 +25,7 @@ before(async () => {
   // with the repository's pg resolvable beside it.
   mkdirSync(EXAMPLE, { recursive: true });
   for (const f of ["accounts.mjs", "renew-due.mjs"]) copyFileSync(path.join(ROOT, "examples/node-postgres", f), path.join(EXAMPLE, f));
-  const pgDir = path.dirname(createRequire(import.meta.url).resolve("pg/package.json"));
-  if (!existsSync(path.join(SCRATCH, "node_modules/pg"))) symlinkSync(pgDir, path.join(SCRATCH, "node_modules/pg"));
-  server = await startPostgres();
-  const pg = (await import("pg")).default;
-  pool = new pg.Pool({ ...server.config, max: 10 });
-  pool.on("error", () => {});
-  store = await import(pathToFileURL(path.join(SCRATCH, "postgres.mjs")).href);
-  await store.createTable(pool);
+  ({ server, pool, store } = await startPostgresFleet(SCRATCH));
   mock = await startMockAvito();
 });
 after(async () => {

@@ -108,7 +108,11 @@ fn account_ids(value: &JsValue) -> Result<Vec<String>, JsValue> {
         return Err(bad());
     }
     // An id given twice gets two results: the second run finds the first one's renewal.
-    ids.iter().map(|id| account_id(&id)).collect()
+    let mut out = Vec::with_capacity(ids.length() as usize);
+    for id in ids.iter() {
+        out.push(account_id(&id)?);
+    }
+    Ok(out)
 }
 
 /// `{ accountId, result, kind?, error? }`.

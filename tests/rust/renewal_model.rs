@@ -1129,13 +1129,16 @@ fn fault_free(seed: u64) -> World {
     fault_free_beside(seed, false)
 }
 
-/// `ahead`: processes also renew ahead of time, beside their callers' renewals.
-fn fault_free_beside(seed: u64, ahead: bool) -> World {
-    let kind = Kind {
+/// The suites' mix, with renewals ahead of time beside the callers' when `ahead`.
+fn mix(seed: u64, ahead: bool) -> Kind {
+    Kind {
         ahead,
         ..Kind::of(seed, false)
-    };
-    let w = run(seed, kind, NO_FAULTS);
+    }
+}
+
+fn fault_free_beside(seed: u64, ahead: bool) -> World {
+    let w = run(seed, mix(seed, ahead), NO_FAULTS);
     assert_eq!(w.failures, w.signed_out_failures, "seed {seed}");
     assert_eq!(w.server_refusals, 0, "seed {seed}");
     assert_eq!(w.sign_ins, 0, "seed {seed}");
@@ -1184,11 +1187,7 @@ fn every_fault(seed: u64) -> World {
 }
 
 fn every_fault_beside(seed: u64, ahead: bool) -> World {
-    let kind = Kind {
-        ahead,
-        ..Kind::of(seed, false)
-    };
-    let w = run(seed, kind, ALL_FAULTS);
+    let w = run(seed, mix(seed, ahead), ALL_FAULTS);
     let lost_rotations = w.issued_by_lost.len() as u32 + w.stored_late;
     assert!(
         w.sign_ins <= lost_rotations,

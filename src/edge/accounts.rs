@@ -162,15 +162,7 @@ impl Accounts {
         if let Some(found) = self.with_cache(|c| c.touch(id))? {
             return Ok(found);
         }
-        // No borrow is held while JavaScript runs: the factory may call back into this object.
-        let store = self
-            .factory
-            .call1(&JsValue::UNDEFINED, &JsValue::from_str(id))?;
-        if !store.is_object() {
-            return Err(invalid("the store factory must return a store object"));
-        }
-        let options = self.options(&store, Some(id));
-        let manager = TokenManager::new(options.into())?;
+        let (manager, store) = self.build(id)?;
         let handed = manager.share();
         let entry = Entry {
             manager,
@@ -179,6 +171,19 @@ impl Accounts {
         let evicted = self.with_cache(|c| c.insert(id, entry, self.capacity))?;
         drop(evicted);
         Ok((handed, store))
+    }
+
+    /// A new manager for the account, and its store, from the factory (not cached).
+    fn build(&self, id: &str) -> Result<(TokenManager, JsValue), JsValue> {
+        // No borrow is held while JavaScript runs: the factory may call back into this object.
+        let store = self
+            .factory
+            .call1(&JsValue::UNDEFINED, &JsValue::from_str(id))?;
+        if !store.is_object() {
+            return Err(invalid("the store factory must return a store object"));
+        }
+        let options = self.options(&store, Some(id));
+        Ok((TokenManager::new(options.into())?, store))
     }
 
     fn options(&self, store: &JsValue, id: Option<&str>) -> Object {

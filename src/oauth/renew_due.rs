@@ -1,9 +1,10 @@
-//! Renewal ahead of time (`accounts.renewDue`): which sellers are due, in what order and after
-//! what pause each renewal starts, and what each seller's result is. The renewal itself is the
-//! protocol's ([`super::renewal`]) run with [`super::renewal::Renewal::ahead_of_time`], so it is
-//! as safe beside live traffic, in this process and in others, as any renewal.
+//! Renewal ahead of time (`accounts.renewDue`): its limits, the order sellers are taken in and the
+//! pauses its workers start after, and what each seller's result is. What is due is decided by
+//! the renewal itself: the protocol's ([`super::renewal`]) run with
+//! [`super::renewal::Renewal::ahead_of_time`], which reads the stored set first, so it is as safe
+//! beside live traffic, in this process and in others, as any renewal.
 
-use super::renewal::{is_usable, Ending, StoredSet};
+use super::renewal::Ending;
 
 /// Renew a set that expires within this long, unless told otherwise: an hourly cron then finds
 /// every seller before their token lapses.
@@ -17,31 +18,10 @@ pub const DEFAULT_CONCURRENCY: u32 = 8;
 pub const MAX_CONCURRENCY: u32 = 64;
 /// Sellers in one call at most: the results are held until the call resolves.
 pub const MAX_IDS: u32 = 100_000;
-/// A due seller's renewal starts after a random pause of up to this long: processes that a cron
-/// starts at the same moment do not send their requests in one burst.
-pub const MAX_PAUSE_MS: f64 = 100.0;
-
-/// What a seller's stored set says before any renewal.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Before {
-    /// Valid for longer than `within`: nothing to do.
-    Fresh,
-    /// Expires within `within` (or has expired): renew it.
-    Due,
-    /// Nothing can renew it: nothing stored, a sign-out, or no refresh token (never stored, or
-    /// refused by the server earlier). The seller must sign in.
-    SignInRequired,
-}
-
-/// Whether the seller whose store holds `set` is due, at `now_ms`.
-pub fn before(set: Option<&StoredSet>, now_ms: f64, within_ms: f64) -> Before {
-    match set {
-        None => Before::SignInRequired,
-        Some(s) if s.signed_out_at.is_some() || s.refresh_token.is_none() => Before::SignInRequired,
-        Some(s) if is_usable(s, None, now_ms, within_ms) => Before::Fresh,
-        Some(_) => Before::Due,
-    }
-}
+/// Each worker of a call starts after a random pause of up to this long: processes that a cron
+/// starts at the same moment do not send their first requests in one burst (afterwards
+/// `concurrency` bounds the pace).
+pub const MAX_PAUSE_MS: f64 = 250.0;
 
 /// One seller's result.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -66,16 +46,9 @@ impl Outcome {
         }
     }
 
-    /// The result of a seller found [`Before::Fresh`] or [`Before::SignInRequired`].
-    pub fn without_renewal(before: Before) -> Outcome {
-        match before {
-            Before::SignInRequired => Outcome::SignInRequired,
-            Before::Fresh | Before::Due => Outcome::Fresh,
-        }
-    }
-
-    /// The result of a renewal ahead of time that ended with a set (it never ends with a set
-    /// that is still due: see [`super::renewal::Renewal::ahead_of_time`]).
+    /// The result of a renewal ahead of time that ended with a set: tokens it obtained, or a set
+    /// valid past the window (it never ends with one that is still due: see
+    /// [`super::renewal::Renewal::ahead_of_time`]).
     pub fn of_ending(ending: Ending) -> Outcome {
         match ending {
             Ending::UseTokens { .. } => Outcome::Renewed,
@@ -138,7 +111,7 @@ impl Spread {
         order
     }
 
-    /// The pause before a due seller's renewal starts, in `[0, MAX_PAUSE_MS)`.
+    /// The pause before a worker starts, in `[0, MAX_PAUSE_MS)`.
     pub fn pause_ms(&mut self) -> f64 {
         self.below(MAX_PAUSE_MS as usize) as f64
     }
@@ -147,80 +120,10 @@ impl Spread {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::oauth::renewal::{Mark, SignIn, Why};
-
-    const HOUR: f64 = 3_600_000.0;
-
-    fn set(exp: Option<f64>, rt: Option<&str>) -> StoredSet<'_> {
-        StoredSet {
-            access_token: Some("a"),
-            expires_at: exp,
-            refresh_token: rt,
-            ..StoredSet::default()
-        }
-    }
-
-    #[test]
-    fn due_is_read_from_the_stored_set() {
-        let now = 1_000_000.0;
-        assert_eq!(
-            before(Some(&set(Some(now + 2.0 * HOUR), Some("r"))), now, HOUR),
-            Before::Fresh
-        );
-        assert_eq!(
-            before(Some(&set(Some(now + HOUR - 1.0), Some("r"))), now, HOUR),
-            Before::Due
-        );
-        assert_eq!(
-            before(Some(&set(Some(now - 1.0), Some("r"))), now, HOUR),
-            Before::Due
-        );
-        // A set without expiry is good until an API refuses it.
-        assert_eq!(
-            before(Some(&set(None, Some("r"))), now, HOUR),
-            Before::Fresh
-        );
-        // No access token at all: due.
-        let bare = StoredSet {
-            refresh_token: Some("r"),
-            ..StoredSet::default()
-        };
-        assert_eq!(before(Some(&bare), now, HOUR), Before::Due);
-        // A marked set is due like any other: the renewal waits for the mark's renewer.
-        let marked = StoredSet {
-            renewal: Some(Mark {
-                presented_at: now,
-                answer_by: now + 1.0,
-            }),
-            ..set(Some(now + 1.0), Some("r"))
-        };
-        assert_eq!(before(Some(&marked), now, HOUR), Before::Due);
-    }
-
-    #[test]
-    fn what_no_renewal_can_help_is_a_sign_in() {
-        let now = 0.0;
-        assert_eq!(before(None, now, HOUR), Before::SignInRequired);
-        // No refresh token (refused earlier, or never given), even with a fresh access token:
-        // the seller cannot be kept signed in.
-        assert_eq!(
-            before(Some(&set(Some(9e12), None)), now, HOUR),
-            Before::SignInRequired
-        );
-        let tombstone = StoredSet {
-            signed_out_at: Some(1.0),
-            ..StoredSet::default()
-        };
-        assert_eq!(before(Some(&tombstone), now, HOUR), Before::SignInRequired);
-    }
+    use crate::oauth::renewal::{SignIn, Why};
 
     #[test]
     fn results() {
-        assert_eq!(Outcome::without_renewal(Before::Fresh), Outcome::Fresh);
-        assert_eq!(
-            Outcome::without_renewal(Before::SignInRequired),
-            Outcome::SignInRequired
-        );
         assert_eq!(
             Outcome::of_ending(Ending::UseTokens { persist: true }),
             Outcome::Renewed

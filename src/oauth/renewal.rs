@@ -418,8 +418,9 @@ impl Renewal {
     }
 
     /// Makes this a renewal ahead of time (`accounts.renewDue`): a set that expires within
-    /// `within_ms` is renewed (not only one inside the manager's skew), and the renewal ends
-    /// with a set valid past that, or fails: a still-valid token is not taken instead of waiting
+    /// `within_ms` is renewed (not only one inside the manager's skew), a set without a refresh
+    /// token asks for a sign-in however long its access token lives, and the renewal ends with a
+    /// set valid past the window, or fails: a still-valid token is not taken instead of waiting
     /// for another renewer, nor after a passing failure, because the caller wants the renewal,
     /// not a token. Everything else (the lease, the mark, the rules of a lost answer) is the
     /// protocol's as for any renewal.
@@ -599,6 +600,11 @@ impl Renewal {
         self.last_read_refused_earlier = set.refused_earlier;
         if self.phase_is_storing_again() {
             return self.store_over(set);
+        }
+        if self.ahead && refresh_grant && set.refresh_token.is_none() {
+            // Whatever its access token: nothing can renew this set, and finding such sellers
+            // is what a renewal ahead of time is for.
+            return self.fail(Why::SignIn(SignIn::NoRefreshToken));
         }
         if is_usable(&set, refused, now, self.cfg.skew_ms) {
             return self.end(Ending::UseLastRead);
@@ -1189,6 +1195,12 @@ mod tests {
         assert_eq!(
             r.on(Event::Released, 2.0),
             Step::Finish(Ending::Fail(Why::Answer))
+        );
+        // A set nothing can renew asks for a sign-in, however long its access token lives.
+        let mut r = ahead(0.0);
+        assert_eq!(
+            r.on(Event::Read(Some(set("a", 9.0 * HOUR, None, None))), 0.0),
+            Step::Finish(Ending::Fail(Why::SignIn(SignIn::NoRefreshToken)))
         );
         // The window never narrows the manager's own skew.
         let mut r = ahead(0.0);

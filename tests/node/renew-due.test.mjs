@@ -27,8 +27,14 @@ const presented = () => mock.requests.filter((r) => r.form.grant_type === "refre
 async function fleet(sets, extra = {}) {
   const make = mapStores();
   for (const [id, set] of Object.entries(sets)) if (set !== undefined) assert.equal(await make(id).compareAndSet(undefined, set), true);
-  const accounts = new AccountTokens({ auth, store: make, ...extra });
-  return { make, accounts, read: async (id) => make(id).get() };
+  // The managers' store reads are counted (the test's own reads are not).
+  const reads = new Map();
+  const counted = (id) => {
+    const store = make(id);
+    return { ...store, get: () => (reads.set(id, (reads.get(id) ?? 0) + 1), store.get()) };
+  };
+  const accounts = new AccountTokens({ auth, store: counted, ...extra });
+  return { make, accounts, reads, read: async (id) => make(id).get() };
 }
 /** An AvitoAuth whose token requests go through `fetch`. */
 const authWith = (fetch) => new AvitoAuth({ clientId: "demo-client", clientSecret: "demo-secret", host: mock.url, retries: false, fetch });
@@ -43,12 +49,17 @@ it("due is read from the stored set: renewed, fresh, sign_in_required and failed
     "refused-now": expiringIn(5 * MIN, "rt_the_server_does_not_know"),
     "refused-earlier": { access_token: "gone", token_type: "Bearer", expires_at: Date.now() - 1, refresh_refused_at: Date.now() - 1000 },
     "signed-out": { signed_out_at: Date.now() - 5000 },
+    // No refresh token, an access token good for hours: nothing can renew it.
+    "no-refresh-token": { access_token: "valid-for-hours", token_type: "Bearer", expires_at: Date.now() + 5 * 60 * MIN },
     "never-stored": undefined,
   };
-  const { make, accounts, read } = await fleet(sets);
+  const { make, accounts, reads, read } = await fleet(sets);
   const freshBefore = await read("fresh");
   const ids = Object.keys(sets);
+  const cached = accounts.manager("soon");
+  assert.equal(accounts.size, 1);
   const results = await accounts.renewDue(ids);
+  assert.equal(accounts.size, 1, "the run cached no manager of its own");
   assert.deepEqual(results.map((r) => r.accountId), ids, "one result per seller, in the order of ids");
   const by = Object.fromEntries(results.map((r) => [r.accountId, r]));
   for (const id of ["soon", "expired", "edge"]) {
@@ -60,7 +71,7 @@ it("due is read from the stored set: renewed, fresh, sign_in_required and failed
   }
   assert.deepEqual(by.fresh, { accountId: "fresh", result: "fresh" });
   assert.deepEqual(await read("fresh"), freshBefore, "a fresh seller's set is untouched");
-  for (const id of ["refused-now", "refused-earlier", "signed-out", "never-stored"]) assert.deepEqual(by[id], { accountId: id, result: "sign_in_required" }, id);
+  for (const id of ["refused-now", "refused-earlier", "signed-out", "never-stored", "no-refresh-token"]) assert.deepEqual(by[id], { accountId: id, result: "sign_in_required" }, id);
   // The server refused one refresh token: the refusal is recorded as for any renewal.
   assert.equal((await read("refused-now")).refresh_token, undefined);
   assert.ok((await read("refused-now")).refresh_refused_at > 0);
@@ -68,9 +79,12 @@ it("due is read from the stored set: renewed, fresh, sign_in_required and failed
   assert.equal(await make("never-stored").get(), undefined, "nothing is written for a seller never signed in");
   // Exactly the due sellers' refresh tokens were presented, each once; nobody else's.
   assert.deepEqual(presented().sort(), [sets.soon, sets.expired, sets.edge, sets["refused-now"]].map((s) => s.refresh_token).sort());
-  // The renewed sellers' managers hold the new tokens: live traffic needs no renewal.
+  // A renewed seller's next call finds the renewed set: no renewal.
   const before = mock.counts.refresh;
-  assert.equal(await accounts.manager("soon").getAccessToken(), (await read("soon")).access_token);
+  const readsOfSoon = reads.get("soon");
+  assert.equal(await cached.getAccessToken(), (await read("soon")).access_token);
+  assert.equal(reads.get("soon"), readsOfSoon, "the cached manager was the one renewed: it holds the new tokens");
+  assert.equal(await accounts.manager("edge").getAccessToken(), (await read("edge")).access_token);
   assert.equal(mock.counts.refresh, before);
   // A second run finds them all fresh, and sends nothing.
   const again = await accounts.renewDue(["soon", "expired", "edge", "fresh"]);

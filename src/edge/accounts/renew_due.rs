@@ -1,25 +1,23 @@
-//! `accounts.renewDue(ids, { within, concurrency, signal })`: renewal ahead of time. Each seller's
-//! stored set is read (every process sees the same one); the core says whether it is due
-//! ([`crate::oauth::renew_due`]), and a due one is renewed through its manager by the same
-//! protocol as any renewal, so live traffic here and in other processes is safe beside it. The
-//! sellers are taken in a random order by at most `concurrency` workers, each renewal after a
-//! random pause.
+//! `accounts.renewDue(ids, { within, concurrency, signal })`: renewal ahead of time. Each seller
+//! gets a renewal of the same protocol as any other ([`crate::oauth::renewal::Renewal::ahead_of_time`]),
+//! whose first step reads the stored set (every process sees the same one) and whose machine
+//! decides what is due, so live traffic here and in other processes is safe beside it. The sellers
+//! are taken in a random order ([`crate::oauth::renew_due`]) by at most `concurrency` workers,
+//! each starting after a random pause.
 
-use super::{account_id, store_of, AccountTokens, Accounts};
+use super::{account_id, AccountTokens, Accounts, TokenManager};
 use crate::edge::exception::{exception, invalid, rejected};
 use crate::edge::js::{self, CallerSignal};
 use crate::edge::options;
 use crate::edge::random::random_state;
 use crate::edge::timing::{is_aborted, sleep};
-use crate::edge::tokens::HeldTokens;
 use crate::oauth::failure::{Delivery, Failure};
 use crate::oauth::renew_due::{
-    before, Before, Outcome, Spread, DEFAULT_CONCURRENCY, DEFAULT_WITHIN_MS, MAX_CONCURRENCY,
-    MAX_IDS, MAX_WITHIN_MS,
+    Outcome, Spread, DEFAULT_CONCURRENCY, DEFAULT_WITHIN_MS, MAX_CONCURRENCY, MAX_IDS,
+    MAX_WITHIN_MS,
 };
-use crate::oauth::renewal::StoreFault;
 use js_sys::{Array, Object, Promise};
-use std::cell::{Cell, RefCell};
+use std::cell::Cell;
 use std::future::{poll_fn, Future};
 use std::rc::Rc;
 use std::task::Poll;
@@ -140,65 +138,44 @@ fn not_started(id: &str) -> JsValue {
     failed(id, exception(&aborted))
 }
 
-/// What the seller's store says: fresh or a sign-in (a result), or due.
-async fn stored_before(accounts: &Accounts, id: &str, within_ms: f64) -> Result<Before, JsValue> {
-    let stored = store_of(accounts, id)?
-        .get()
-        .await
-        .map_err(|f| exception(&f.failure(&[])))?;
-    let held = HeldTokens::of(&stored).map_err(|_| {
-        let fault = StoreFault {
-            call: "get",
-            detail: "it returned something that is not a TokenSet".to_owned(),
-        };
-        exception(&fault.failure(&[]))
-    })?;
-    let set = (!js::absent(&stored)).then(|| held.view());
-    Ok(before(set.as_ref(), js_sys::Date::now(), within_ms))
+/// The account's cached manager, or a new one that is not cached: a run over thousands of
+/// sellers must not push the managers of live traffic out of the cache.
+fn manager_of(accounts: &Accounts, id: &str) -> Result<TokenManager, JsValue> {
+    match accounts.with_cache(|c| c.entry(id).map(|e| e.manager.share()))? {
+        Some(manager) => Ok(manager),
+        None => Ok(accounts.build(id)?.0),
+    }
 }
 
-/// One seller, to the end: its result.
-async fn renew_one(accounts: &Accounts, id: &str, plan: &Plan, pause_ms: f64) -> JsValue {
-    let signal = plan.signal.as_ref();
-    if is_aborted(signal) {
+/// One seller, to the end: its result. The renewal's first step reads the stored set, and its
+/// machine decides: fresh past the window (nothing written), a sign-in (nothing sent), or due.
+async fn renew_one(accounts: &Accounts, id: &str, plan: &Plan) -> JsValue {
+    if is_aborted(plan.signal.as_ref()) {
         return not_started(id);
     }
-    match stored_before(accounts, id, plan.within_ms).await {
-        Ok(Before::Due) => {}
-        Ok(other) => return result(id, Outcome::without_renewal(other), None),
-        Err(e) => return failed(id, e),
-    }
-    if sleep(pause_ms, signal).await || is_aborted(signal) {
-        return not_started(id);
-    }
-    let manager = match accounts.entry(id) {
-        Ok((manager, _)) => manager,
-        Err(e) => return failed(id, e),
+    let renewed = match manager_of(accounts, id) {
+        Ok(manager) => manager.renew_ahead(plan.within_ms).await,
+        Err(e) => Err(e),
     };
-    match manager.renew_ahead(plan.within_ms).await {
+    match renewed {
         Ok(ending) => result(id, Outcome::of_ending(ending), None),
         Err(e) => failed(id, e),
     }
 }
 
-/// The sellers still to take, in the call's random order, and the pauses.
+/// The sellers still to take, in the call's random order.
 struct Queue {
     order: Vec<u32>,
     next: Cell<usize>,
-    spread: RefCell<Spread>,
 }
 
 impl Queue {
-    /// The next seller's position and its renewal's pause; `None` when every one is taken.
-    fn take(&self) -> Option<(usize, f64)> {
+    /// The next seller's position; `None` when every one is taken.
+    fn take(&self) -> Option<usize> {
         let at = self.next.get();
         let position = *self.order.get(at)? as usize;
         self.next.set(at + 1);
-        let pause = self
-            .spread
-            .try_borrow_mut()
-            .map_or(0.0, |mut s| s.pause_ms());
-        Some((position, pause))
+        Some(position)
     }
 }
 
@@ -211,19 +188,25 @@ async fn renew_due(
     let queue = Queue {
         order: spread.order(ids.len()),
         next: Cell::new(0),
-        spread: RefCell::new(spread),
     };
     let results = Array::new_with_length(ids.len() as u32);
-    let worker = || async {
-        // Ends when the queue does: each turn takes one seller.
-        while let Some((position, pause_ms)) = queue.take() {
-            let id = &ids[position];
-            let settled = renew_one(&accounts, id, &plan, pause_ms).await;
-            results.set(position as u32, settled);
+    let worker = |pause_ms| {
+        let (queue, ids, accounts, plan, results) = (&queue, &ids, &accounts, &plan, &results);
+        async move {
+            // The workers start apart, so that processes a cron starts at once do not send their
+            // first requests in one burst. An abort ends the pause; renew_one sees it.
+            sleep(pause_ms, plan.signal.as_ref()).await;
+            // Ends when the queue does: each turn takes one seller.
+            while let Some(position) = queue.take() {
+                let settled = renew_one(accounts, &ids[position], plan).await;
+                results.set(position as u32, settled);
+            }
         }
     };
     let workers = (plan.concurrency as usize).min(ids.len());
-    let mut running: Vec<_> = (0..workers).map(|_| Box::pin(worker())).collect();
+    let mut running: Vec<_> = (0..workers)
+        .map(|_| Box::pin(worker(spread.pause_ms())))
+        .collect();
     poll_fn(|cx| {
         running.retain_mut(|w| w.as_mut().poll(cx).is_pending());
         if running.is_empty() {

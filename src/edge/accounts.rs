@@ -2,7 +2,7 @@
 //! created on first use from the caller's store factory (accountId → store), kept in a bounded
 //! least-recently-used cache, and dropped when evicted (a service with thousands of sellers keeps
 //! memory bounded by the cache, not by the number of sellers). `signIn` stores the TokenSet a
-//! seller's sign-in produced.
+//! seller's sign-in produced; `renewDue` (`renew_due.rs`) renews sellers ahead of time.
 
 mod renew_due;
 

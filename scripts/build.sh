@@ -21,7 +21,7 @@ esbuild target/wasm-pack/avito_auth.js --minify --format=esm --log-level=error -
 SNIPPET="$(cd target/wasm-pack && ls snippets/*/js/exception.js)"
 mkdir -p "pkg/$(dirname "$SNIPPET")" && cp "target/wasm-pack/$SNIPPET" "pkg/$SNIPPET"
 echo "export { ApiException } from \"./$SNIPPET\";" > pkg/exception.js
-cp pkg-template/{api,workerd,edge-light,browser,init,durable-object,redis,postgres,deno-kv,d1,testing,store-protocol}.js pkg-template/node.mjs pkg-template/LICENSE pkg/
+cp pkg-template/{api,workerd,edge-light,browser,init,durable-object,redis,postgres,deno-kv,d1,testing,opentelemetry,store-protocol}.js pkg-template/node.mjs pkg-template/LICENSE pkg/
 # The command line (the package's `bin`): a consumer of the public API, apart from the library.
 mkdir -p pkg/cli && cp cli/*.mjs pkg/cli/
 
@@ -32,7 +32,7 @@ mkdir -p pkg/cli && cp cli/*.mjs pkg/cli/
 # where the platform has Symbol.dispose; `free()` (the same method) stays.
 sed -e '/^export type InitInput/,$d' -e '/\[Symbol\.dispose\]()/d' target/wasm-pack/avito_auth.d.ts > pkg/index.d.ts
 sed 's#"\./index\.js"#"./index.cjs"#' pkg/index.d.ts > pkg/index.d.cts
-for d in init durable-object redis postgres deno-kv d1 testing; do
+for d in init durable-object redis postgres deno-kv d1 testing opentelemetry; do
   cp "pkg-template/$d.d.ts" pkg/
   sed 's#"\./index\.js"#"./index.cjs"#' "pkg-template/$d.d.ts" > "pkg/$d.d.cts"
 done
@@ -46,6 +46,8 @@ cjs pkg/cjs-entry.js --bundle --platform=node --target=node18 --outfile=pkg/node
 cjs pkg/init.js --bundle --platform=neutral --target=es2020 --outfile=pkg/init.cjs
 for m in redis postgres; do cjs "pkg/$m.js" --bundle --platform=node --target=node18 --outfile="pkg/$m.cjs"; done
 for m in durable-object deno-kv d1 testing; do cjs "pkg/$m.js" --bundle --platform=neutral --target=es2022 --outfile="pkg/$m.cjs"; done
+# The OpenTelemetry API stays the application's (a peer): one copy, whose global providers it set.
+cjs pkg/opentelemetry.js --bundle --platform=neutral --target=es2022 --external:@opentelemetry/api --outfile=pkg/opentelemetry.cjs
 rm pkg/cjs-entry.js
 
 # 5. README (its head + the user-guide section of the repository README) and package.json.

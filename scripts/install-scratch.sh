@@ -11,4 +11,4 @@ TGZ="$(pwd)/target/avito-auth.tgz"
 echo 'export * from "avito-auth";' > "$SCRATCH/esm.mjs"
 echo 'module.exports = require("avito-auth");' > "$SCRATCH/cjs.cjs"
 echo 'export * from "avito-auth/redis";' > "$SCRATCH/redis.mjs"
-for m in postgres deno-kv d1 testing; do echo "export * from \"avito-auth/$m\";" > "$SCRATCH/$m.mjs"; done
+for m in postgres deno-kv d1 testing opentelemetry; do echo "export * from \"avito-auth/$m\";" > "$SCRATCH/$m.mjs"; done

@@ -2,7 +2,9 @@
 //! created on first use from the caller's store factory (accountId → store), kept in a bounded
 //! least-recently-used cache, and dropped when evicted (a service with thousands of sellers keeps
 //! memory bounded by the cache, not by the number of sellers). `signIn` stores the TokenSet a
-//! seller's sign-in produced.
+//! seller's sign-in produced; `renewDue` (`renew_due.rs`) renews sellers ahead of time.
+
+mod renew_due;
 
 use super::exception::{exception, invalid, rejected};
 use super::js::{self, rust_string};
@@ -167,13 +169,7 @@ impl Accounts {
         if let Some(found) = self.with_cache(|c| c.touch(id))? {
             return Ok(found);
         }
-        // No borrow is held while JavaScript runs: the factory may call back into this object.
-        let store = self.made_store(id)?;
-        if !store.is_object() {
-            return Err(invalid("the store factory must return a store object"));
-        }
-        let options = self.options(&store, Some(id));
-        let manager = TokenManager::new(options.into())?;
+        let (manager, store) = self.build(id)?;
         let handed = manager.share();
         let entry = Entry {
             manager,
@@ -198,6 +194,17 @@ impl Accounts {
                     .map_err(JsValue::from)
             }
         }
+    }
+
+    /// A new manager for the account, and its store, from the factory (not cached).
+    fn build(&self, id: &str) -> Result<(TokenManager, JsValue), JsValue> {
+        // No borrow is held while JavaScript runs: the factory may call back into this object.
+        let store = self.made_store(id)?;
+        if !store.is_object() {
+            return Err(invalid("the store factory must return a store object"));
+        }
+        let options = self.options(&store, Some(id));
+        Ok((TokenManager::new(options.into())?, store))
     }
 
     fn options(&self, store: &JsValue, id: Option<&str>) -> Object {

@@ -11,6 +11,7 @@
 //! - `redact`: what may be shown of a server's text;
 //! - `retry`: whether and when to try again;
 //! - `renewal`: the token renewal protocol a `TokenManager` performs, as a state machine;
+//! - `renew_due`: renewal ahead of time (`accounts.renewDue`): who is due, the spread, results;
 //! - `callback`: what an authorization callback says;
 //! - `seal`: the record a sealed store writes, and what a record read back means;
 //! - `base64`: RFC 4648 base64, strict;
@@ -29,6 +30,7 @@ pub mod persist;
 pub mod redact;
 pub mod refusal;
 pub mod rejection;
+pub mod renew_due;
 pub mod renewal;
 pub mod request;
 pub mod retry;

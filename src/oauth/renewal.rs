@@ -377,6 +377,9 @@ pub struct Renewal {
     /// Mark ids are `{nonce}.{n}`: unique across processes (the nonce is random), new per mark.
     nonce: String,
     marks: u32,
+    /// A renewal ahead of time ([`Renewal::ahead_of_time`]): it never ends with a still-valid
+    /// set that is due.
+    ahead: bool,
 }
 
 /// How a renewal starts: what the manager knows before it.
@@ -413,7 +416,20 @@ impl Renewal {
             read_a_set: start.seen_a_set,
             nonce: start.nonce,
             marks: 0,
+            ahead: false,
         }
+    }
+
+    /// Makes this a renewal ahead of time (`accounts.renewDue`): a set that expires within
+    /// `within_ms` is renewed (not only one inside the manager's skew), a set without a refresh
+    /// token asks for a sign-in however long its access token lives, and the renewal ends with a
+    /// set valid past the window, or fails: a still-valid token is not taken instead of waiting
+    /// for another renewer, nor after a passing failure, because the caller wants the renewal,
+    /// not a token. Everything else (the lease, the mark, the rules of a lost answer) is the
+    /// protocol's as for any renewal.
+    pub fn ahead_of_time(&mut self, within_ms: f64) {
+        self.cfg.skew_ms = self.cfg.skew_ms.max(within_ms);
+        self.ahead = true;
     }
 
     /// The first step.
@@ -588,6 +604,11 @@ impl Renewal {
         if self.phase_is_storing_again() {
             return self.store_over(set);
         }
+        if self.ahead && refresh_grant && set.refresh_token.is_none() {
+            // Whatever its access token: nothing can renew this set, and finding such sellers
+            // is what a renewal ahead of time is for.
+            return self.fail(Why::SignIn(SignIn::NoRefreshToken));
+        }
         if is_usable(&set, refused, now, self.cfg.skew_ms) {
             return self.end(Ending::UseLastRead);
         }
@@ -712,7 +733,7 @@ impl Renewal {
     }
 
     fn failure_ending(&self, why: Why) -> Ending {
-        if why.is_passing(self.last_answer_for(why)) && self.last_read_valid {
+        if !self.ahead && why.is_passing(self.last_answer_for(why)) && self.last_read_valid {
             Ending::UseLastRead
         } else {
             Ending::Fail(why)
@@ -747,7 +768,7 @@ impl Renewal {
         if now > self.deadline {
             return self.fail(Why::Timeout);
         }
-        if self.last_read_valid && self.store_writes == 0 {
+        if self.last_read_valid && self.store_writes == 0 && !self.ahead {
             // Someone else is renewing, and the stored access token still works (inside the
             // skew, not expired): hand it out rather than keep a caller waiting.
             return self.end(Ending::UseLastRead);
@@ -1113,6 +1134,84 @@ mod tests {
         assert!(matches!(
             r.on(Event::Read(Some(s)), 1.0),
             Step::Sleep { .. }
+        ));
+    }
+
+    #[test]
+    fn ahead_of_time_renews_a_set_inside_its_window_and_takes_no_still_valid_token_instead() {
+        const HOUR: f64 = 3_600_000.0;
+        let ahead = |now| {
+            let mut r = Renewal::new(CFG, now, start(None));
+            r.ahead_of_time(HOUR);
+            r
+        };
+        // Valid for 30 minutes: a caller's renewal uses it, a renewal ahead of time renews it.
+        let due = set("a", 30.0 * 60_000.0, Some("r"), None);
+        let mut live = Renewal::new(CFG, 0.0, start(None));
+        assert_eq!(
+            live.on(Event::Read(Some(due)), 0.0),
+            Step::Finish(Ending::UseLastRead)
+        );
+        let mut r = ahead(0.0);
+        assert!(matches!(
+            r.on(Event::Read(Some(due)), 0.0),
+            Step::AcquireLease { .. }
+        ));
+        // Someone else holds the lease: wait for their renewal (a caller's would take the
+        // still-valid token), then the set they stored is fresh.
+        assert!(matches!(r.on(Event::Lease(false), 0.0), Step::Sleep { .. }));
+        assert_eq!(r.on(Event::Slept, 100.0), Step::Read);
+        let renewed = set("b", 24.0 * HOUR, Some("r2"), None);
+        assert_eq!(
+            r.on(Event::Read(Some(renewed)), 100.0),
+            Step::Finish(Ending::UseLastRead)
+        );
+        // Another renewer's mark on a still-valid set: waited for, not passed by.
+        let mark = Mark {
+            presented_at: 0.0,
+            answer_by: 50_000.0,
+        };
+        let mut r = ahead(0.0);
+        assert!(matches!(
+            r.on(
+                Event::Read(Some(set("a", HOUR, Some("r"), Some(mark)))),
+                1.0
+            ),
+            Step::Sleep { .. }
+        ));
+        // A passing failure (nothing sent) is the result, not the old token.
+        let mut r = ahead(0.0);
+        assert!(matches!(
+            r.on(Event::Read(Some(due)), 1.0),
+            Step::AcquireLease { .. }
+        ));
+        r.on(Event::Lease(true), 1.0);
+        assert!(matches!(
+            r.on(Event::Read(Some(due)), 1.0),
+            Step::Mark { .. }
+        ));
+        assert!(matches!(
+            r.on(Event::Swapped(true), 1.0),
+            Step::Request { .. }
+        ));
+        assert_eq!(r.on(Event::Answered(Answer::NotSent), 2.0), Step::Unmark);
+        assert_eq!(r.on(Event::Swapped(true), 2.0), Step::Release);
+        assert_eq!(
+            r.on(Event::Released, 2.0),
+            Step::Finish(Ending::Fail(Why::Answer))
+        );
+        // A set nothing can renew asks for a sign-in, however long its access token lives.
+        let mut r = ahead(0.0);
+        assert_eq!(
+            r.on(Event::Read(Some(set("a", 9.0 * HOUR, None, None))), 0.0),
+            Step::Finish(Ending::Fail(Why::SignIn(SignIn::NoRefreshToken)))
+        );
+        // The window never narrows the manager's own skew.
+        let mut r = ahead(0.0);
+        r.ahead_of_time(0.0);
+        assert!(matches!(
+            r.on(Event::Read(Some(set("a", 30_000.0, Some("r"), None))), 0.0),
+            Step::AcquireLease { .. }
         ));
     }
 

@@ -1,6 +1,7 @@
 // D1TokenStore under workerd (Miniflare's local D1): the shipped example Worker with 60 concurrent
-// requests → one refresh, and nothing for a caller without its ADMIN_TOKEN; and the conformance
-// kit run inside workerd against D1 and the Durable Object store.
+// requests → one refresh, and nothing for a caller without its ADMIN_TOKEN; its Cron Trigger
+// (`scheduled`, fired by Miniflare) renewing the table's due sellers ahead of time beside live
+// requests; and the conformance kit run inside workerd against D1 and the Durable Object store.
 import { it } from "node:test";
 import assert from "node:assert/strict";
 import { startMockAvito } from "../support/mock-avito.mjs";
@@ -30,6 +31,69 @@ it("workerd + D1: 60 concurrent API calls, exactly one refresh; no token in any 
     assert.equal(body.kind, "sign_in_required", "no tokens stored: nothing was sent");
     assert.equal(body.sign_in_required, true);
     assert.equal(mock.counts.refresh, 1);
+  } finally {
+    await mf.dispose();
+    await mock.close();
+  }
+});
+
+it("workerd + D1: the Cron Trigger renews every due seller in the table once, beside live requests; fresh ones untouched, refused ones logged for a sign-in", async () => {
+  const mock = await startMockAvito();
+  mock.tokenDelayMs = 20;
+  const mf = await startRepoWorker("examples/worker-d1/worker.mjs", "d1-cron-worker", {
+    d1Databases: ["DB"],
+    bindings: { AVITO_CLIENT_ID: "demo-client", AVITO_CLIENT_SECRET: "demo-secret", AVITO_HOST: mock.url, ADMIN_TOKEN },
+  });
+  try {
+    const MIN = 60_000;
+    // An access token the mock's API accepts until `expiresAt`, as a sign-in would have issued.
+    const issued = (expiresInMs, refresh_token = mock.grantRefresh()) => {
+      const access_token = `at_seeded_${Math.random().toString(36).slice(2)}`;
+      mock.state.access.set(access_token, { clientId: "demo-client", scope: "messenger:read,user:read", expiresAt: Date.now() + expiresInMs });
+      return { access_token, refresh_token, token_type: "Bearer", expires_in: 86400, expires_at: Date.now() + expiresInMs };
+    };
+    const sets = {};
+    for (let i = 0; i < 20; i++) sets[`due-${i}`] = issued((5 + i) * MIN);
+    for (let i = 0; i < 5; i++) sets[`expired-${i}`] = issued(-MIN);
+    for (let i = 0; i < 8; i++) sets[`fresh-${i}`] = issued(3 * 60 * MIN);
+    for (let i = 0; i < 3; i++) sets[`refused-${i}`] = issued(10 * MIN, `rt_refused_${i}`);
+    for (const [account, set] of Object.entries(sets)) assert.equal(await (await authed(mf, `http://w/tokens?account=${account}`, { method: "POST", body: JSON.stringify(set) })).text(), "stored\n");
+    const db = await mf.getD1Database("DB");
+    const stored = async (account) => JSON.parse((await db.prepare("SELECT token_set FROM avito_tokens WHERE key = ?").bind(`avito:${account}`).first()).token_set);
+    const worker = await mf.getWorker();
+    // Live requests for every seller while the trigger runs.
+    const live = Promise.all(Object.keys(sets).map((account) => authed(mf, `http://w/profile?account=${account}`).then(async (r) => [account, r.status, await r.text()])));
+    const run = await worker.scheduled({ cron: "*/15 * * * *", scheduledTime: new Date() });
+    assert.equal(run.outcome, "ok", JSON.stringify(run));
+    for (const [account, status, body] of await live) {
+      if (account.startsWith("refused-")) assert.ok(status === 200 || status === 409, `${account}: ${status} ${body}`);
+      else assert.equal(status, 200, `${account}: ${body}`);
+    }
+    const presented = new Map();
+    for (const r of mock.requests) if (r.form.grant_type === "refresh_token") presented.set(r.form.refresh_token, (presented.get(r.form.refresh_token) ?? 0) + 1);
+    for (const [account, set] of Object.entries(sets)) {
+      const now = await stored(account);
+      if (account.startsWith("fresh-")) {
+        assert.deepEqual(now, set, `${account}: untouched`);
+        assert.equal(presented.get(set.refresh_token), undefined);
+      } else {
+        assert.equal(presented.get(set.refresh_token), 1, `${account}: its refresh token presented once`);
+        if (account.startsWith("refused-")) assert.ok(now.refresh_refused_at > 0 && now.refresh_token === undefined, account);
+        else assert.ok(now.refresh_token !== set.refresh_token && now.expires_at > Date.now() + 23 * 60 * MIN && now.renewal === undefined, account);
+      }
+    }
+    assert.equal(mock.counts.refresh, 28);
+    // Fired again: everyone is fresh or must sign in; nothing is sent.
+    const again = await worker.scheduled({ cron: "*/15 * * * *", scheduledTime: new Date() });
+    assert.equal(again.outcome, "ok");
+    assert.equal(mock.counts.refresh, 28);
+    // A renewal that fails fails the run (the token server refuses the client once: not retried,
+    // and not the seller's refusal).
+    await db.prepare("UPDATE avito_tokens SET token_set = ? WHERE key = 'avito:due-0'").bind(JSON.stringify({ ...(await stored("due-0")), expires_at: Date.now() + MIN })).run();
+    mock.script({ status: 401, json: { error: "invalid_client" } });
+    const failing = await worker.scheduled({ cron: "*/15 * * * *", scheduledTime: new Date() });
+    assert.equal(failing.outcome, "exception");
+    assert.equal(mock.counts.refresh, 29);
   } finally {
     await mf.dispose();
     await mock.close();

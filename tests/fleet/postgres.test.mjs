@@ -3,16 +3,14 @@
 // a hundred accounts, a renewer killed mid-lease, and a server restart in the middle of a run.
 import { it, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
-import { copyFileSync, existsSync, symlinkSync } from "node:fs";
+import { execFileSync, spawn } from "node:child_process";
+import { copyFileSync } from "node:fs";
 import path from "node:path";
 import { pathToFileURL } from "node:url";
-import { createRequire } from "node:module";
 import { ROOT, SCRATCH } from "../support/load.mjs";
 import { startMockAvito } from "../support/mock-avito.mjs";
-import { postgresBin, startPostgres } from "../support/postgres.mjs";
+import { postgresBin, startPostgresFleet } from "../support/postgres.mjs";
 import { NEW_KEY, OLD_KEY, assertSwept, leakedTokens, sealKeysEnv } from "../support/seal.mjs";
-import { execFileSync } from "node:child_process";
 
 const RENEWER = path.join(ROOT, "tests/fleet/postgres-renewer.mjs");
 const scratchImport = (f) => import(pathToFileURL(path.join(SCRATCH, f)).href);
@@ -22,14 +20,7 @@ before(async () => {
   // The example imports "avito-auth" and "pg": run it from the scratch project (the tarball) with
   // the repository's pg resolvable beside it.
   copyFileSync(path.join(ROOT, "examples/node-postgres/accounts.mjs"), path.join(SCRATCH, "node-postgres-accounts.mjs"));
-  const pgDir = path.dirname(createRequire(import.meta.url).resolve("pg/package.json"));
-  if (!existsSync(path.join(SCRATCH, "node_modules/pg"))) symlinkSync(pgDir, path.join(SCRATCH, "node_modules/pg"));
-  server = await startPostgres();
-  pg = (await import("pg")).default;
-  pool = new pg.Pool({ ...server.config, max: 20 });
-  pool.on("error", () => {});
-  store = await scratchImport("postgres.mjs");
-  await store.createTable(pool);
+  ({ server, pool, pg, store } = await startPostgresFleet(SCRATCH, { max: 20 }));
   mock = await startMockAvito();
 });
 after(async () => {

@@ -40,6 +40,9 @@ it("TypeScript rejects misuse (the types are not `any`)", () => {
     'import { AccountTokens } from "avito-auth"; new AccountTokens({ store: () => 1 });',
     'import { sealedStore, MemoryTokenStore } from "avito-auth"; sealedStore(new MemoryTokenStore(), { keys: [{ id: "k", key: 1 }], context: "c" });',
     'import { sealedStore, MemoryTokenStore } from "avito-auth"; sealedStore(new MemoryTokenStore(), { keys: [{ id: "k", key: "x" }] });',
+    'import { AccountTokens } from "avito-auth"; declare const a: AccountTokens; a.renewDue(["s"], { within: "1h" });',
+    'import { AccountTokens } from "avito-auth"; declare const a: AccountTokens; const r: "renewed" = (await a.renewDue(["s"]))[0]!.result;',
+    'import { instrument } from "avito-auth/opentelemetry"; instrument({ tracerProvider: {} });',
   ]) {
     copyFileSync(path.join(ROOT, "tests/types/tsconfig.json"), path.join(SCRATCH, "tsconfig.json"));
     execFileSync("bash", ["-c", `cat > ${bad} <<'X'\n${src}\nX`]);

@@ -27,6 +27,18 @@ async function expectError(lib, promise, kind, secrets = []) {
   throw new Error(`expected an ApiException ${kind}, got success`);
 }
 
+/** A fresh mock and an AccountTokens whose accounts each get a MemoryTokenStore (`stores`). */
+async function memoryAccounts(lib, env, options = {}) {
+  await admin(env, "/__reset", {});
+  const stores = new Map();
+  const accounts = new lib.AccountTokens({
+    auth: new lib.AvitoAuth({ clientId: ID, clientSecret: SECRET, host: env.mockUrl }),
+    store: (id) => stores.get(id) ?? stores.set(id, new lib.MemoryTokenStore()).get(id),
+    ...options,
+  });
+  return { stores, accounts };
+}
+
 export const scenarios = {
   async "exports"(lib) {
     for (const n of ["Configuration", "ApiClient", "ApplicationAccessApi", "AccessApi", "ApiException", "AvitoAuth", "TokenManager"]) {
@@ -58,13 +70,7 @@ export const scenarios = {
     check(state.length >= 22, "random state");
   },
   async "AccountTokens: one TokenManager per account"(lib, env) {
-    await admin(env, "/__reset", {});
-    const stores = new Map();
-    const accounts = new lib.AccountTokens({
-      auth: new lib.AvitoAuth({ clientId: ID, clientSecret: SECRET, host: env.mockUrl }),
-      store: (id) => stores.get(id) ?? stores.set(id, new lib.MemoryTokenStore()).get(id),
-      maxAccounts: 1,
-    });
+    const { accounts } = await memoryAccounts(lib, env, { maxAccounts: 1 });
     for (const id of ["a", "b"]) {
       const { refresh_token } = await admin(env, "/__refresh");
       await accounts.signIn(id, { access_token: "old", refresh_token, expires_at: 0 });
@@ -75,6 +81,22 @@ export const scenarios = {
     check(await accounts.manager("a").getAccessToken() === a, "an evicted account starts again from its store");
     const counts = await admin(env, "/__counts");
     check(counts.refresh === 2, `one refresh per account, got ${counts.refresh}`);
+  },
+  async "AccountTokens.renewDue: due sellers renewed, fresh ones left alone"(lib, env) {
+    const { stores, accounts } = await memoryAccounts(lib, env);
+    const hour = 3_600_000;
+    for (const [id, expiresIn] of [["due", hour / 2], ["fresh", 3 * hour]]) {
+      const { refresh_token } = await admin(env, "/__refresh");
+      await accounts.signIn(id, { access_token: `old-${id}`, refresh_token, expires_at: Date.now() + expiresIn });
+    }
+    const results = await accounts.renewDue(["due", "fresh", "nobody"], { concurrency: 2 });
+    const seen = results.map((r) => `${r.accountId}:${r.result}`).join(",");
+    check(seen === "due:renewed,fresh:fresh,nobody:sign_in_required", seen);
+    check((await stores.get("fresh").get()).access_token === "old-fresh", "a fresh seller is untouched");
+    check((await stores.get("due").get()).access_token.startsWith("at_"), "the due seller's new set is stored");
+    const counts = await admin(env, "/__counts");
+    check(counts.refresh === 1, `one refresh, got ${counts.refresh}`);
+    await expectError(lib, accounts.renewDue("due"), "invalid_argument", []);
   },
   async "refresh_token rotation"(lib, env) {
     const { refresh_token } = await admin(env, "/__refresh");

@@ -224,6 +224,8 @@ struct World {
     family_start: u64,
     /// The server rotates refresh tokens (some worlds' servers do not).
     rotates: bool,
+    /// Renewals ahead of time run beside the callers' (`Kind::ahead`).
+    ahead: bool,
     /// The managers' `tokens` option: the world starts with an empty store and this seed.
     seed: Option<Set>,
     /// Steps performed, for the report.
@@ -324,6 +326,8 @@ struct Kind {
     rotates: bool,
     /// The seller signs out mid-run (`Some(true)`: the application deletes the row instead).
     sign_out: Option<bool>,
+    /// Processes also renew ahead of time (`accounts.renewDue`) beside their callers' renewals.
+    ahead: bool,
 }
 
 impl Kind {
@@ -344,6 +348,7 @@ impl Kind {
                 4 => Some(seed % 3 != 1),
                 _ => None,
             },
+            ahead: false,
         }
     }
 }
@@ -394,6 +399,7 @@ fn run(seed: u64, kind: Kind, faults: Faults) -> World {
         seed_no: seed,
         family_start: 0,
         rotates: kind.rotates,
+        ahead: kind.ahead,
         seed: None,
         steps: 0,
         trace: 0,
@@ -479,7 +485,10 @@ fn step_renewer(w: &mut World, r: &mut Renewer, seed: u64, bound: f64, quiet: bo
             .cached
             .as_ref()
             .is_some_and(|c| c.expires_at - w.cfg.skew_ms > w.now);
-        if usable {
+        // A renewal ahead of time (`renewDue`) runs whatever this process holds: the window is
+        // read from the store by the machine.
+        let ahead = w.ahead && w.rng.chance(0.3);
+        if usable && !ahead {
             r.due = w.now + w.rng.range(5.0, 30.0);
             return;
         }
@@ -493,7 +502,10 @@ fn step_renewer(w: &mut World, r: &mut Renewer, seed: u64, bound: f64, quiet: bo
             seen_a_set: r.read_a_set,
             nonce,
         };
-        let m = Renewal::new(w.cfg, w.now, start);
+        let mut m = Renewal::new(w.cfg, w.now, start);
+        if ahead {
+            m.ahead_of_time(w.rng.range(100.0, 350.0));
+        }
         r.step = m.start();
         r.machine = Some(m);
         r.started = w.now;
@@ -1114,7 +1126,19 @@ impl Coverage {
 }
 
 fn fault_free(seed: u64) -> World {
-    let w = run(seed, Kind::of(seed, false), NO_FAULTS);
+    fault_free_beside(seed, false)
+}
+
+/// The suites' mix, with renewals ahead of time beside the callers' when `ahead`.
+fn mix(seed: u64, ahead: bool) -> Kind {
+    Kind {
+        ahead,
+        ..Kind::of(seed, false)
+    }
+}
+
+fn fault_free_beside(seed: u64, ahead: bool) -> World {
+    let w = run(seed, mix(seed, ahead), NO_FAULTS);
     assert_eq!(w.failures, w.signed_out_failures, "seed {seed}");
     assert_eq!(w.server_refusals, 0, "seed {seed}");
     assert_eq!(w.sign_ins, 0, "seed {seed}");
@@ -1159,7 +1183,11 @@ fn spending_nothing(seed: u64) -> World {
 }
 
 fn every_fault(seed: u64) -> World {
-    let w = run(seed, Kind::of(seed, false), ALL_FAULTS);
+    every_fault_beside(seed, false)
+}
+
+fn every_fault_beside(seed: u64, ahead: bool) -> World {
+    let w = run(seed, mix(seed, ahead), ALL_FAULTS);
     let lost_rotations = w.issued_by_lost.len() as u32 + w.stored_late;
     assert!(
         w.sign_ins <= lost_rotations,
@@ -1226,6 +1254,18 @@ fn faults_that_spend_nothing_never_sign_anyone_in() {
 #[test]
 fn every_fault_at_once_keeps_the_invariants() {
     cover("every fault at once", 5_000, every_fault);
+}
+
+/// Renewals ahead of time (`renewDue`: a window up to most of the token's life, never taking the
+/// still-valid token instead) beside the callers' renewals: the same invariants.
+#[test]
+fn renewals_ahead_of_time_beside_callers_keep_the_invariants() {
+    cover("ahead of time, fault-free", 300, |seed| {
+        fault_free_beside(seed, true)
+    });
+    cover("ahead of time, every fault", 3_000, |seed| {
+        every_fault_beside(seed, true)
+    });
 }
 
 #[test]

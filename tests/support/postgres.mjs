@@ -2,9 +2,11 @@
 // initdb'd in a temporary folder and started on 127.0.0.1 and a free port. PostgreSQL refuses to
 // run as root, so it runs as the `postgres` user when the tests are root.
 import { execFileSync } from "node:child_process";
-import { chownSync, existsSync, mkdtempSync, readdirSync, rmSync, statSync } from "node:fs";
+import { chownSync, existsSync, mkdtempSync, readdirSync, rmSync, statSync, symlinkSync } from "node:fs";
+import { createRequire } from "node:module";
 import os from "node:os";
 import path from "node:path";
+import { pathToFileURL } from "node:url";
 import { closedPort } from "./load.mjs";
 
 /** The newest installed server's bin folder (e.g. /usr/lib/postgresql/15/bin). */
@@ -59,4 +61,21 @@ export async function startPostgres() {
       if (statSync(dir, { throwIfNoEntry: false })) rmSync(dir, { recursive: true, force: true });
     },
   };
+}
+
+/**
+ * What the PostgreSQL fleet tests share: the repository's pg linked into the scratch project
+ * (the examples import it from there), a server, a pool of `max` connections (with the error
+ * listener a dropped idle connection needs), and the tarball's store module with its table made.
+ */
+export async function startPostgresFleet(scratch, { max = 10 } = {}) {
+  const pgDir = path.dirname(createRequire(import.meta.url).resolve("pg/package.json"));
+  if (!existsSync(path.join(scratch, "node_modules/pg"))) symlinkSync(pgDir, path.join(scratch, "node_modules/pg"));
+  const server = await startPostgres();
+  const pg = (await import("pg")).default;
+  const pool = new pg.Pool({ ...server.config, max });
+  pool.on("error", () => {});
+  const store = await import(pathToFileURL(path.join(scratch, "postgres.mjs")).href);
+  await store.createTable(pool);
+  return { server, pool, pg, store };
 }

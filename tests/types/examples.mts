@@ -86,7 +86,17 @@ import { PostgresTokenStore, createTable as createPgTable, tableDDL } from "avit
 import { DenoKvTokenStore } from "avito-auth/deno-kv";
 import { D1TokenStore, createTable as createD1Table } from "avito-auth/d1";
 import { verifyTokenStore, StoreConformanceError, type StoreCheckResult } from "avito-auth/testing";
-import { AccountTokens, sealedStore, SealedStore, type SealingKey } from "avito-auth";
+import { AccountTokens, sealedStore, SealedStore, type SealingKey, type RenewDueResult } from "avito-auth";
+import { instrument, EVENT_CHANNEL, type Instrumentation } from "avito-auth/opentelemetry";
+import { trace, metrics } from "@opentelemetry/api";
+
+export function telemetry(): Instrumentation {
+  const channel: "avito-auth:event" = EVENT_CHANNEL;
+  const instrumentation = instrument({ tracerProvider: trace.getTracerProvider(), meterProvider: metrics.getMeterProvider(), channel: channel.length > 0 });
+  instrumentation.onEvent({ type: "signed_out", at: Date.now(), accountId: "seller-1" });
+  void instrumentation.subscribed.then((on: boolean) => on);
+  return instrumentation;
+}
 
 export async function postgres(pool: { query(text: string, values?: unknown[]): Promise<{ rows: any[]; rowCount: number | null }> }, auth: AvitoAuth): Promise<string> {
   await createPgTable(pool, { table: "avito_tokens" });
@@ -96,6 +106,9 @@ export async function postgres(pool: { query(text: string, values?: unknown[]): 
   const tm: TokenManager = accounts.manager("seller-1");
   const n: number = accounts.size;
   const gone: boolean = accounts.forget("seller-1");
+  const due: RenewDueResult[] = await accounts.renewDue(["seller-1", "seller-2"], { within: 3_600_000, concurrency: 4, signal: AbortSignal.timeout(60_000) });
+  const first = due[0];
+  if (first && first.result === "failed") void (first.kind satisfies ApiExceptionKind | undefined);
   void ddl; void n; void gone;
   return tm.getAccessToken();
 }

@@ -289,11 +289,24 @@ async fn renew(m: Rc<Manager>, sign_outs: u32) -> Result<JsValue, JsValue> {
     // The mark ids' random base comes first: a runtime without crypto fails the renewal before
     // it holds anything (a lease, a mark).
     let outcome = match random_state() {
-        Ok(nonce) => Renewing::new(m.clone(), nonce, sign_outs).run().await,
+        Ok(nonce) => Renewing::new(m.clone(), nonce, sign_outs)
+            .run()
+            .await
+            .map(|(tokens, _)| tokens),
         Err(e) => Err(e.into()),
     };
     m.inflight.set(None);
     outcome
+}
+
+/// A renewal ahead of time (`accounts.renewDue`): the protocol's renewal of a set that expires
+/// within `within_ms` ([`renewal::Renewal::ahead_of_time`]), run beside this manager's own
+/// renewals as another process's would be; how it ended (tokens it kept, or a set fresh past
+/// the window).
+pub async fn renew_ahead(m: Rc<Manager>, within_ms: f64) -> Result<Ending, JsValue> {
+    let mut renewing = Renewing::new(m.clone(), random_state()?, m.sign_outs.get());
+    renewing.machine.ahead_of_time(within_ms);
+    Ok(renewing.run().await?.1)
 }
 
 /// Ends the seller's sign-in (`signOut()`): nothing held here is handed out again, a renewal in
@@ -385,7 +398,7 @@ impl Renewing {
         }
     }
 
-    async fn run(mut self) -> Result<JsValue, JsValue> {
+    async fn run(mut self) -> Result<(JsValue, Ending), JsValue> {
         let m = self.m.clone();
         let store = &m.setup.store;
         let mut step = self.machine.start();
@@ -457,7 +470,7 @@ impl Renewing {
                     timing::sleep(ms, None).await;
                     Event::Slept
                 }
-                Step::Finish(ending) => return self.finish(ending).await,
+                Step::Finish(ending) => return Ok((self.finish(ending).await?, ending)),
             };
             let event = match event {
                 Event::Read(Some(_)) => {

@@ -26,7 +26,7 @@ use super::exception::{invalid, rejected};
 use super::js::{self, absent, CallerSignal, TokenStore};
 use super::options;
 use crate::oauth::refusal::DEFAULT_REFUSAL_INTERVAL_MS;
-use crate::oauth::renewal::{self, RenewalConfig, RenewalGrant};
+use crate::oauth::renewal::{self, Ending, RenewalConfig, RenewalGrant};
 use crate::oauth::wire::Scalar;
 use js_sys::Promise;
 use manager::{access_token, Manager, Setup};
@@ -273,6 +273,11 @@ impl TokenManager {
     /// `signOut()` as a future (`AccountTokens.signOut` of a cached account).
     pub(crate) async fn sign_out_now(&self) -> Result<JsValue, JsValue> {
         manager::sign_out(self.inner.clone()).await
+    }
+
+    /// A renewal ahead of time of this manager's set (`AccountTokens.renewDue`).
+    pub(crate) async fn renew_ahead(&self, within_ms: f64) -> Result<Ending, JsValue> {
+        manager::renew_ahead(self.inner.clone(), within_ms).await
     }
 
     /// Another handle on the same manager (`AccountTokens` hands a cached one out more than once).

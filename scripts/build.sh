@@ -15,11 +15,11 @@ rm -rf pkg && mkdir pkg
 cp target/wasm-pack/avito_auth_bg.wasm pkg/
 # wasm-bindgen's generated glue is shipped minified; our own JS stays readable.
 esbuild target/wasm-pack/avito_auth.js --minify --format=esm --log-level=error --outfile=pkg/avito_auth.js
-# wasm-bindgen puts `#[wasm_bindgen(module = "/js/exception.js")]` under snippets/<crate>-<hash>/
-# and imports it from there; exception.js re-exports that very class, so what users import is
-# what Rust throws.
+# wasm-bindgen puts `#[wasm_bindgen(module = "/js/exception.js")]` (and js/health.js) under
+# snippets/<crate>-<hash>/ and imports them from there; exception.js re-exports that very class,
+# so what users import is what Rust throws.
 SNIPPET="$(cd target/wasm-pack && ls snippets/*/js/exception.js)"
-mkdir -p "pkg/$(dirname "$SNIPPET")" && cp "target/wasm-pack/$SNIPPET" "pkg/$SNIPPET"
+mkdir -p "pkg/$(dirname "$SNIPPET")" && cp target/wasm-pack/"$(dirname "$SNIPPET")"/*.js "pkg/$(dirname "$SNIPPET")/"
 echo "export { ApiException } from \"./$SNIPPET\";" > pkg/exception.js
 cp pkg-template/{api,workerd,edge-light,browser,init,durable-object,redis,postgres,deno-kv,d1,testing,store-protocol}.js pkg-template/node.mjs pkg-template/LICENSE pkg/
 # The command line (the package's `bin`): a consumer of the public API, apart from the library.

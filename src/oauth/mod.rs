@@ -11,6 +11,8 @@
 //! - `redact`: what may be shown of a server's text;
 //! - `retry`: whether and when to try again;
 //! - `renewal`: the token renewal protocol a `TokenManager` performs, as a state machine;
+//! - `health`: what a renewal's write records of its outcome in the stored set, and an account's
+//!   state (`tm.status()`);
 //! - `callback`: what an authorization callback says;
 //! - `text`: string building without `format!` (wasm size).
 
@@ -19,6 +21,7 @@ pub mod callback;
 pub mod classify;
 pub mod failure;
 pub mod form;
+pub mod health;
 pub mod mutants;
 pub mod operations;
 pub mod overwrite;

@@ -27,9 +27,13 @@ export function setDiagnostics(dc) {
   return events !== undefined;
 }
 
-/** Whether the event channel has subscribers. */
+// Whether a channel has subscribers; workerd's channels do not say (no `hasSubscribers`): there
+// every event is published.
+const subscribed = (channel) => channel !== undefined && channel.hasSubscribers !== false;
+
+/** Whether the event channel may have subscribers. */
 export function channelListening() {
-  return events?.hasSubscribers === true;
+  return subscribed(events);
 }
 
 function fill(target, type, values) {
@@ -46,7 +50,7 @@ function fill(target, type, values) {
  */
 export function deliver(listener, type, accountId, trace, ...values) {
   if (trace !== undefined) traceEnd(trace, values);
-  const published = events?.hasSubscribers === true;
+  const published = subscribed(events);
   if (typeof listener !== "function" && !published) return;
   const event = { type, at: Date.now() };
   if (accountId !== undefined) event.accountId = accountId;
@@ -64,7 +68,7 @@ export function deliver(listener, type, accountId, trace, ...values) {
   }
 }
 
-const traced = () => renewals !== undefined && ["start", "end", "asyncStart", "asyncEnd", "error"].some((c) => renewals[c]?.hasSubscribers);
+const traced = () => renewals !== undefined && ["start", "end", "asyncStart", "asyncEnd", "error"].some((c) => subscribed(renewals[c]));
 
 /** A renewal starts: its TracingChannel context (published on start and end), if traced. */
 export function traceStart(renewalId, accountId) {

@@ -606,14 +606,19 @@ impl Renewing {
         )
     }
 
-    /// The events of the renewal's end: `sign_in_required` with its reason; `renewal_finished`
-    /// for a renewal reported started, else a token served from the store.
+    /// The events of the renewal's end: `renewal_finished` for a renewal reported started, else a
+    /// token served from the store; then `sign_in_required` with its reason.
     fn report(&self, ending: Ending, outcome: &Result<JsValue, JsValue>) {
-        let events = &self.m.setup.events;
+        self.report_renewal(ending, outcome);
         if let Ending::Fail(Why::SignIn(why)) = ending {
             let reason = JsValue::from_str(self.machine.sign_in_reason(why));
+            let events = &self.m.setup.events;
             events.emit("sign_in_required", &|| members([reason.clone()]));
         }
+    }
+
+    fn report_renewal(&self, ending: Ending, outcome: &Result<JsValue, JsValue>) {
+        let events = &self.m.setup.events;
         let Some(started) = &self.started else {
             if ending == Ending::UseLastRead {
                 let served = &self.m.served_from_store;

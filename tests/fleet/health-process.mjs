@@ -1,4 +1,4 @@
-// One process of the fleet health test (tests/fleet/health.test.mjs): the tarball's AccountTokens
+// One process of the status() test in tests/fleet/postgres.test.mjs: the tarball's AccountTokens
 // over PostgresTokenStore, doing one thing for one account and printing its result as
 // "RESULT <json>" (with every event it saw).
 // Args: <scratchDir> <databaseUrl> <mockUrl> <token|fetch|status|signout> <account> [apiPath]

@@ -99,14 +99,20 @@ impl Manager {
 
     /// Counts a token handed out from memory: one event per serve only for an `onEvent` (the
     /// hot path asks nothing of JavaScript otherwise).
+    #[inline]
     pub fn served_from_memory(&self) {
         self.served_from_memory
             .set(self.served_from_memory.get() + 1.0);
         if self.setup.events.has_listener() {
-            self.setup
-                .events
-                .emit("token_served", &|| members(["memory".into()]));
+            self.report_served_from_memory();
         }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn report_served_from_memory(&self) {
+        let events = &self.setup.events;
+        events.emit("token_served", &|| members(["memory".into()]));
     }
 
     /// The tokens this manager holds or was given: what a store's words are redacted with

@@ -1,10 +1,7 @@
-// Events (README "Watching your sellers"): the plain objects, built here from the values the
-// crate hands over (object building is several times smaller in JavaScript than in the .wasm),
-// delivered to a manager's `onEvent` and published on `node:diagnostics_channel` where the
-// runtime entry handed the module over. The crate decides what happened and calls in only when
-// someone listens (an `onEvent`, or a channel with subscribers).
+// Events and health (README "Watching your sellers"): plain objects built from what the crate
+// hands over (smaller here than in the .wasm); every decision is the crate's. A listener's throw
+// or rejection never reaches it; stored values are read defensively (a store may hold anything).
 
-/** Each event type's members, in the order the crate passes their values. */
 const MEMBERS = {
   renewal_started: ["renewalId"],
   renewal_finished: ["renewalId", "outcome", "kind", "status", "error", "durationMs", "presentations", "waitedMs"],
@@ -14,40 +11,27 @@ const MEMBERS = {
   api_refused: ["status", "method", "path", "action", "reason", "missingScopes"],
   token_served: ["source"],
 };
+let events; // channel "avito-auth:event"
+let renewals; // TracingChannel "avito-auth:renewal"
 
-let events; // the channel "avito-auth:event"
-let renewals; // the TracingChannel "avito-auth:renewal"
-
-/** Called once by the runtime entries that have node:diagnostics_channel, with that module. */
 export function setDiagnostics(dc) {
   try {
     events = dc.channel("avito-auth:event");
-    renewals = typeof dc.tracingChannel === "function" ? dc.tracingChannel("avito-auth:renewal") : undefined;
+    renewals = dc.tracingChannel?.("avito-auth:renewal");
   } catch {}
   return events !== undefined;
 }
 
-// Whether a channel has subscribers; workerd's channels do not say (no `hasSubscribers`): there
-// every event is published.
+// workerd's channels have no `hasSubscribers`: there every event is published.
 const subscribed = (channel) => channel !== undefined && channel.hasSubscribers !== false;
+export const channelListening = () => subscribed(events);
 
-/** Whether the event channel may have subscribers. */
-export function channelListening() {
-  return subscribed(events);
-}
-
-function fill(target, type, values) {
-  MEMBERS[type].forEach((name, i) => {
-    if (values[i] !== undefined) target[name] = values[i];
-  });
+const fill = (target, type, values) => {
+  MEMBERS[type].forEach((name, i) => values[i] !== undefined && (target[name] = values[i]));
   return target;
-}
+};
 
-/**
- * Builds the event and delivers it (a listener's throw or rejection does not reach the crate);
- * `trace`: the TracingChannel context of the renewal this event ends, which gets the same members
- * (and ends with `error` when it carries the ApiException).
- */
+/** The event, to `listener` and the channel; `trace`: the renewal's TracingChannel context it ends. */
 export function deliver(listener, type, accountId, trace, ...values) {
   if (trace !== undefined) traceEnd(trace, values);
   const published = subscribed(events);
@@ -55,24 +39,19 @@ export function deliver(listener, type, accountId, trace, ...values) {
   const event = { type, at: Date.now() };
   if (accountId !== undefined) event.accountId = accountId;
   Object.freeze(fill(event, type, values));
-  if (typeof listener === "function") {
-    try {
-      const returned = listener(event);
-      if (typeof returned?.then === "function") returned.then(undefined, () => {});
-    } catch {}
-  }
-  if (published) {
-    try {
-      events.publish(event);
-    } catch {}
-  }
+  try {
+    const returned = listener?.(event);
+    if (typeof returned?.then === "function") returned.then(undefined, () => {});
+  } catch {}
+  try {
+    if (published) events.publish(event);
+  } catch {}
 }
 
-const traced = () => renewals !== undefined && ["start", "end", "asyncStart", "asyncEnd", "error"].some((c) => subscribed(renewals[c]));
+const PARTS = ["start", "end", "asyncStart", "asyncEnd", "error"];
 
-/** A renewal starts: its TracingChannel context (published on start and end), if traced. */
 export function traceStart(renewalId, accountId) {
-  if (!traced()) return undefined;
+  if (!PARTS.some((c) => subscribed(renewals?.[c]))) return undefined;
   const context = { renewalId };
   if (accountId !== undefined) context.accountId = accountId;
   try {
@@ -83,16 +62,59 @@ export function traceStart(renewalId, accountId) {
 }
 
 function traceEnd(context, values) {
-  // As for any traced call, `error` is what it failed with (the ApiException, whose own `error`
-  // is the OAuth code the event's `error` names).
+  // `error` is what the renewal failed with (the ApiException; the event's `error` is its code).
   const thrown = context.error;
   fill(context, "renewal_finished", values);
   try {
-    if (thrown !== undefined) {
-      context.error = thrown;
-      renewals.error.publish(context);
-    }
+    if (thrown !== undefined) renewals.error.publish(Object.assign(context, { error: thrown }));
     renewals.asyncStart.publish(context);
     renewals.asyncEnd.publish(context);
   } catch {}
+}
+
+const number = (v) => (typeof v === "number" && Number.isFinite(v) ? v : null);
+const text = (v) => (typeof v === "string" ? v : null);
+const scopes = (v) => (Array.isArray(v) ? v.slice(0, 64).filter((s) => typeof s === "string") : []);
+const read = (v) => {
+  try {
+    return v !== null && typeof v === "object" ? { ...v } : {};
+  } catch {
+    return {};
+  }
+};
+
+/** The `health` a renewal's write records: `failures` in a row, and now as its renewal or `failure`'s. */
+export function healthAfter(recorded, failures, failure) {
+  const health = read(recorded);
+  health.consecutive_failures = failures;
+  const at = Date.now();
+  if (failure === undefined) health.last_renewal_at = at;
+  else health.last_failure = JSON.parse(JSON.stringify({ at, kind: failure.kind, status: failure.status, error: failure.error }));
+  return health;
+}
+
+/** `recorded` with `missing` added to `missing_scopes`; undefined when it lists them all. */
+export function withMissingScopes(recorded, missing) {
+  const health = read(recorded);
+  const known = scopes(health.missing_scopes);
+  const added = missing.filter((s) => !known.includes(s));
+  if (added.length) return Object.assign(health, { missing_scopes: [...known, ...added] });
+}
+
+/** `status()`: the crate's `state` and `failures`, and the stored `recorded` health (typed). */
+export function statusOf(state, recorded, failures, expiresAt, granted, servedFromMemory, servedFromStore) {
+  const health = read(recorded);
+  const last = read(health.last_failure);
+  const missing = scopes(health.missing_scopes);
+  return {
+    state,
+    expiresAt: expiresAt ?? null,
+    scopes: [...new Set(granted)],
+    lastRenewalAt: number(health.last_renewal_at),
+    lastFailure: number(last.at) === null ? null : { at: last.at, kind: text(last.kind), status: number(last.status), error: text(last.error) },
+    consecutiveFailures: failures,
+    ...(missing.length ? { missingScopes: missing } : {}),
+    servedFromMemory,
+    servedFromStore,
+  };
 }

@@ -7,8 +7,7 @@ import { initSync, __setCrypto, __setDiagnostics } from "./avito_auth.js";
 initSync({ module: readFileSync(new URL("./avito_auth_bg.wasm", import.meta.url)) });
 // Node 18 has no global crypto in every mode; randomState() and lease ids need one.
 __setCrypto(globalThis.crypto ?? webcrypto);
-// Events are published on the channels "avito-auth:event" and "avito-auth:renewal" (README
-// "Watching your sellers"); a channel nobody subscribes to costs nothing.
+// Events go to node:diagnostics_channel too (README "Watching your sellers").
 __setDiagnostics(diagnostics);
 
 export * from "./api.js";

@@ -152,7 +152,7 @@ extern "C" {
     pub fn with_caller_stack(promise: &js_sys::Promise) -> Result<js_sys::Promise, JsValue>;
 }
 
-#[wasm_bindgen(module = "/js/health.js")]
+#[wasm_bindgen(module = "/js/events.js")]
 extern "C" {
     /// The `health` a renewal's write records over `recorded`: `failures` in a row, and the
     /// renewal's time or `failure`'s (an ApiException's) kind, status and error.

@@ -38,6 +38,8 @@ it("TypeScript rejects misuse (the types are not `any`)", () => {
     'import { RedisTokenStore } from "avito-auth/redis"; new RedisTokenStore({ client: { call: async () => null } });',
     'import { verifyTokenStore } from "avito-auth/testing"; verifyTokenStore({});',
     'import { AccountTokens } from "avito-auth"; new AccountTokens({ store: () => 1 });',
+    'import { TokenManager, AvitoAuth } from "avito-auth"; new TokenManager({ auth: new AvitoAuth({ clientId: "a", clientSecret: "b" }), onEvent: (e) => { const t: "nope" = e.type; void t; } });',
+    'import { TokenManager } from "avito-auth"; declare const tm: TokenManager; const s: "up" = (await tm.status()).state;',
   ]) {
     copyFileSync(path.join(ROOT, "tests/types/tsconfig.json"), path.join(SCRATCH, "tsconfig.json"));
     execFileSync("bash", ["-c", `cat > ${bad} <<'X'\n${src}\nX`]);

@@ -3,7 +3,7 @@
 // Everything is measured in one run on this machine, contenders interleaved, and reported as
 // medians and ratios (absolute times drift on shared machines). These are measurements with
 // budgets, not timed tests: a missed budget is reported, not failed.
-// Usage: node bench/run.mjs <scratchDir> [--quick] [--only=1a,1b,1c,2,3,4a,4b,4c,5a,5b]   (scripts/bench.sh builds and installs first)
+// Usage: node bench/run.mjs <scratchDir> [--quick] [--only=1a,1b,1c,2,3,4a,4b,4c,4d,4e,5a,5b]   (scripts/bench.sh builds and installs first)
 import { spawn, execFileSync } from "node:child_process";
 import { readFileSync, writeFileSync, existsSync, mkdtempSync, rmSync, cpSync, readdirSync, copyFileSync } from "node:fs";
 import os from "node:os";
@@ -405,6 +405,67 @@ if (want("4d")) {
   } finally {
     globalThis.fetch = realFetch;
   }
+}
+
+// 4e. Events (README "Watching your sellers"): the cost with nobody listening, with a
+// diagnostics_channel subscriber, and with an onEvent listener ------------------------------------------
+if (want("4e")) {
+  progress("4e events, Node");
+  const dc = await import("node:diagnostics_channel");
+  const API = "https://api.avito.ru/core/v1/accounts/self";
+  const body = JSON.stringify({ id: 1 });
+  const realFetch = globalThis.fetch;
+  const memoryApi = async () => new Response(body, { status: 200, headers: { "content-type": "application/json" } });
+  let received = 0;
+  const onEvent = () => { received++; };
+  const manager = (extra) => new lib.TokenManager({ auth: new lib.AvitoAuth({ clientId: "bench-client", clientSecret: "bench-secret", host: "https://api.avito.ru", fetch: memoryFetch() }), ...extra });
+  // How each contender listens: nobody, a channel subscriber (and a TracingChannel one), onEvent.
+  const listeners = { "nobody listening": {}, "a diagnostics_channel subscriber": { channel: true }, "onEvent": { onEvent } };
+  const subscriber = () => { received++; };
+  const tracer = { start() {}, end() {}, asyncStart() {}, asyncEnd() { received++; }, error() {} };
+  const listen = (how, on) => {
+    if (!how.channel) return;
+    if (on) { dc.subscribe("avito-auth:event", subscriber); dc.tracingChannel("avito-auth:renewal").subscribe(tracer); }
+    else { dc.unsubscribe("avito-auth:event", subscriber); dc.tracingChannel("avito-auth:renewal").unsubscribe(tracer); }
+  };
+  const rows = [];
+  globalThis.fetch = memoryApi;
+  try {
+    for (const [what, call] of [
+      ["tm.getAccessToken(), cached token", (tm) => tm.getAccessToken()],
+      ["tm.fetch, cached token", async (tm) => (await tm.fetch(API)).json()],
+      ["a renewal (invalidate(), then getAccessToken(); in-memory token endpoint)", (tm) => (tm.invalidate(), tm.getAccessToken())],
+    ]) {
+      const contenders = Object.fromEntries(Object.entries(listeners).map(([n, how]) => [n, { how, tm: manager(how.onEvent ? { onEvent } : {}) }]));
+      const names = Object.keys(contenders);
+      const perRound = Q(500, 4000), rounds = Q(3, 9);
+      for (const n of names) { listen(contenders[n].how, true); for (let i = 0; i < perRound; i++) await call(contenders[n].tm); listen(contenders[n].how, false); }
+      const samples = Object.fromEntries(names.map((n) => [n, []]));
+      for (let r = 0; r < rounds; r++) for (const n of rotate(names, r)) {
+        const { how, tm } = contenders[n];
+        listen(how, true);
+        const t0 = process.hrtime.bigint();
+        for (let i = 0; i < perRound; i++) await call(tm);
+        samples[n].push(Number(process.hrtime.bigint() - t0) / perRound);
+        listen(how, false);
+      }
+      const none = median(samples[names[0]]);
+      for (const n of names) rows.push([what, n, median(samples[n]), median(samples[n]) / none]);
+    }
+  } finally {
+    globalThis.fetch = realFetch;
+  }
+  if (received === 0) throw new Error("4e: no listener received an event");
+  out(`### 4e. Events, Node ${process.version}: with nobody listening, a diagnostics_channel subscriber, an onEvent listener`);
+  out();
+  out("Interleaved rounds, median ns/call. A token served from memory reaches `onEvent` only (the hot path asks nothing of JavaScript otherwise); a renewal's events reach both, and the renewal's TracingChannel.");
+  out();
+  out(`| call | listening | ns/call | × nobody listening |`);
+  out(`| --- | --- | ---: | ---: |`);
+  for (const [what, n, m, x] of rows) out(`| ${what} | ${n} | ${fmt(m)} | ${x.toFixed(3)} |`);
+  out();
+  const hot = rows.filter(([w, n]) => !w.startsWith("a renewal") && n === "a diagnostics_channel subscriber").map(([, , , x]) => x);
+  budget({ budget: "(report only) events: tm.getAccessToken / tm.fetch with a channel subscriber vs nobody listening", before: "– (no events)", after: hot.map((x) => `${x.toFixed(3)}×`).join(", "), met: undefined });
 }
 
 // 4b. Where the time goes: CPU profiles ------------------------------------------------------------------

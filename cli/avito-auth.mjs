@@ -85,8 +85,9 @@ Options:
 ${COMMON}`,
   status: `Usage: avito-auth status [--json]
 
-Shows the profile, its client id and host, its scopes and when its access token expires.
-Never shows a token or secret.
+Shows the profile, its client id and host, its scopes, when its access token expires, and its
+health as the stored set records it (state, last renewal, failures in a row and the last one,
+scopes an API found missing). Never shows a token or secret.
 
 Options:
   --json     the same as JSON
@@ -277,11 +278,14 @@ function savedProfile(profile) {
   return { ...saved, name: profile.name };
 }
 
-/** A TokenManager over the profile's file store (renewals are shared across processes), and its host. */
-async function userManager(values, profile) {
+/**
+ * A TokenManager over the profile's file store (renewals are shared across processes), and its
+ * host; `onEvent` gets its events (README "Watching your sellers").
+ */
+async function userManager(values, profile, onEvent) {
   const saved = savedProfile(profile);
   const auth = await authFor(values, saved);
-  return { tm: new TokenManager({ auth, grant: "refresh_token", store: new ProfileTokenStore(profile) }), host: auth.host };
+  return { tm: new TokenManager({ auth, grant: "refresh_token", store: new ProfileTokenStore(profile), ...(onEvent ? { onEvent } : {}) }), host: auth.host, saved };
 }
 
 // ── login ────────────────────────────────────────────────────────────────────────────────
@@ -474,12 +478,21 @@ function expiry(at) {
   return { at: new Date(at).toISOString(), text: left > 0 ? `${new Date(at).toISOString()} (in ${human(left)})` : `${new Date(at).toISOString()} (expired ${human(-left)} ago; renewed on next use)` };
 }
 
+/** `login --scope …` with what the profile was granted and what an API found missing. */
+const loginWith = (granted, missing) => `avito-auth login --scope ${[...new Set([...granted, ...missing])].join(",")}`;
+const when = (at) => (typeof at === "number" ? new Date(at).toISOString() : null);
+
 async function status({ values, profile }) {
   const saved = savedProfile(profile);
-  pinnedHost(values, saved);
+  const host = pinnedHost(values, saved);
+  // The library's status(): read from the profile's stored set, the same in every process. It
+  // reads the store only: the client secret is not needed, nor sent.
+  const auth = new AvitoAuth({ clientId: saved.client_id, clientSecret: "unused-by-status", ...(host ? { host } : {}) });
+  const health = await new TokenManager({ auth, grant: "refresh_token", store: new ProfileTokenStore(profile) }).status();
   const t = saved.tokens;
-  const scopes = Array.isArray(t.scopes) ? t.scopes : typeof t.scope === "string" ? t.scope.split(/[,\s]+/).filter(Boolean) : [];
+  const scopes = health.scopes;
   const exp = expiry(t.expires_at);
+  const failure = health.lastFailure;
   const info = {
     profile: profile.name,
     file: profile.file,
@@ -488,8 +501,14 @@ async function status({ values, profile }) {
     scopes,
     expires_at: exp.at ?? null,
     refresh_token: typeof t.refresh_token === "string" ? "saved" : "none (sign in again)",
+    state: health.state,
+    last_renewal_at: when(health.lastRenewalAt),
+    last_failure: failure && { ...failure, at: when(failure.at) },
+    consecutive_failures: health.consecutiveFailures,
+    missing_scopes: health.missingScopes ?? [],
   };
   if (values.json) return process.stdout.write(`${JSON.stringify(info, null, 2)}\n`);
+  const failed = failure ? `; last ${info.last_failure.at}: ${[failure.kind, failure.status, failure.error].filter((x) => x !== null).join(" ")}` : "";
   process.stdout.write([
     `Profile:    ${info.profile} (${info.file})`,
     `Client id:  ${info.client_id}`,
@@ -497,6 +516,10 @@ async function status({ values, profile }) {
     `Scopes:     ${scopes.join(", ") || "(none named)"}`,
     `Expires:    ${exp.text}`,
     `Refresh:    ${info.refresh_token}`,
+    `State:      ${health.state}`,
+    `Renewed:    ${info.last_renewal_at ?? "not since the sign-in"}`,
+    `Failures:   ${health.consecutiveFailures} in a row${failed}`,
+    ...(info.missing_scopes.length ? [`Missing:    ${info.missing_scopes.join(", ")} (an API refused them): run ${loginWith(scopes, info.missing_scopes)}`] : []),
   ].join("\n") + "\n");
 }
 
@@ -512,13 +535,16 @@ async function api({ values, positionals, profile }) {
   if (!method || !apiPath || rest.length) throw new UsageError("api: expected METHOD PATH, e.g. avito-auth api GET /core/v1/accounts/self");
   if (!/^[A-Za-z]{1,16}$/.test(method)) throw new UsageError("api: METHOD must be an HTTP method such as GET or POST");
   if (!apiPath.startsWith("/") || apiPath.startsWith("//")) throw new UsageError("api: PATH must start with a single /");
-  let tm, host;
+  let tm, host, saved;
+  // The scopes a 403 found missing (tm.fetch hands such a refusal back without renewing).
+  let missing = [];
+  const onEvent = (e) => e.type === "api_refused" && e.missingScopes && (missing = e.missingScopes);
   if (values.app) {
     const auth = await authFor(values, undefined);
     tm = new TokenManager({ auth, grant: "client_credentials" });
     host = auth.host;
   } else {
-    ({ tm, host } = await userManager(values, profile));
+    ({ tm, host, saved } = await userManager(values, profile, onEvent));
   }
   const init = { method: method.toUpperCase(), headers: { accept: "application/json" } };
   if (values.data !== undefined) {
@@ -533,7 +559,9 @@ async function api({ values, positionals, profile }) {
   } catch {}
   if (out) process.stdout.write(out.endsWith("\n") ? out : `${out}\n`);
   if (!res.ok) {
-    process.stderr.write(`avito-auth: ${init.method} ${apiPath}: HTTP ${res.status}\n`);
+    const granted = Array.isArray(saved?.tokens.scopes) ? saved.tokens.scopes : [];
+    const why = missing.length ? `: the token lacks ${missing.join(", ")}, which this operation declares; sign in again with it: ${loginWith(granted, missing)}` : "";
+    process.stderr.write(`avito-auth: ${init.method} ${apiPath}: HTTP ${res.status}${why}\n`);
     return EXIT.api;
   }
 }

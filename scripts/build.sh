@@ -5,7 +5,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/setup.sh
 
-# 1. Rust → wasm (cargo release profile, wasm-bindgen --target web, wasm-opt -Oz).
+# 1. Rust → wasm (cargo release profile, wasm-bindgen --target web, wasm-opt -Oz). The snippets
+#    folder is made anew (wasm-bindgen leaves a removed snippet's file behind).
+rm -rf target/wasm-pack/snippets
 wasm-pack --log-level warn build --release --target web --out-dir target/wasm-pack --out-name avito_auth --no-pack >&2
 
 # 2. The ESM files as they are: the one .wasm, its glue, the crate's ApiException snippet, the
@@ -15,11 +17,11 @@ rm -rf pkg && mkdir pkg
 cp target/wasm-pack/avito_auth_bg.wasm pkg/
 # wasm-bindgen's generated glue is shipped minified; our own JS stays readable.
 esbuild target/wasm-pack/avito_auth.js --minify --format=esm --log-level=error --outfile=pkg/avito_auth.js
-# wasm-bindgen puts `#[wasm_bindgen(module = "/js/exception.js")]` under snippets/<crate>-<hash>/
-# and imports it from there; exception.js re-exports that very class, so what users import is
-# what Rust throws.
+# wasm-bindgen puts `#[wasm_bindgen(module = "/js/exception.js")]` (and js/events.js) under
+# snippets/<crate>-<hash>/ and imports them from there; exception.js re-exports that very class,
+# so what users import is what Rust throws.
 SNIPPET="$(cd target/wasm-pack && ls snippets/*/js/exception.js)"
-mkdir -p "pkg/$(dirname "$SNIPPET")" && cp "target/wasm-pack/$SNIPPET" "pkg/$SNIPPET"
+mkdir -p "pkg/$(dirname "$SNIPPET")" && cp target/wasm-pack/"$(dirname "$SNIPPET")"/*.js "pkg/$(dirname "$SNIPPET")/"
 echo "export { ApiException } from \"./$SNIPPET\";" > pkg/exception.js
 cp pkg-template/{api,workerd,edge-light,browser,init,durable-object,redis,postgres,deno-kv,d1,testing,opentelemetry,store-protocol}.js pkg-template/node.mjs pkg-template/LICENSE pkg/
 # The command line (the package's `bin`): a consumer of the public API, apart from the library.

@@ -6,15 +6,17 @@
 
 mod renew_due;
 
+use super::events::{members, Events};
 use super::exception::{exception, invalid, rejected};
 use super::js::{self, rust_string};
 use super::options;
 use super::seal::{accept_plaintext, KeyRing, SealedStore};
 use super::tokens::{
-    copy_of, overwrite, write_sign_out, HeldTokens, MemoryTokenStore, Store, TokenManager,
+    copy_of, overwrite, status, write_sign_out, HeldTokens, MemoryTokenStore, Store, TokenManager,
 };
+use crate::oauth::health::HEALTH;
 use crate::oauth::overwrite::{bound_ms, Written};
-use crate::oauth::renewal::DEFAULT_LEASE_MS;
+use crate::oauth::renewal::{RenewalGrant, DEFAULT_LEASE_MS};
 use crate::oauth::renewal::{REFRESH_REFUSED_AT, RENEWAL, SIGNED_OUT_AT};
 use js_sys::{Function, Object, Promise};
 use std::cell::RefCell;
@@ -44,18 +46,21 @@ export interface AccountTokensOptions {
   seal?: SealOptions;
   /** Passed to every TokenManager. */
   fetch?: (input: RequestInfo | URL, init?: RequestInit) => Promise<Response>;
+  /** Every account's events, each with its `accountId` (README "Watching your sellers"). */
+  onEvent?: (event: AvitoAuthEvent) => void;
 }
 "#;
 
 /// The TokenManager options every account's manager gets from AccountTokens' own (`store`,
 /// `tokens` and `onTokens` are per account).
-const PASSED_OPTIONS: [&str; 6] = [
+const PASSED_OPTIONS: [&str; 7] = [
     "auth",
     "refreshSkewMs",
     "leaseMs",
     "strictRotation",
     "refusalRenewalIntervalMs",
     "fetch",
+    "onEvent",
 ];
 
 const DEFAULT_MAX_ACCOUNTS: f64 = 1000.0;
@@ -161,6 +166,9 @@ struct Accounts {
     /// The `seal` option: every account's store sealed with these keys (derived once, shared),
     /// and whether plaintext sets are read.
     seal: Option<(Rc<KeyRing>, bool)>,
+    /// The `onEvent` listener, for what happens outside a manager (a sign-out or a status of an
+    /// account with none cached).
+    events: Events,
 }
 
 impl Accounts {
@@ -204,7 +212,7 @@ impl Accounts {
             return Err(invalid("the store factory must return a store object"));
         }
         let options = self.options(&store, Some(id));
-        Ok((TokenManager::new(options.into())?, store))
+        Ok((TokenManager::build(&options.into(), Some(id))?, store))
     }
 
     fn options(&self, store: &JsValue, id: Option<&str>) -> Object {
@@ -282,9 +290,24 @@ async fn sign_out(accounts: Rc<Accounts>, id: String) -> Result<JsValue, JsValue
             write_sign_out(&store, accounts.lease_ms)
                 .await
                 .map_err(|f| exception(&f))?;
+            accounts
+                .events
+                .for_account(&id)
+                .emit("signed_out", &|| members([]));
             Ok(JsValue::UNDEFINED)
         }
     }
+}
+
+/// The account's status: its cached manager's (with what it served), or the store's.
+async fn account_status(accounts: Rc<Accounts>, id: String) -> Result<JsValue, JsValue> {
+    let cached = accounts.with_cache(|c| c.entry(&id).map(|e| e.manager.share()))?;
+    if let Some(manager) = cached {
+        return manager.status_now().await;
+    }
+    let store = store_of(&accounts, &id)?;
+    let events = accounts.events.for_account(&id);
+    status(&store, RenewalGrant::RefreshToken, None, &events).await
 }
 
 /// One TokenManager per Avito account, from a store factory, in a bounded cache.
@@ -293,10 +316,24 @@ pub struct AccountTokens {
     inner: Rc<Accounts>,
 }
 
+impl AccountTokens {
+    /// The promise of `task` for the account `account` names (rejected for a bad id).
+    fn for_account<T: std::future::Future<Output = Result<JsValue, JsValue>> + 'static>(
+        &self,
+        account: &JsValue,
+        task: impl FnOnce(Rc<Accounts>, String) -> T,
+    ) -> Promise {
+        match account_id(account) {
+            Ok(id) => super::promise(task(self.inner.clone(), id)),
+            Err(e) => rejected(e),
+        }
+    }
+}
+
 #[wasm_bindgen]
 impl AccountTokens {
     /// `{ auth, store: (accountId) => TokenStore, maxAccounts?, refreshSkewMs?, leaseMs?,
-    /// strictRotation?, refusalRenewalIntervalMs?, onTokens?, fetch? }`.
+    /// strictRotation?, refusalRenewalIntervalMs?, onTokens?, fetch?, onEvent? }`.
     #[wasm_bindgen(constructor)]
     pub fn new(
         #[wasm_bindgen(unchecked_param_type = "AccountTokensOptions")] options: JsValue,
@@ -307,7 +344,7 @@ impl AccountTokens {
             ));
         }
         // AccountTokens' own options, and the TokenManager options it passes on.
-        let [auth, skew, lease, strict, refusal, fetch] = PASSED_OPTIONS;
+        let [auth, skew, lease, strict, refusal, fetch, on_event] = PASSED_OPTIONS;
         let known = [
             auth,
             skew,
@@ -315,6 +352,7 @@ impl AccountTokens {
             strict,
             refusal,
             fetch,
+            on_event,
             "store",
             "maxAccounts",
             "onTokens",
@@ -370,7 +408,9 @@ impl AccountTokens {
         let lease_ms = js::get(&template, "leaseMs")
             .as_f64()
             .unwrap_or(DEFAULT_LEASE_MS);
+        let listener = js::get(&template, "onEvent").dyn_into::<Function>().ok();
         let accounts = Accounts {
+            events: Events::new(listener, None),
             lease_ms,
             template,
             factory,
@@ -419,7 +459,8 @@ impl AccountTokens {
             return rejected(invalid("tokens must be a TokenSet with a refresh_token"));
         }
         let fresh = copy_of(&tokens);
-        for member in [RENEWAL, REFRESH_REFUSED_AT, SIGNED_OUT_AT] {
+        // A new sign-in starts a new health too (its scopes may be the ones found missing).
+        for member in [RENEWAL, REFRESH_REFUSED_AT, SIGNED_OUT_AT, HEALTH] {
             let _ = js_sys::Reflect::delete_property(&fresh, &JsValue::from_str(member));
         }
         super::promise(sign_in(self.inner.clone(), id, fresh.into()))
@@ -433,11 +474,17 @@ impl AccountTokens {
         &self,
         #[wasm_bindgen(js_name = accountId, unchecked_param_type = "string")] account: JsValue,
     ) -> Promise {
-        let id = match account_id(&account) {
-            Ok(id) => id,
-            Err(e) => return rejected(e),
-        };
-        super::promise(sign_out(self.inner.clone(), id))
+        self.for_account(&account, sign_out)
+    }
+
+    /// The account's state and health as its stored set records them (`TokenManager.status()`),
+    /// without making a manager for it; nothing secret.
+    #[wasm_bindgen(unchecked_return_type = "Promise<TokenStatus>")]
+    pub fn status(
+        &self,
+        #[wasm_bindgen(js_name = accountId, unchecked_param_type = "string")] account: JsValue,
+    ) -> Promise {
+        self.for_account(&account, account_status)
     }
 
     /// Drops the account's cached manager (if any); whether there was one.

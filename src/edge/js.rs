@@ -152,6 +152,63 @@ extern "C" {
     pub fn with_caller_stack(promise: &js_sys::Promise) -> Result<js_sys::Promise, JsValue>;
 }
 
+#[wasm_bindgen(module = "/js/events.js")]
+extern "C" {
+    /// The `health` a renewal's write records over `recorded`: `failures` in a row, and the
+    /// renewal's time or `failure`'s (an ApiException's) kind, status and error.
+    #[wasm_bindgen(catch, js_name = healthAfter)]
+    pub fn health_after(
+        recorded: &JsValue,
+        failures: f64,
+        failure: &JsValue,
+    ) -> Result<JsValue, JsValue>;
+    /// `recorded` with `missing` (an array) added to `missing_scopes`, or `undefined` when it
+    /// lists them all.
+    #[wasm_bindgen(catch, js_name = withMissingScopes)]
+    pub fn with_missing_scopes(recorded: &JsValue, missing: &JsValue) -> Result<JsValue, JsValue>;
+    /// The object `status()` returns.
+    #[wasm_bindgen(catch, js_name = statusOf)]
+    pub fn status_of(
+        state: &str,
+        recorded: &JsValue,
+        failures: f64,
+        expires_at: Option<f64>,
+        granted: &JsValue,
+        served_from_memory: f64,
+        served_from_store: f64,
+    ) -> Result<JsValue, JsValue>;
+}
+
+#[wasm_bindgen(module = "/js/events.js")]
+extern "C" {
+    /// Keeps the channels of `node:diagnostics_channel` (`dc`); whether it could.
+    #[wasm_bindgen(catch, js_name = setDiagnostics)]
+    pub fn set_diagnostics(dc: &JsValue) -> Result<bool, JsValue>;
+    #[wasm_bindgen(catch, js_name = channelListening)]
+    pub fn channel_listening() -> Result<bool, JsValue>;
+    /// Builds the event `{ type, at, accountId?, … }` from the member values and delivers it to
+    /// `listener` (a function or undefined) and the channel; `trace`: a renewal's TracingChannel
+    /// context (from `traceStart`), which gets the same members and ends.
+    #[wasm_bindgen(catch)]
+    #[allow(clippy::too_many_arguments)]
+    pub fn deliver(
+        listener: &JsValue,
+        kind: &str,
+        account_id: &JsValue,
+        trace: &JsValue,
+        a: JsValue,
+        b: JsValue,
+        c: JsValue,
+        d: JsValue,
+        e: JsValue,
+        f: JsValue,
+        g: JsValue,
+        h: JsValue,
+    ) -> Result<(), JsValue>;
+    #[wasm_bindgen(catch, js_name = traceStart)]
+    pub fn trace_start(renewal_id: &str, account_id: &JsValue) -> Result<JsValue, JsValue>;
+}
+
 /// `target[key]` for any value: `undefined` for non-objects and for getters or proxies that throw.
 pub fn get(target: &JsValue, key: &str) -> JsValue {
     if target.is_object() || target.is_function() {

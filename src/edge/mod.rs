@@ -9,6 +9,8 @@
 //! - `accounts`: `AccountTokens` (one TokenManager per account, in a bounded cache);
 //! - `transport`: one token request to the end (the retry loop), its settings, sending it, its
 //!   answer read through one bounded reader, the token as a JS object;
+//! - `events`: `onEvent` and the `node:diagnostics_channel` channels (README "Watching your
+//!   sellers");
 //! - `timing`: the owner of each attempt's AbortController, timer and caller-signal listener;
 //! - `options`: option objects read with serde-wasm-bindgen, arguments checked;
 //! - `exception`: `EdgeError` (a core failure or a thrown JS value), and the `ApiException` (a
@@ -29,6 +31,7 @@ use wasm_bindgen::JsValue;
 mod accounts;
 mod auth;
 mod client;
+mod events;
 mod exception;
 mod js;
 mod options;

@@ -54,7 +54,7 @@ pub fn required_scopes(
 const MAX_SCOPES: usize = 64;
 
 /// The scopes a TokenSet names, in `scopes` (a list) or `scope` (Avito's comma-joined string).
-fn granted(set: &JsValue) -> Vec<String> {
+pub fn granted(set: &JsValue) -> Vec<String> {
     // Copied through a catching call (the stored set is the store's object), and bounded.
     let listed = js::get(set, "scopes");
     let mut names: Vec<String> = match js_sys::Array::is_array(&listed) {
@@ -73,23 +73,43 @@ fn granted(set: &JsValue) -> Vec<String> {
     names
 }
 
-/// Whether a call that `fetch(target, init)` sent to `host` with a token of `set` is an Avito
-/// operation declaring a scope the set was not granted.
-pub fn lacks_scope(set: &JsValue, target: &JsValue, init: &JsValue, host: &str) -> bool {
-    let request = target.dyn_ref::<web_sys::Request>();
-    let href = match (request, target.dyn_ref::<web_sys::Url>()) {
-        (Some(request), _) => Some(request.url()),
-        (None, Some(url)) => Some(url.href()),
-        (None, None) => target.as_string().as_deref().and_then(serialized),
-    };
-    let method = js::get(init, "method")
-        .as_string()
-        .or_else(|| request.map(web_sys::Request::method))
-        .unwrap_or_else(|| "GET".to_owned());
+/// The method and URL of a call `fetch(target, init)`, as a refusal's scope check and its event
+/// read them.
+pub struct Call {
+    pub method: String,
+    pub href: Option<String>,
+}
+
+impl Call {
+    pub fn of(target: &JsValue, init: &JsValue) -> Call {
+        let request = target.dyn_ref::<web_sys::Request>();
+        let href = match (request, target.dyn_ref::<web_sys::Url>()) {
+            (Some(request), _) => Some(request.url()),
+            (None, Some(url)) => Some(url.href()),
+            (None, None) => target.as_string().as_deref().and_then(serialized),
+        };
+        let method = js::get(init, "method")
+            .as_string()
+            .or_else(|| request.map(web_sys::Request::method))
+            .unwrap_or_else(|| "GET".to_owned());
+        Call { method, href }
+    }
+
+    /// The URL's path, without its query (what an event may show).
+    pub fn path(&self) -> Option<String> {
+        let url = web_sys::Url::new(self.href.as_deref()?).ok()?;
+        Some(url.pathname())
+    }
+}
+
+/// The scopes the call `call` sent to `host` with a token of `set` declares and the set was not
+/// granted (empty: none, or not an Avito operation).
+pub fn missing_scopes(set: &JsValue, call: &Call, host: &str) -> Vec<&'static str> {
     let granted = granted(set);
     let granted: Vec<&str> = granted.iter().map(String::as_str).collect();
-    href.as_deref()
+    call.href
+        .as_deref()
         .and_then(|href| path_on(href, host))
-        .and_then(|path| operations::missing_scopes(&method, path, &granted))
-        .is_some_and(|missing| !missing.is_empty())
+        .and_then(|path| operations::missing_scopes(&call.method, path, &granted))
+        .unwrap_or_default()
 }

@@ -154,9 +154,94 @@ export interface TokenSet extends GetAccessTokenAuthorizationCode200Response {
    * (`invalid_grant`): the seller must sign in again. A new sign-in writes a set without it.
    */
   refresh_refused_at?: number;
+  /**
+   * Written by a TokenManager's renewal in the write that ends its request (README "Watching your
+   * sellers"): what `status()` reads, the same in every process sharing the store.
+   */
+  health?: TokenHealth;
 }
 
-/** A refresh in flight, or whose answer was lost. */
+/** The account's health as the stored set records it (no secret). */
+export interface TokenHealth {
+  /** Unix ms of the last renewal that delivered tokens. */
+  last_renewal_at?: number;
+  /** The last failed presentation: its ApiException's `kind`, `status` and `error`. */
+  last_failure?: { at: number; kind: ApiExceptionKind; status?: number; error?: string };
+  /** Presentations that failed in a row (0 after a renewal). */
+  consecutive_failures?: number;
+  /** Scopes an Avito operation declared and a 403 found not granted (`tm.fetch`). */
+  missing_scopes?: string[];
+}
+
+/** `tm.status()` / `accounts.status(id)`: read from the stored set; nothing secret. */
+export interface TokenStatus {
+  /**
+   * `"ok"`; `"renewing"` (a renewal's answer may still come); `"failing"` (the last presentations
+   * failed); `"sign_in_required"` (no refresh token remains); `"signed_out"`; `"empty"` (nothing
+   * stored).
+   */
+  state: "ok" | "renewing" | "failing" | "sign_in_required" | "signed_out" | "empty";
+  /** Unix ms, or null when the server gave no `expires_in` (or nothing is stored). */
+  expiresAt: number | null;
+  scopes: string[];
+  lastRenewalAt: number | null;
+  lastFailure: { at: number; kind: ApiExceptionKind | null; status: number | null; error: string | null } | null;
+  consecutiveFailures: number;
+  /** Scopes a 403 found missing (sign the seller in again with them). */
+  missingScopes?: string[];
+  /** Tokens this process served from memory (no store read), and from a store read without a renewal. */
+  servedFromMemory: number;
+  servedFromStore: number;
+}
+
+/** What every event has. `accountId`: from AccountTokens' managers. */
+interface AvitoAuthEventBase {
+  /** Unix ms. */
+  at: number;
+  accountId?: string;
+}
+
+/**
+ * What a TokenManager reports (README "Watching your sellers"): to `onEvent`, and on
+ * `node:diagnostics_channel` channel `"avito-auth:event"` where the runtime has it. Never a token,
+ * a code, a secret or a URL query.
+ */
+export type AvitoAuthEvent = AvitoAuthEventBase & (
+  /** The renewal went past reading the store (it leases, waits for another renewer or requests). */
+  | { type: "renewal_started"; renewalId: string }
+  | {
+      type: "renewal_finished";
+      renewalId: string;
+      /** `"failed"` also when the renewal then handed out the stored token that is still valid. */
+      outcome: "renewed" | "failed";
+      /** The ApiException's, on failure. */
+      kind?: ApiExceptionKind;
+      status?: number;
+      error?: string;
+      durationMs: number;
+      /** Refresh tokens presented (or client_credentials requests) by this renewal. */
+      presentations: number;
+      /** Time asleep waiting for another renewer (or for a lost answer's mark to pass). */
+      waitedMs: number;
+    }
+  | { type: "sign_in_required"; reason: "refused" | "none_stored" | "signed_out" | "lost_answer" }
+  | { type: "signed_out" }
+  /** `error`: the store's message, redacted. */
+  | { type: "store_error"; call: "get" | "compareAndSet" | "acquireLease" | "releaseLease"; error: string }
+  | {
+      type: "api_refused";
+      status: number;
+      method: string;
+      /** The URL's path, without its query. */
+      path?: string;
+      action: "recovered" | "handed_back";
+      reason: "missing_scopes" | "just_renewed" | "not_replayable" | "too_soon" | "no_token" | "adopted" | "renewed";
+      missingScopes?: string[];
+    }
+  /** One per token handed out; from memory only for a manager given `onEvent` (else counted in `status()`). */
+  | { type: "token_served"; source: "memory" | "store" }
+);
+
 export interface TokenRenewalMark {
   id: string;
   presented_at: number;
@@ -246,5 +331,10 @@ export interface TokenManagerOptions {
   onTokens?: (tokens: TokenSet) => void | Promise<void>;
   /** The fetch `tm.fetch` uses; default the global one. */
   fetch?: (input: RequestInfo | URL, init?: RequestInit) => Promise<Response>;
+  /**
+   * Called synchronously with every event (README "Watching your sellers"); what it returns is
+   * ignored, and a throw or rejection does not reach the manager.
+   */
+  onEvent?: (event: AvitoAuthEvent) => void;
 }
 "#;

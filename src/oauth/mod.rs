@@ -12,6 +12,8 @@
 //! - `retry`: whether and when to try again;
 //! - `renewal`: the token renewal protocol a `TokenManager` performs, as a state machine;
 //! - `renew_due`: renewal ahead of time (`accounts.renewDue`): who is due, the spread, results;
+//! - `health`: what a renewal's write records of its outcome in the stored set, and an account's
+//!   state (`tm.status()`);
 //! - `callback`: what an authorization callback says;
 //! - `seal`: the record a sealed store writes, and what a record read back means;
 //! - `base64`: RFC 4648 base64, strict;
@@ -23,6 +25,7 @@ pub mod callback;
 pub mod classify;
 pub mod failure;
 pub mod form;
+pub mod health;
 pub mod mutants;
 pub mod operations;
 pub mod overwrite;

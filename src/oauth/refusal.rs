@@ -59,6 +59,20 @@ pub fn on_answer(a: &Answered) -> OnAnswer {
     }
 }
 
+/// Why `on_answer` handed a refusal back (events report it): the scope is missing, the token was
+/// just renewed, the body cannot be sent again, or a recovery ran within the interval.
+pub fn hand_back_reason(a: &Answered) -> &'static str {
+    if a.missing_scopes {
+        "missing_scopes"
+    } else if a.token_just_renewed {
+        "just_renewed"
+    } else if !a.replayable {
+        "not_replayable"
+    } else {
+        "too_soon"
+    }
+}
+
 /// What the store's set means for a recovery from a refusal of `used`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Recovery {
@@ -135,6 +149,14 @@ mod tests {
             ..answered(403)
         };
         assert_eq!(on_answer(&soon), OnAnswer::HandBack);
+        assert_eq!(hand_back_reason(&soon), "too_soon");
+        assert_eq!(hand_back_reason(&consumed), "not_replayable");
+        assert_eq!(hand_back_reason(&just_renewed), "just_renewed");
+        let ungranted = Answered {
+            missing_scopes: true,
+            ..just_renewed
+        };
+        assert_eq!(hand_back_reason(&ungranted), "missing_scopes");
         let later = Answered {
             now_ms: 60_000.0,
             ..soon

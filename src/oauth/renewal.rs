@@ -380,6 +380,8 @@ pub struct Renewal {
     /// A renewal ahead of time ([`Renewal::ahead_of_time`]): it never ends with a still-valid
     /// set that is due.
     ahead: bool,
+    /// Why the write asked for last ends a failed presentation ([`Renewal::recorded`]).
+    recorded: Option<Why>,
 }
 
 /// How a renewal starts: what the manager knows before it.
@@ -417,6 +419,7 @@ impl Renewal {
             nonce: start.nonce,
             marks: 0,
             ahead: false,
+            recorded: None,
         }
     }
 
@@ -441,6 +444,28 @@ impl Renewal {
     pub fn mark_id(&self) -> String {
         let n = self.marks.to_string();
         concat_str(&[&self.nonce, ".", &n])
+    }
+
+    /// Why the presentation the last write reports failed (the set's `health` records it), even
+    /// when the renewal then hands out the still-valid token.
+    pub fn recorded(&self) -> Option<Why> {
+        self.recorded
+    }
+
+    /// How many times this renewal presented a refresh token (or asked client_credentials).
+    pub fn presentations(&self) -> u32 {
+        self.presentations
+    }
+
+    /// Why a renewal ending in `SignIn(why)` asks for a sign-in, as events name it.
+    pub fn sign_in_reason(&self, why: SignIn) -> &'static str {
+        match why {
+            SignIn::Refused => "refused",
+            SignIn::NoRefreshToken if self.last_read_refused_earlier => "refused",
+            SignIn::NoRefreshToken => "none_stored",
+            SignIn::SignedOut => "signed_out",
+            SignIn::LostAnswer => "lost_answer",
+        }
     }
 
     /// The ending of a renewal whose manager was signed out while it ran: whatever it obtained
@@ -727,6 +752,7 @@ impl Renewal {
     }
 
     fn record(&mut self, step: Step, why: Why) -> Step {
+        self.recorded = Some(why);
         self.ending = Some(self.failure_ending(why));
         self.phase = Phase::Recording;
         step

@@ -314,6 +314,10 @@ describe("avito-auth command line", () => {
     const json = JSON.parse((await run(["status", "--json"])).stdout);
     assert.deepEqual(json.scopes, ["messenger:read", "items:info"]);
     assert.equal(json.expires_at, new Date(saved.tokens.expires_at).toISOString());
+    // Its health, from the library's status() over the profile (issue 21).
+    assert.match(r.stdout, /^State: +ok$/m);
+    assert.match(r.stdout, /^Failures: +0 in a row$/m);
+    assert.deepEqual([json.state, json.consecutive_failures, json.last_failure, json.missing_scopes], ["ok", 0, null, []]);
     for (const text of [r.stdout, JSON.stringify(json)]) {
       assert.ok(!text.includes(saved.tokens.access_token) && !text.includes(saved.tokens.refresh_token) && !text.includes(SECRET));
     }
@@ -381,6 +385,35 @@ describe("avito-auth command line", () => {
     await fetch(`${mock.url}/__expire`, { method: "POST" });
     const retried = await run(["api", "GET", "/core/v1/items"]);
     assert.equal(retried.code, 0, retried.stderr);
+  });
+
+  it("api on a 403 for a scope the profile lacks: the missing scope and the login to run; status shows it, then a failed renewal", async () => {
+    mock.apiScopes = { "/core/v1/accounts/self": "user:read" };
+    try {
+      const refreshes = mock.counts.refresh;
+      const refused = await run(["api", "GET", "/core/v1/accounts/self"]);
+      assert.equal(refused.code, 1);
+      oneLineError(refused);
+      assert.match(refused.stderr, /HTTP 403: the token lacks user:read, which this operation declares; sign in again with it: avito-auth login --scope messenger:read,items:info,user:read$/m);
+      assert.equal(mock.counts.refresh, refreshes, "not renewed");
+      const json = JSON.parse((await run(["status", "--json"])).stdout);
+      assert.deepEqual(json.missing_scopes, ["user:read"]);
+      const text = (await run(["status"])).stdout;
+      assert.match(text, /^Missing: +user:read \(an API refused them\): run avito-auth login --scope messenger:read,items:info,user:read$/m);
+    } finally {
+      mock.apiScopes = {};
+    }
+    // A failed renewal is on record for the next status.
+    const saved = readProfile("default");
+    expireProfile("default", saved);
+    const unavailable = { status: 503, json: { error: "temporarily_unavailable" } };
+    mock.script(unavailable, unavailable, unavailable);
+    assert.equal((await run(["user-token"])).code, 1);
+    const json = JSON.parse((await run(["status", "--json"])).stdout);
+    assert.deepEqual([json.state, json.consecutive_failures, json.last_failure.kind, json.last_failure.status], ["failing", 1, "http", 503]);
+    assert.match((await run(["status"])).stdout, /^Failures: +1 in a row; last \d{4}-.*: http 503 temporarily_unavailable$/m);
+    assert.equal((await run(["user-token"])).code, 0, "renewed");
+    assert.equal(JSON.parse((await run(["status", "--json"])).stdout).state, "ok");
   });
 
   it("a refused refresh token: user-token exits 3 (sign in again)", async () => {

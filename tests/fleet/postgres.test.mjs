@@ -1,10 +1,12 @@
 // PostgresTokenStore against a real PostgreSQL server (Debian's, started here with initdb in a
 // temporary folder on 127.0.0.1): the conformance kit, fleets of Node processes renewing one and
-// a hundred accounts, a renewer killed mid-lease, and a server restart in the middle of a run.
+// a hundred accounts, a renewer killed mid-lease, a server restart in the middle of a run, and
+// status() across processes (issue 21): what one process's renewal or sign-out records in the
+// stored set, another process's `accounts.status(id)` reports.
 import { it, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { execFileSync, spawn } from "node:child_process";
-import { copyFileSync } from "node:fs";
+import { execFile, execFileSync, spawn } from "node:child_process";
+import { copyFileSync, existsSync, symlinkSync } from "node:fs";
 import path from "node:path";
 import { pathToFileURL } from "node:url";
 import { ROOT, SCRATCH } from "../support/load.mjs";
@@ -13,6 +15,8 @@ import { postgresBin, startPostgresFleet } from "../support/postgres.mjs";
 import { NEW_KEY, OLD_KEY, assertSwept, leakedTokens, sealKeysEnv } from "../support/seal.mjs";
 
 const RENEWER = path.join(ROOT, "tests/fleet/postgres-renewer.mjs");
+const PROCESS = path.join(ROOT, "tests/fleet/health-process.mjs");
+const SELF = "/core/v1/accounts/self"; // GET, declares user:read
 const scratchImport = (f) => import(pathToFileURL(path.join(SCRATCH, f)).href);
 let server, pool, mock, pg, store;
 
@@ -239,4 +243,93 @@ it("30 sellers renewed by 4 processes through the sealed example: one refresh ea
   } finally {
     await example.close();
   }
+});
+
+/** Runs one process (its own Node, its own pool) and returns what it printed. */
+function healthProcess(action, account, apiPath = "") {
+  return new Promise((resolve, reject) => {
+    execFile(process.execPath, [PROCESS, SCRATCH, server.url, mock.url, action, account, apiPath], { cwd: ROOT, timeout: 60_000 }, (err, stdout, stderr) => {
+      const line = stdout.split("\n").find((l) => l.startsWith("RESULT "));
+      if (!line) return reject(new Error(`${action} printed no result (${err?.message}): ${stdout}${stderr}`));
+      resolve(JSON.parse(line.slice(7)));
+    });
+  });
+}
+
+it("two processes: a failed renewal, a recovery, a missing scope, a refusal and a sign-out, as the other process's status() reports them", async () => {
+  mock.reset();
+  const secrets = ["demo-secret"];
+  const refresh = mock.grantRefresh("demo-client", "messenger:read");
+  secrets.push(refresh, "old-access");
+  const key = "avito:seller-1";
+  await pool.query("DELETE FROM avito_tokens WHERE key = $1", [key]);
+  const seeded = { access_token: "old-access", refresh_token: refresh, token_type: "Bearer", expires_in: 86400, expires_at: Date.now() - 1, scope: "messenger:read", scopes: ["messenger:read"] };
+  assert.equal(await new store.PostgresTokenStore({ client: pool, key }).compareAndSet(undefined, seeded), true);
+  const statuses = [];
+  const status = async () => {
+    const { health } = await healthProcess("status", "seller-1");
+    statuses.push(health);
+    return health;
+  };
+
+  let s = await status();
+  assert.equal(s.state, "ok");
+  assert.equal(s.consecutiveFailures, 0);
+  assert.equal(s.lastFailure, null);
+
+  // 1. A failed renewal in process A (503 on every attempt): process B sees it failing.
+  const unavailable = { status: 503, json: { error: "temporarily_unavailable" } };
+  mock.script(unavailable, unavailable, unavailable);
+  const failed = await healthProcess("token", "seller-1");
+  assert.equal(failed.error?.kind, "http");
+  assert.deepEqual(failed.events.filter((e) => e.type === "renewal_finished").map((e) => [e.outcome, e.kind, e.status, e.accountId]), [["failed", "http", 503, "seller-1"]]);
+  s = await status();
+  assert.equal(s.state, "failing");
+  assert.equal(s.consecutiveFailures, 1);
+  assert.deepEqual([s.lastFailure.kind, s.lastFailure.status, s.lastFailure.error], ["http", 503, "temporarily_unavailable"]);
+  mock.script(unavailable, unavailable, unavailable);
+  await healthProcess("token", "seller-1");
+  assert.equal((await status()).consecutiveFailures, 2, "each failed presentation counts");
+
+  // 2. Renewed by A: B sees it ok again, the last failure kept on record.
+  const renewed = await healthProcess("token", "seller-1");
+  assert.match(renewed.token, /^at_/);
+  secrets.push(renewed.token, (await pool.query("SELECT token_set FROM avito_tokens WHERE key = $1", [key])).rows[0].token_set.refresh_token);
+  s = await status();
+  assert.equal(s.state, "ok");
+  assert.equal(s.consecutiveFailures, 0);
+  assert.ok(s.lastRenewalAt >= s.lastFailure.at);
+  assert.ok(s.expiresAt > Date.now());
+
+  // 3. A 403 for a scope never granted: no renewal, and B sees the missing scope.
+  mock.apiScopes = { [SELF]: "user:read" };
+  const refreshes = mock.counts.refresh;
+  const refused = await healthProcess("fetch", "seller-1", SELF);
+  assert.equal(refused.status, 403);
+  assert.equal(mock.counts.refresh, refreshes, "no renewal");
+  assert.deepEqual(refused.events.filter((e) => e.type === "api_refused").map((e) => [e.action, e.reason, e.missingScopes]), [["handed_back", "missing_scopes", ["user:read"]]]);
+  s = await status();
+  assert.deepEqual(s.missingScopes, ["user:read"]);
+  assert.equal(s.state, "ok");
+
+  // 4. The server refuses the refresh token (invalid_grant) to A: B sees sign_in_required.
+  await pool.query("UPDATE avito_tokens SET token_set = jsonb_set(token_set, '{expires_at}', '0') WHERE key = $1", [key]);
+  mock.script({ status: 400, json: { error: "invalid_grant" } });
+  const dead = await healthProcess("token", "seller-1");
+  assert.equal(dead.error?.signInRequired, true);
+  assert.deepEqual(dead.events.filter((e) => e.type === "sign_in_required").map((e) => e.reason), ["refused"]);
+  s = await status();
+  assert.equal(s.state, "sign_in_required");
+  assert.equal(s.lastFailure.error, "invalid_grant");
+  assert.equal(s.consecutiveFailures, 1);
+
+  // 5. A signs the seller out: B sees signed_out.
+  const out = await healthProcess("signout", "seller-1");
+  assert.deepEqual(out.events.map((e) => [e.type, e.accountId]), [["signed_out", "seller-1"]]);
+  s = await status();
+  assert.equal(s.state, "signed_out");
+
+  mock.reset();
+  const texts = [...statuses, failed, renewed, refused, dead, out].map((x) => JSON.stringify(x.events ?? x));
+  for (const text of texts) for (const secret of secrets) assert.ok(!text.includes(secret), `a secret in ${text}`);
 });

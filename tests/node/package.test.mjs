@@ -43,6 +43,8 @@ it("TypeScript rejects misuse (the types are not `any`)", () => {
     'import { AccountTokens } from "avito-auth"; declare const a: AccountTokens; a.renewDue(["s"], { within: "1h" });',
     'import { AccountTokens } from "avito-auth"; declare const a: AccountTokens; const r: "renewed" = (await a.renewDue(["s"]))[0]!.result;',
     'import { instrument } from "avito-auth/opentelemetry"; instrument({ tracerProvider: {} });',
+    'import { TokenManager, AvitoAuth } from "avito-auth"; new TokenManager({ auth: new AvitoAuth({ clientId: "a", clientSecret: "b" }), onEvent: (e) => { const t: "nope" = e.type; void t; } });',
+    'import { TokenManager } from "avito-auth"; declare const tm: TokenManager; const s: "up" = (await tm.status()).state;',
   ]) {
     copyFileSync(path.join(ROOT, "tests/types/tsconfig.json"), path.join(SCRATCH, "tsconfig.json"));
     execFileSync("bash", ["-c", `cat > ${bad} <<'X'\n${src}\nX`]);

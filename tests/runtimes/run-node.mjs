@@ -16,5 +16,7 @@ if (mode === "bare") {
   const { createRequire } = await import("node:module");
   lib = createRequire(`${scratch}/package.json`)("./cjs.cjs");
 }
-const results = await runScenarios(lib, { mockUrl, deadUrl });
+// Node, Deno and Bun have node:diagnostics_channel: the events must be published there.
+const diagnostics = await import("node:diagnostics_channel");
+const results = await runScenarios(lib, { mockUrl, deadUrl, diagnostics, channel: true });
 console.log("RESULTS " + JSON.stringify(results));

@@ -112,28 +112,33 @@ describe("Deno and Bun", () => {
 });
 
 describe("Cloudflare workerd (Miniflare)", () => {
-  it("a module Worker bundled by wrangler", async () => {
-    const outdir = path.join(SCRATCH, "worker-dist");
-    mkdirSync(outdir, { recursive: true });
-    writeFileSync(path.join(SCRATCH, "worker.mjs"), `
-      import * as lib from "avito-auth";
-      import { runScenarios } from "./scenarios.mjs";
-      export default {
-        async fetch(request) {
-          const u = new URL(request.url);
-          const results = await runScenarios(lib, { mockUrl: u.searchParams.get("mock"), deadUrl: u.searchParams.get("dead") });
-          return new Response("RESULTS " + JSON.stringify(results));
-        },
-      };`);
-    const script = await bundleWithWrangler(path.join(SCRATCH, "worker.mjs"), outdir);
-    const mf = await startWorker(script);
-    try {
-      const res = await mf.dispatchFetch(`http://worker/?mock=${encodeURIComponent(mock.url)}&dead=${encodeURIComponent(deadUrl)}`);
-      assertAllPassed("workerd", { code: res.status, out: await res.text(), err: "" });
-    } finally {
-      await mf.dispose();
-    }
-  });
+  // Without nodejs_compat the entry finds no node:diagnostics_channel (onEvent alone); with it,
+  // the events are published there too.
+  for (const flags of [[], ["nodejs_compat"]]) {
+    it(`a module Worker bundled by wrangler${flags.length ? ", with nodejs_compat" : ""}`, async () => {
+      const outdir = path.join(SCRATCH, `worker-dist${flags.length ? "-compat" : ""}`);
+      mkdirSync(outdir, { recursive: true });
+      writeFileSync(path.join(SCRATCH, "worker.mjs"), `
+        import * as lib from "avito-auth";
+        import { runScenarios } from "./scenarios.mjs";
+        export default {
+          async fetch(request) {
+            const u = new URL(request.url);
+            const diagnostics = globalThis.process?.getBuiltinModule?.("node:diagnostics_channel");
+            const env = { mockUrl: u.searchParams.get("mock"), deadUrl: u.searchParams.get("dead"), diagnostics, channel: diagnostics !== undefined };
+            return new Response("RESULTS " + JSON.stringify(await runScenarios(lib, env)));
+          },
+        };`);
+      const script = await bundleWithWrangler(path.join(SCRATCH, "worker.mjs"), outdir);
+      const mf = await startWorker(script, { compatibilityFlags: flags });
+      try {
+        const res = await mf.dispatchFetch(`http://worker/?mock=${encodeURIComponent(mock.url)}&dead=${encodeURIComponent(deadUrl)}`);
+        assertAllPassed(`workerd${flags.length ? " nodejs_compat" : ""}`, { code: res.status, out: await res.text(), err: "" });
+      } finally {
+        await mf.dispose();
+      }
+    });
+  }
 });
 
 describe("Chromium", () => {

@@ -98,6 +98,44 @@ export const scenarios = {
     check(counts.refresh === 1, `one refresh, got ${counts.refresh}`);
     await expectError(lib, accounts.renewDue("due"), "invalid_argument", []);
   },
+  // Issue 21: what a manager reports. `env.diagnostics`: node:diagnostics_channel where the runner
+  // has it (then `env.channel` says the package must publish there); elsewhere onEvent alone.
+  async "events: onEvent and node:diagnostics_channel, no secret in any event"(lib, env) {
+    await admin(env, "/__reset", {});
+    const { refresh_token } = await admin(env, "/__refresh");
+    const auth = new lib.AvitoAuth({ clientId: ID, clientSecret: SECRET, host: env.mockUrl });
+    const seen = [];
+    const published = [];
+    const onMessage = (m) => published.push(m);
+    env.diagnostics?.subscribe("avito-auth:event", onMessage);
+    const secrets = [SECRET, refresh_token, "old-access-token"];
+    try {
+      const store = new lib.MemoryTokenStore({ access_token: "old-access-token", refresh_token, expires_at: 0 });
+      const tm = new lib.TokenManager({ auth, grant: "refresh_token", store, onEvent: (e) => seen.push(e) });
+      secrets.push(await tm.getAccessToken(), (await store.get()).refresh_token);
+      await tm.getAccessToken();
+      const refused = new lib.TokenManager({ auth, tokens: { access_token: "old-access-token", refresh_token: "rt_never_issued", expires_at: 0 }, onEvent: (e) => seen.push(e) });
+      secrets.push("rt_never_issued");
+      await expectError(lib, refused.getAccessToken(), "oauth", secrets);
+      const kinds = seen.map((e) => e.type + (e.outcome ? `:${e.outcome}` : "") + (e.reason ? `:${e.reason}` : "") + (e.source ? `:${e.source}` : ""));
+      const expected = ["renewal_started", "renewal_finished:renewed", "token_served:memory", "renewal_started", "renewal_finished:failed", "sign_in_required:refused"];
+      check(JSON.stringify(kinds) === JSON.stringify(expected), `events ${JSON.stringify(kinds)}`);
+      const failed = seen[4];
+      check(failed.kind === "oauth" && failed.status === 400 && failed.error === "invalid_grant" && failed.presentations === 1, "renewal_finished carries the failure");
+      const status = await tm.status();
+      check(status.state === "ok" && status.consecutiveFailures === 0 && status.servedFromMemory === 1 && status.lastRenewalAt > 0, `status ${JSON.stringify(status)}`);
+      const refusedStatus = await refused.status();
+      check(refusedStatus.state === "sign_in_required" && refusedStatus.lastFailure.error === "invalid_grant", `status ${JSON.stringify(refusedStatus)}`);
+      for (const e of [...seen, ...published, status, refusedStatus]) {
+        const text = `${JSON.stringify(e)}\n${String(Object.values(e))}`;
+        for (const secret of secrets) check(!text.includes(secret), `no secret in ${e.type ?? "status"}`);
+      }
+      if (env.channel) check(published.length === seen.length && published.every((e, i) => e === seen[i]), `the channel got every event (${published.length} of ${seen.length})`);
+      else check(published.length === 0, "no channel here");
+    } finally {
+      env.diagnostics?.unsubscribe("avito-auth:event", onMessage);
+    }
+  },
   async "refresh_token rotation"(lib, env) {
     const { refresh_token } = await admin(env, "/__refresh");
     const app = new lib.ApplicationAccessApi(new lib.ApiClient(new lib.Configuration({ host: env.mockUrl })));

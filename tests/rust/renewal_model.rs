@@ -13,7 +13,10 @@
 //! - every renewal ends within its bound;
 //! - a mark that was written is followed by its request or taken back (no orphan mark holds
 //!   everyone off), unless the store failed the very read that checks it;
-//! - the machine never asks to send a request whose mark has passed.
+//! - the machine never asks to send a request whose mark has passed;
+//! - a renewal's write that ends a presentation counts the account's failures on from the stored
+//!   count (one more after a failure, none after delivered tokens): no interleaving loses or
+//!   double-counts health.
 //!
 //! Every step the edge performs is driven here: seeding an empty store from the manager's
 //! `tokens` (some worlds start empty), the re-read after a mark's lost reply, servers that do not
@@ -23,6 +26,7 @@
 //! store faults. After a sign-out or a deleted row no renewal writes tokens into the store. With the `model-mutants` feature,
 //! `removing_any_guard_fails_the_model` removes each guard in turn and shows that the model fails.
 
+use avito_auth::oauth::health;
 use avito_auth::oauth::overwrite::{self, Overwrite, OverwriteEvent, OverwriteStep, Written};
 use avito_auth::oauth::persist::{Persist, PersistEvent, PersistStep, Persisted};
 use avito_auth::oauth::renewal::{
@@ -43,6 +47,8 @@ struct Set {
     refused_at: Option<f64>,
     /// A sign-out's tombstone (with `access` 0 and no refresh token).
     signed_out_at: Option<f64>,
+    /// `health.consecutive_failures`, as the core's rule (`avito_auth::oauth::health`) writes it.
+    failures: f64,
 }
 
 impl Set {
@@ -70,6 +76,7 @@ impl Set {
             mark: None,
             refused_at: None,
             signed_out_at: Some(at),
+            failures: 0.0,
         }
     }
     fn key(&self) -> (u64, Option<u64>, Option<&str>) {
@@ -248,6 +255,7 @@ impl World {
             mark: None,
             refused_at: None,
             signed_out_at: None,
+            failures: 0.0,
         }
     }
 
@@ -527,7 +535,14 @@ fn step_renewer(w: &mut World, r: &mut Renewer, seed: u64, bound: f64, quiet: bo
             return;
         }
     }
-    // The pending step completes now: compute its event and the next step.
+    // The pending step completes now: compute its event and the next step. A write that ends a
+    // presentation records its outcome in the set's health, as the core's rule says.
+    let note = health::note_of(&r.step);
+    let recorded = |from: &Set| {
+        note.map_or(from.failures, |n| {
+            health::failures_after(Some(from.failures), n)
+        })
+    };
     let event_holder;
     let event = match r.step {
         Step::Read => {
@@ -597,10 +612,13 @@ fn step_renewer(w: &mut World, r: &mut Renewer, seed: u64, bound: f64, quiet: bo
             let mut tokens = r.tokens.clone().expect("tokens were delivered");
             if keep_refresh_token && tokens.refresh.is_none() {
                 tokens.refresh = r.presented;
-                r.tokens = Some(tokens.clone());
             }
+            tokens.failures = recorded(r.last_read.as_ref().unwrap_or(&tokens));
+            r.tokens = Some(tokens.clone());
             let replaced = w.store.as_ref().and_then(|s| s.refresh);
+            let before = w.store.clone();
             let won = w.cas(expected.as_ref(), tokens.clone());
+            health_kept(w, won, before.as_ref(), &tokens, note);
             if won {
                 record_stored(w, &tokens, replaced, r.marked.as_ref());
                 r.cached = Some(tokens);
@@ -609,9 +627,12 @@ fn step_renewer(w: &mut World, r: &mut Renewer, seed: u64, bound: f64, quiet: bo
         }
         Step::Unmark => {
             r.mark_pending = None;
-            let base = unmarked(r.last_read.as_ref().expect("a set was read"));
+            let mut base = unmarked(r.last_read.as_ref().expect("a set was read"));
+            base.failures = recorded(&base);
             let expected = r.marked.clone();
-            let won = w.cas(expected.as_ref(), base);
+            let before = w.store.clone();
+            let won = w.cas(expected.as_ref(), base.clone());
+            health_kept(w, won, before.as_ref(), &base, note);
             cas_event(w, won)
         }
         Step::RecordRefused { at } => {
@@ -620,10 +641,13 @@ fn step_renewer(w: &mut World, r: &mut Renewer, seed: u64, bound: f64, quiet: bo
             let next = Set {
                 refresh: None,
                 refused_at: Some(at),
+                failures: recorded(&base),
                 ..base
             };
             let expected = r.marked.clone();
-            let won = w.cas(expected.as_ref(), next);
+            let before = w.store.clone();
+            let won = w.cas(expected.as_ref(), next.clone());
+            health_kept(w, won, before.as_ref(), &next, note);
             if won {
                 if let Some(old) = refused {
                     w.retired.push((old, w.now));
@@ -635,9 +659,12 @@ fn step_renewer(w: &mut World, r: &mut Renewer, seed: u64, bound: f64, quiet: bo
             let marked = r.marked.clone().expect("a set was marked");
             let next = Set {
                 mark: marked.mark.clone().map(|(id, _)| (id, mark)),
+                failures: recorded(&marked),
                 ..marked.clone()
             };
-            let won = w.cas(Some(&marked), next);
+            let before = w.store.clone();
+            let won = w.cas(Some(&marked), next.clone());
+            health_kept(w, won, before.as_ref(), &next, note);
             cas_event(w, won)
         }
         Step::Release => {
@@ -655,6 +682,30 @@ fn step_renewer(w: &mut World, r: &mut Renewer, seed: u64, bound: f64, quiet: bo
     let step = machine.on(event, w.now);
     r.step = step;
     perform(w, r, seed, bound, quiet);
+}
+
+/// A renewal's write that won over `before` counts the account's failures on from what the store
+/// held, whatever was written in between: one more after a failed presentation, none after
+/// delivered tokens (health is neither lost nor counted twice by any interleaving).
+fn health_kept(
+    w: &World,
+    won: bool,
+    before: Option<&Set>,
+    written: &Set,
+    note: Option<health::Note>,
+) {
+    let (Some(before), Some(note), true) = (before, note, won) else {
+        return;
+    };
+    let expected = match note {
+        health::Note::Renewed => 0.0,
+        health::Note::Failed => before.failures + 1.0,
+    };
+    assert_eq!(
+        written.failures, expected,
+        "seed {}: the write's health does not follow the stored one ({note:?})",
+        w.seed_no
+    );
 }
 
 /// Delivered tokens reached the store: the token they replaced is retired, they are no longer

@@ -4,6 +4,7 @@ import {
   parseCallback, randomState, requiredScopes,
   type ApiExceptionKind, type AvitoScope, type GetAccessToken200Response, type GetAccessTokenAuthorizationCode200Response,
   type RefreshAccessTokenAuthorizationCode200Response, type TokenSet, type TokenStore,
+  type AvitoAuthEvent, type TokenStatus,
 } from "avito-auth";
 import { init, initSync } from "avito-auth/init";
 
@@ -135,4 +136,21 @@ export async function sealed(pool: { query(text: string, values?: unknown[]): Pr
   const tm = new TokenManager({ auth, grant: "refresh_token", store });
   void accounts; void tm;
   return store.reseal();
+}
+
+// Watching your sellers: events narrow on `type`; status() is typed.
+export async function watch(auth: AvitoAuth): Promise<TokenStatus> {
+  const seen: string[] = [];
+  const onEvent = (e: AvitoAuthEvent): void => {
+    if (e.type === "renewal_finished") seen.push(`${e.outcome} ${e.kind ?? ""} ${e.durationMs} ${e.presentations} ${e.waitedMs}`);
+    if (e.type === "api_refused") seen.push(`${e.action} ${e.reason} ${(e.missingScopes ?? []).join(",")}`);
+    if (e.type === "sign_in_required") seen.push(e.reason);
+    if (e.accountId !== undefined) seen.push(e.accountId);
+  };
+  const tm = new TokenManager({ auth, grant: "client_credentials", onEvent });
+  const status: TokenStatus = await tm.status();
+  const state: "ok" | "renewing" | "failing" | "sign_in_required" | "signed_out" | "empty" = status.state;
+  const failures: number = status.consecutiveFailures;
+  void state; void failures; void seen;
+  return status;
 }

@@ -6,11 +6,13 @@
 //! token's set lacks, and otherwise goes back to the caller unchanged. The cached-token fast path
 //! and the general path ask the same decision.
 
+use super::super::events::members;
 use super::super::js::{self, absent, CallerSignal, LooseResponse};
 use super::super::options;
-use super::super::scopes;
+use super::super::scopes::{self, Call};
 use super::manager::{access_token, Manager};
-use super::store::HeldTokens;
+use super::store::{copy_of, HeldTokens};
+use crate::oauth::health::HEALTH;
 use crate::oauth::refusal::{self, Answered, OnAnswer, Recovery};
 use js_sys::{Function, Promise};
 use std::rc::Rc;
@@ -102,6 +104,7 @@ pub fn fetch_cached(m: &Rc<Manager>, input: &JsValue, init: &JsValue) -> Option<
         return None;
     }
     let current = m.usable_current()?;
+    m.served_from_memory();
     let sent = match js::global_fetch_with(input, &current.bearer_init) {
         Ok(sent) => Promise::resolve(&sent),
         Err(thrown) => return Some(Promise::reject(&thrown)),
@@ -132,16 +135,13 @@ fn refusal_check(m: &Rc<Manager>) -> &Function {
                 return response;
             };
             // A URL with no init can always be sent again; the token came from the cache.
-            let scope_check = || {
-                used.as_string()
-                    .is_some_and(|used| lacks_scope(&m, &input, &JsValue::UNDEFINED, &used))
-            };
-            if decide(&m, &response, true, false, scope_check) == OnAnswer::HandBack {
-                return response;
-            }
             let Some(used) = used.as_string() else {
                 return response;
             };
+            let call = (&input, &JsValue::UNDEFINED);
+            if decide(&m, &response, true, false, call, &used) == OnAnswer::HandBack {
+                return response;
+            }
             let retry = Retry {
                 first: Outgoing {
                     target: input,
@@ -193,40 +193,105 @@ pub async fn api_fetch(m: Rc<Manager>, input: JsValue, init: JsValue) -> Result<
         signal,
     };
     let (response, used, delivered) = send(&m, &retry.first, retry.signal.clone()).await?;
-    let scope_check = || lacks_scope(&m, &retry.first.target, &retry.first.init, &used);
-    match decide(&m, &response, retry.replayable, delivered, scope_check) {
+    let call = (&retry.first.target, &retry.first.init);
+    match decide(&m, &response, retry.replayable, delivered, call, &used) {
         OnAnswer::HandBack => Ok(response),
         OnAnswer::Recover => recover(m, retry, response, used).await,
     }
 }
 
-/// The core's decision on an API answer, with this manager's clock and last recovery;
-/// `lacks_scope` is asked for a refusal only (any other answer costs nothing more).
+/// The core's decision on an API answer to the call `(target, init)` made with the token `used`,
+/// with this manager's clock and last recovery. Any answer but a refusal costs nothing more; a
+/// refusal handed back is reported, and the scopes it found missing go into the set's health.
 fn decide(
-    m: &Manager,
+    m: &Rc<Manager>,
     response: &JsValue,
     replayable: bool,
     just_renewed: bool,
-    lacks_scope: impl FnOnce() -> bool,
+    (target, init): (&JsValue, &JsValue),
+    used: &str,
 ) -> OnAnswer {
     let status = status_of(response);
-    refusal::on_answer(&Answered {
+    let mut answered = Answered {
         status,
         replayable,
         token_just_renewed: just_renewed,
         now_ms: js_sys::Date::now(),
         last_recovery_ms: m.last_recovery.get(),
         interval_ms: m.setup.refusal_interval_ms,
-        missing_scopes: refusal::token_refused(status) && lacks_scope(),
-    })
+        missing_scopes: false,
+    };
+    if !refusal::token_refused(status) {
+        return refusal::on_answer(&answered);
+    }
+    // The scopes are known only while the set in use here is that token's.
+    let call = Call::of(target, init);
+    let set = m.set_of(used);
+    let host = &m.setup.auth.settings.host;
+    let missing = set
+        .as_ref()
+        .map(|set| scopes::missing_scopes(set, &call, host))
+        .unwrap_or_default();
+    answered.missing_scopes = !missing.is_empty();
+    let decision = refusal::on_answer(&answered);
+    if decision == OnAnswer::HandBack {
+        let reason = refusal::hand_back_reason(&answered);
+        report_refusal(m, status, &call, "handed_back", reason, &missing);
+        if let Some(set) = set.filter(|_| !missing.is_empty()) {
+            record_missing_scopes(m, set, &missing);
+        }
+    }
+    decision
 }
 
-/// Whether the call `fetch(target, init)`, refused with the token `used`, is an Avito operation
-/// on this manager's host whose declared scope the token's set was not granted (unknown when
-/// the set in use here is no longer that token's).
-fn lacks_scope(m: &Manager, target: &JsValue, init: &JsValue, used: &str) -> bool {
-    m.set_of(used)
-        .is_some_and(|set| scopes::lacks_scope(&set, target, init, &m.setup.auth.settings.host))
+/// An `api_refused` event.
+fn report_refusal(
+    m: &Manager,
+    status: u16,
+    call: &Call,
+    action: &str,
+    reason: &str,
+    missing: &[&str],
+) {
+    m.setup.events.emit("api_refused", &|| {
+        let path = call.path().map_or(JsValue::UNDEFINED, JsValue::from);
+        let missing = match missing.is_empty() {
+            true => JsValue::UNDEFINED,
+            false => scope_list(missing).into(),
+        };
+        members([
+            status.into(),
+            JsValue::from_str(&call.method),
+            path,
+            action.into(),
+            reason.into(),
+            missing,
+        ])
+    });
+}
+
+fn scope_list(scopes: &[&str]) -> js_sys::Array {
+    scopes.iter().map(|s| JsValue::from_str(s)).collect()
+}
+
+/// Writes the scopes an API found missing into the set's `health.missing_scopes` (every process
+/// sees them in `status()`), in the background, once per new scope: a compare-and-set over the
+/// set in use here, which changes nothing when the store moved on (a renewal, a sign-out).
+fn record_missing_scopes(m: &Rc<Manager>, set: JsValue, missing: &[&str]) {
+    let health = match js::with_missing_scopes(&js::get(&set, HEALTH), &scope_list(missing)) {
+        Ok(health) if !health.is_undefined() => health,
+        _ => return,
+    };
+    let next = copy_of(&set);
+    js::set(&next, HEALTH, &health);
+    let next: JsValue = next.into();
+    m.keep(&next);
+    let m = m.clone();
+    wasm_bindgen_futures::spawn_local(async move {
+        if let Err(fault) = m.setup.store.compare_and_set(&set, &next).await {
+            m.setup.events.store_error(&fault, &|| m.held_secrets());
+        }
+    });
 }
 
 /// A 401/403 to the token `used` that the core says to recover from: adopt what another process
@@ -241,13 +306,13 @@ async fn recover(
     m.last_recovery.set(Some(now));
     let sign_outs = m.sign_outs();
     // A set read before a signOut() of this manager that ran meanwhile is not adopted.
-    let stored = m
-        .setup
-        .store
-        .get()
-        .await
-        .ok()
-        .filter(|_| m.sign_outs() == sign_outs);
+    let stored = match m.setup.store.get().await {
+        Ok(stored) => Some(stored).filter(|_| m.sign_outs() == sign_outs),
+        Err(fault) => {
+            m.setup.events.store_error(&fault, &|| m.held_secrets());
+            None
+        }
+    };
     let held = stored.as_ref().and_then(|s| HeldTokens::of(s).ok());
     let refused = m.refused_token();
     let current = m.current_access_token();
@@ -266,7 +331,15 @@ async fn recover(
     }
     // Obtain the next token before letting the refused answer go: if that fails, the caller
     // gets the refusal as it was.
-    if access_token(m.clone(), retry.signal.clone()).await.is_err() {
+    let renewed = access_token(m.clone(), retry.signal.clone()).await;
+    let (action, reason) = match (&renewed, recovery) {
+        (Err(_), _) => ("handed_back", "no_token"),
+        (Ok(_), Recovery::Adopt) => ("recovered", "adopted"),
+        (Ok(_), Recovery::Renew { .. }) => ("recovered", "renewed"),
+    };
+    let call = Call::of(&retry.first.target, &retry.first.init);
+    report_refusal(&m, status_of(&response), &call, action, reason, &[]);
+    if renewed.is_err() {
         return Ok(response);
     }
     discard(&response).await;

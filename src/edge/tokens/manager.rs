@@ -4,17 +4,20 @@
 //! failure reaches them all as the same `ApiException`).
 
 use super::super::auth::AuthInner;
+use super::super::events::{members, Events};
 use super::super::exception::exception;
 use super::super::js::{self, CallerSignal};
 use super::super::random::random_state;
 use super::super::timing::{self, Cancel, Fired};
 use super::super::transport::request_outcome;
+use super::status::recorded_failures;
 use super::store::{copy_of, peek, with_mark, HeldTokens, Store};
 use crate::oauth::failure::{Delivery, Failure};
+use crate::oauth::health::{self, Note, HEALTH};
 use crate::oauth::persist::{Persist, Persisted};
 use crate::oauth::renewal::{
     self, abandoned_at_mark, answer_of, Answer, Ending, Event, Expected, Renewal, RenewalConfig,
-    RenewalGrant, Start, Step, StoreFault, StoredSet,
+    RenewalGrant, Start, Step, StoreFault, StoredSet, Why,
 };
 use crate::oauth::request::Grant;
 use js_sys::{Function, Promise};
@@ -50,6 +53,7 @@ pub struct Setup {
     pub seed: Option<JsValue>,
     pub on_tokens: Option<Function>,
     pub fetch: Option<Function>,
+    pub events: Events,
 }
 
 pub struct Manager {
@@ -71,6 +75,9 @@ pub struct Manager {
     read_a_set: Cell<bool>,
     /// Counts this manager's sign-outs: a renewal that started before one is discarded.
     sign_outs: Cell<u32>,
+    /// Tokens handed out from memory, and from a store read (no renewal needed), by this process.
+    served_from_memory: Cell<f64>,
+    served_from_store: Cell<f64>,
 }
 
 impl Manager {
@@ -85,7 +92,48 @@ impl Manager {
             refusal_check: OnceCell::new(),
             read_a_set: Cell::new(false),
             sign_outs: Cell::new(0),
+            served_from_memory: Cell::new(0.0),
+            served_from_store: Cell::new(0.0),
         }
+    }
+
+    /// Counts a token handed out from memory: one event per serve only for an `onEvent` (the
+    /// hot path asks nothing of JavaScript otherwise).
+    #[inline]
+    pub fn served_from_memory(&self) {
+        self.served_from_memory
+            .set(self.served_from_memory.get() + 1.0);
+        if self.setup.events.has_listener() {
+            self.report_served_from_memory();
+        }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn report_served_from_memory(&self) {
+        let events = &self.setup.events;
+        events.emit("token_served", &|| members(["memory".into()]));
+    }
+
+    /// The tokens this manager holds or was given: what a store's words are redacted with
+    /// outside a renewal.
+    pub fn held_secrets(&self) -> Vec<String> {
+        let current = peek(&self.current).map(|c| c.set.clone());
+        let mut secrets = Vec::new();
+        for set in [current.as_ref(), self.setup.seed.as_ref()]
+            .into_iter()
+            .flatten()
+        {
+            let held = HeldTokens::of(set).unwrap_or_default();
+            secrets.extend(held.access_token().map(str::to_owned));
+            secrets.extend(held.refresh_token().map(str::to_owned));
+        }
+        secrets
+    }
+
+    /// Tokens this process handed out from memory and from the store.
+    pub fn served(&self) -> (f64, f64) {
+        (self.served_from_memory.get(), self.served_from_store.get())
     }
 
     /// The cached token set, if its access token can be handed out now.
@@ -242,6 +290,7 @@ pub async fn access_token(
     signal: Option<CallerSignal>,
 ) -> Result<(String, bool), JsValue> {
     if let Some(current) = m.usable_current() {
+        m.served_from_memory();
         return Ok((current.access_token.clone(), false));
     }
     let renewal = match peek(&m.inflight) {
@@ -326,6 +375,7 @@ pub async fn sign_out(m: Rc<Manager>) -> Result<JsValue, JsValue> {
     // Again once stored: a renewal that began while the tombstone was being written may have read
     // the set from before it.
     m.signed_out_here();
+    m.setup.events.emit("signed_out", &|| members([]));
     Ok(JsValue::UNDEFINED)
 }
 
@@ -372,6 +422,31 @@ struct Renewing {
     lease: Option<JsValue>,
     request_failure: Option<RequestFailure>,
     store_fault: Option<StoreFault>,
+    /// The base of this renewal's mark ids: its `renewalId` in events.
+    renewal_id: String,
+    /// Set when the renewal goes past reading the store (it leases, waits or requests): then
+    /// `renewal_started` was reported, and `renewal_finished` will be.
+    started: Option<Started>,
+    /// Time spent asleep: waiting for another renewer, or for a lost answer's mark to pass.
+    waited_ms: f64,
+}
+
+/// A renewal that was reported started: when, and its TracingChannel context if traced.
+struct Started {
+    at: f64,
+    trace: JsValue,
+}
+
+/// `set` (copied) with the `health` that `note` records over what `before` held: the failure's
+/// `kind`, `status` and `error` (its ApiException's) when the presentation failed.
+fn with_health(set: &JsValue, before: &JsValue, note: Note, failure: &JsValue) -> JsValue {
+    let copy = copy_of(set);
+    let recorded = js::get(before, HEALTH);
+    let count = health::failures_after(Some(recorded_failures(&recorded)), note);
+    if let Ok(health) = js::health_after(&recorded, count, failure) {
+        js::set(&copy, HEALTH, &health);
+    }
+    copy.into()
 }
 
 impl Renewing {
@@ -385,6 +460,9 @@ impl Renewing {
         };
         Renewing {
             sign_outs,
+            renewal_id: start.nonce.clone(),
+            started: None,
+            waited_ms: 0.0,
             machine: Renewal::new(m.setup.cfg, js_sys::Date::now(), start),
             m,
             last_read: JsValue::UNDEFINED,
@@ -403,6 +481,12 @@ impl Renewing {
         let store = &m.setup.store;
         let mut step = self.machine.start();
         loop {
+            if self.started.is_none() && !matches!(step, Step::Read | Step::Seed | Step::Finish(_))
+            {
+                self.start_reporting();
+            }
+            // What the core says this write records of the presentation's outcome.
+            let note = health::note_of(&step);
             let event = match step {
                 Step::Read => self.read().await,
                 Step::Seed => {
@@ -433,12 +517,14 @@ impl Renewing {
                     if keep_refresh_token {
                         self.keep_presented_refresh_token();
                     }
+                    // Kept and handed out with its health, as stored.
+                    self.tokens = self.recording(&self.tokens, note);
                     let expected = self.expected(over);
                     let next = self.tokens.clone();
                     self.swap(&expected, &next).await
                 }
                 Step::Unmark => {
-                    let next = with_mark(&self.last_read, None);
+                    let next = self.recording(&with_mark(&self.last_read, None), note);
                     let marked = self.marked.clone();
                     self.swap(&marked, &next).await
                 }
@@ -450,12 +536,13 @@ impl Renewing {
                         &JsValue::from_str("refresh_token"),
                     );
                     js::set(record, renewal::REFRESH_REFUSED_AT, &JsValue::from_f64(at));
+                    let next = self.recording(&next, note);
                     let marked = self.marked.clone();
                     self.swap(&marked, &next).await
                 }
                 Step::RecordUncertain(mark) => {
                     let id = self.machine.mark_id();
-                    let next = with_mark(&self.marked, Some((&id, mark)));
+                    let next = self.recording(&with_mark(&self.marked, Some((&id, mark))), note);
                     let marked = self.marked.clone();
                     self.swap(&marked, &next).await
                 }
@@ -467,7 +554,9 @@ impl Renewing {
                     None => Event::Released,
                 },
                 Step::Sleep { ms } => {
+                    let asleep = js_sys::Date::now();
                     timing::sleep(ms, None).await;
+                    self.waited_ms += js_sys::Date::now() - asleep;
                     Event::Slept
                 }
                 Step::Finish(ending) => return Ok((self.finish(ending).await?, ending)),
@@ -491,8 +580,110 @@ impl Renewing {
     }
 
     fn store_failed(&mut self, f: StoreFault) -> Event<'static> {
+        let m = self.m.clone();
+        m.setup.events.store_error(&f, &|| self.secrets());
         self.store_fault = Some(f);
         Event::StoreFailed
+    }
+
+    /// Reports the renewal started (it went past reading the store).
+    fn start_reporting(&mut self) {
+        let events = &self.m.setup.events;
+        let id = JsValue::from_str(&self.renewal_id);
+        events.emit("renewal_started", &|| members([id.clone()]));
+        self.started = Some(Started {
+            at: js_sys::Date::now(),
+            trace: events.trace_start(&self.renewal_id),
+        });
+    }
+
+    /// `next` with the health `note` records (see [`health::note_of`]); as it is without one.
+    fn recording(&self, next: &JsValue, note: Option<Note>) -> JsValue {
+        let Some(note) = note else {
+            return next.clone();
+        };
+        let failure = match note {
+            Note::Renewed => JsValue::UNDEFINED,
+            Note::Failed => self.failure_value(self.machine.recorded().unwrap_or(Why::Answer)),
+        };
+        with_health(next, &self.last_read, note, &failure)
+    }
+
+    /// The ApiException a renewal that fails for `why` hands its callers.
+    fn failure_value(&self, why: Why) -> JsValue {
+        let request = match &self.request_failure {
+            Some(RequestFailure::Refused(e)) if why.is_the_answer() => return e.clone(),
+            Some(RequestFailure::Core(f)) => Some(f),
+            _ => None,
+        };
+        let secrets = self.secrets();
+        let secrets: Vec<&str> = secrets.iter().map(String::as_str).collect();
+        exception(
+            &self
+                .machine
+                .failure(why, request, self.store_fault.as_ref(), &secrets),
+        )
+    }
+
+    /// The events of the renewal's end: `renewal_finished` for a renewal reported started, else a
+    /// token served from the store; then `sign_in_required` with its reason.
+    fn report(&self, ending: Ending, outcome: &Result<JsValue, JsValue>) {
+        self.report_renewal(ending, outcome);
+        if let Ending::Fail(Why::SignIn(why)) = ending {
+            let reason = JsValue::from_str(self.machine.sign_in_reason(why));
+            let events = &self.m.setup.events;
+            events.emit("sign_in_required", &|| members([reason.clone()]));
+        }
+    }
+
+    fn report_renewal(&self, ending: Ending, outcome: &Result<JsValue, JsValue>) {
+        let events = &self.m.setup.events;
+        let Some(started) = &self.started else {
+            if ending == Ending::UseLastRead {
+                let served = &self.m.served_from_store;
+                served.set(served.get() + 1.0);
+                events.emit("token_served", &|| members(["store".into()]));
+            }
+            return;
+        };
+        // The renewal's failure: its own, or the one it recorded before handing out the stored
+        // token that is still valid.
+        let failure = match (outcome, ending) {
+            (Err(e), _) => Some(e.clone()),
+            (Ok(_), Ending::UseLastRead) => match (self.machine.recorded(), &self.store_fault) {
+                (Some(why), _) => Some(self.failure_value(why)),
+                (None, Some(_)) => Some(self.failure_value(Why::Store)),
+                (None, None) => None,
+            },
+            _ => None,
+        };
+        let now = js_sys::Date::now();
+        let finished = || {
+            let verdict = if failure.is_some() {
+                "failed"
+            } else {
+                "renewed"
+            };
+            let of = |member| {
+                failure
+                    .as_ref()
+                    .map_or(JsValue::UNDEFINED, |f| js::get(f, member))
+            };
+            [
+                JsValue::from_str(&self.renewal_id),
+                verdict.into(),
+                of("kind"),
+                of("status"),
+                of("error"),
+                (now - started.at).into(),
+                self.machine.presentations().into(),
+                self.waited_ms.into(),
+            ]
+        };
+        if let Some(failure) = failure.as_ref().filter(|_| !started.trace.is_undefined()) {
+            js::set(started.trace.unchecked_ref(), "error", failure);
+        }
+        events.emit_traced("renewal_finished", &started.trace, &finished);
     }
 
     async fn swap(&mut self, expected: &JsValue, next: &JsValue) -> Event<'static> {
@@ -608,10 +799,16 @@ impl Renewing {
         } else {
             self.machine.signed_out_meanwhile()
         };
+        let outcome = self.conclude(ending).await;
+        self.report(ending, &outcome);
+        outcome
+    }
+
+    async fn conclude(&self, ending: Ending) -> Result<JsValue, JsValue> {
         match ending {
             Ending::UseLastRead => {
                 self.m.keep(&self.last_read);
-                Ok(self.last_read)
+                Ok(self.last_read.clone())
             }
             Ending::UseTokens { persist } => {
                 if persist {
@@ -640,23 +837,9 @@ impl Renewing {
                         settled?;
                     }
                 }
-                Ok(self.tokens)
+                Ok(self.tokens.clone())
             }
-            Ending::Fail(why) => {
-                let request = match &self.request_failure {
-                    Some(RequestFailure::Refused(e)) if why.is_the_answer() => {
-                        return Err(e.clone())
-                    }
-                    Some(RequestFailure::Core(f)) => Some(f),
-                    _ => None,
-                };
-                let secrets = self.secrets();
-                let secrets: Vec<&str> = secrets.iter().map(String::as_str).collect();
-                let failure =
-                    self.machine
-                        .failure(why, request, self.store_fault.as_ref(), &secrets);
-                Err(exception(&failure))
-            }
+            Ending::Fail(why) => Err(self.failure_value(why)),
         }
     }
 }

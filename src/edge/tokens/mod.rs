@@ -16,12 +16,15 @@
 mod api_fetch;
 mod manager;
 mod overwrite;
+mod status;
 mod store;
 
 pub use overwrite::{overwrite, sign_out as write_sign_out};
+pub use status::status;
 pub use store::{copy_of, peek, HeldTokens, MemoryTokenStore, Store};
 
 use super::auth::auth_of;
+use super::events::Events;
 use super::exception::{invalid, rejected};
 use super::js::{self, absent, CallerSignal, TokenStore};
 use super::options;
@@ -53,10 +56,12 @@ struct ManagerOptions {
     on_tokens: JsValue,
     #[serde(with = "serde_wasm_bindgen::preserve")]
     fetch: JsValue,
+    #[serde(with = "serde_wasm_bindgen::preserve")]
+    on_event: JsValue,
 }
 
 /// Every TokenManager option (the members of [`ManagerOptions`]); anything else is refused.
-pub const MANAGER_OPTIONS: [&str; 10] = [
+pub const MANAGER_OPTIONS: [&str; 11] = [
     "auth",
     "grant",
     "tokens",
@@ -67,6 +72,7 @@ pub const MANAGER_OPTIONS: [&str; 10] = [
     "refusalRenewalIntervalMs",
     "onTokens",
     "fetch",
+    "onEvent",
 ];
 
 /// Keeps a valid access token: renews `refreshSkewMs` before expiry, one renewal at a time (in
@@ -93,12 +99,85 @@ fn number_or(value: &Option<Scalar>, name: &str, min: f64, default: f64) -> Resu
 #[wasm_bindgen]
 impl TokenManager {
     /// `{ auth, grant?, tokens?, store?, refreshSkewMs?, leaseMs?, strictRotation?,
-    /// refusalRenewalIntervalMs?, onTokens?, fetch? }`.
+    /// refusalRenewalIntervalMs?, onTokens?, fetch?, onEvent? }`.
     #[wasm_bindgen(constructor)]
     pub fn new(
         #[wasm_bindgen(unchecked_param_type = "TokenManagerOptions")] options: JsValue,
     ) -> Result<TokenManager, JsValue> {
-        let snapshot = options::snapshot(&options, "TokenManager options")?;
+        TokenManager::build(&options, None)
+    }
+
+    /// The account's state and health as the stored set records them (the same answer in every
+    /// process sharing the store), and how many tokens this process served from memory and
+    /// from the store. Nothing secret.
+    #[wasm_bindgen(unchecked_return_type = "Promise<TokenStatus>")]
+    pub fn status(&self) -> Promise {
+        let manager = self.share();
+        super::promise(async move { manager.status_now().await })
+    }
+
+    /// A valid access token. Concurrent callers share one renewal; each caller's `signal` only
+    /// abandons that caller's wait (the renewal goes on for the others, and is stored).
+    #[wasm_bindgen(js_name = getAccessToken, unchecked_return_type = "Promise<string>")]
+    pub fn get_access_token(
+        &self,
+        #[wasm_bindgen(unchecked_optional_param_type = "CallOptions")] options: JsValue,
+    ) -> Promise {
+        self.token_as(&options, "")
+    }
+
+    /// `"Bearer …"`.
+    #[wasm_bindgen(js_name = authorizationHeader, unchecked_return_type = "Promise<string>")]
+    pub fn authorization_header(
+        &self,
+        #[wasm_bindgen(unchecked_optional_param_type = "CallOptions")] options: JsValue,
+    ) -> Promise {
+        self.token_as(&options, "Bearer ")
+    }
+
+    /// Ends the seller's sign-in: a sign-out's tombstone goes over the stored set with a
+    /// compare-and-set, so that no renewal in flight — in this process or any other — writes
+    /// tokens back; the tokens held here are dropped, and every manager of this store answers
+    /// `sign_in_required` from its next store read on. Resolves once the tombstone is stored.
+    #[wasm_bindgen(js_name = signOut, unchecked_return_type = "Promise<void>")]
+    pub fn sign_out(&self) -> Promise {
+        let m = self.inner.clone();
+        super::promise(manager::sign_out(m))
+    }
+
+    /// Forces a renewal on next use (e.g. after an API refused the token for expiry).
+    pub fn invalidate(&self) {
+        if let Some(token) = self.inner.current_access_token() {
+            self.inner.refuse(&token);
+        }
+    }
+
+    /// `fetch` with `Authorization: Bearer …`. On 401/403 it recovers (re-reads the store, else
+    /// renews) and retries once when the body can be replayed, at most once per
+    /// `refusalRenewalIntervalMs` and never for a token it has just renewed; otherwise the refusal
+    /// is returned as it is.
+    #[wasm_bindgen(unchecked_return_type = "Promise<Response>")]
+    pub fn fetch(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "RequestInfo | URL")] input: JsValue,
+        #[wasm_bindgen(unchecked_optional_param_type = "RequestInit")] init: JsValue,
+    ) -> Promise {
+        if let Some(sent) = api_fetch::fetch_cached(&self.inner, &input, &init) {
+            return sent;
+        }
+        super::promise(api_fetch::api_fetch(self.inner.clone(), input, init))
+    }
+}
+
+fn call_signal(options: &JsValue) -> Result<Option<CallerSignal>, JsValue> {
+    let o: options::CallOptions = options::from_object(options, "options")?;
+    Ok(options::signal(&o.signal)?)
+}
+
+impl TokenManager {
+    /// The constructor, for the manager of `account` (AccountTokens: its events name it).
+    pub(crate) fn build(options: &JsValue, account: Option<&str>) -> Result<TokenManager, JsValue> {
+        let snapshot = options::snapshot(options, "TokenManager options")?;
         options::refuse_unknown(snapshot.as_ref(), &MANAGER_OPTIONS, "TokenManager")?;
         let o: ManagerOptions = options::from_snapshot(snapshot.as_ref(), "")?;
         let auth =
@@ -175,6 +254,7 @@ impl TokenManager {
         };
         let on_tokens = options::function(&o.on_tokens, "onTokens")?;
         let fetch = options::function(&o.fetch, "fetch")?;
+        let on_event = options::function(&o.on_event, "onEvent")?;
         let settings = &auth.settings;
         let cfg = RenewalConfig {
             grant,
@@ -192,71 +272,13 @@ impl TokenManager {
             seed,
             on_tokens,
             fetch,
+            events: Events::new(on_event, account),
         });
         Ok(TokenManager {
             inner: Rc::new(inner),
         })
     }
 
-    /// A valid access token. Concurrent callers share one renewal; each caller's `signal` only
-    /// abandons that caller's wait (the renewal goes on for the others, and is stored).
-    #[wasm_bindgen(js_name = getAccessToken, unchecked_return_type = "Promise<string>")]
-    pub fn get_access_token(
-        &self,
-        #[wasm_bindgen(unchecked_optional_param_type = "CallOptions")] options: JsValue,
-    ) -> Promise {
-        self.token_as(&options, "")
-    }
-
-    /// `"Bearer …"`.
-    #[wasm_bindgen(js_name = authorizationHeader, unchecked_return_type = "Promise<string>")]
-    pub fn authorization_header(
-        &self,
-        #[wasm_bindgen(unchecked_optional_param_type = "CallOptions")] options: JsValue,
-    ) -> Promise {
-        self.token_as(&options, "Bearer ")
-    }
-
-    /// Ends the seller's sign-in: a sign-out's tombstone goes over the stored set with a
-    /// compare-and-set, so that no renewal in flight — in this process or any other — writes
-    /// tokens back; the tokens held here are dropped, and every manager of this store answers
-    /// `sign_in_required` from its next store read on. Resolves once the tombstone is stored.
-    #[wasm_bindgen(js_name = signOut, unchecked_return_type = "Promise<void>")]
-    pub fn sign_out(&self) -> Promise {
-        let m = self.inner.clone();
-        super::promise(manager::sign_out(m))
-    }
-
-    /// Forces a renewal on next use (e.g. after an API refused the token for expiry).
-    pub fn invalidate(&self) {
-        if let Some(token) = self.inner.current_access_token() {
-            self.inner.refuse(&token);
-        }
-    }
-
-    /// `fetch` with `Authorization: Bearer …`. On 401/403 it recovers (re-reads the store, else
-    /// renews) and retries once when the body can be replayed, at most once per
-    /// `refusalRenewalIntervalMs` and never for a token it has just renewed; otherwise the refusal
-    /// is returned as it is.
-    #[wasm_bindgen(unchecked_return_type = "Promise<Response>")]
-    pub fn fetch(
-        &self,
-        #[wasm_bindgen(unchecked_param_type = "RequestInfo | URL")] input: JsValue,
-        #[wasm_bindgen(unchecked_optional_param_type = "RequestInit")] init: JsValue,
-    ) -> Promise {
-        if let Some(sent) = api_fetch::fetch_cached(&self.inner, &input, &init) {
-            return sent;
-        }
-        super::promise(api_fetch::api_fetch(self.inner.clone(), input, init))
-    }
-}
-
-fn call_signal(options: &JsValue) -> Result<Option<CallerSignal>, JsValue> {
-    let o: options::CallOptions = options::from_object(options, "options")?;
-    Ok(options::signal(&o.signal)?)
-}
-
-impl TokenManager {
     /// The access token behind `prefix`, for the caller's `options` (`{ signal }`).
     fn token_as(&self, options: &JsValue, prefix: &'static str) -> Promise {
         let signal = match call_signal(options) {
@@ -268,6 +290,12 @@ impl TokenManager {
             let (token, _) = access_token(m, signal).await?;
             Ok(JsValue::from_str(&format!("{prefix}{token}")))
         })
+    }
+
+    /// `status()` as a future (`AccountTokens.status` of a cached account).
+    pub(crate) async fn status_now(&self) -> Result<JsValue, JsValue> {
+        let m = &self.inner;
+        status(&m.setup.store, m.setup.cfg.grant, Some(m), &m.setup.events).await
     }
 
     /// `signOut()` as a future (`AccountTokens.signOut` of a cached account).

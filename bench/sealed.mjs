@@ -32,8 +32,9 @@ const set = { access_token: "a".repeat(64), refresh_token: "r".repeat(64), token
 async function perGet(store, n) {
   for (let i = 0; i < 200; i++) await store.get();
   const t0 = process.hrtime.bigint();
+  const c0 = cpuMs();
   for (let i = 0; i < n; i++) await store.get();
-  return Number(process.hrtime.bigint() - t0) / 1000 / n;
+  return { cpu: ((cpuMs() - c0) * 1000) / n, wall: Number(process.hrtime.bigint() - t0) / 1000 / n };
 }
 // Two records read in turn: each read opens a record the store did not read last (a manager's
 // first read decrypts; reading back the record a store wrote or opened last decrypts nothing).
@@ -52,7 +53,7 @@ for (let r = 0; r < 7; r++) {
   rounds.plain.push(await perGet(plain, 5000));
   rounds.sealed.push(await perGet(sealed, 5000));
 }
-const open = { plain: median(rounds.plain), sealed: median(rounds.sealed) };
+const open = { plain: median(rounds.plain.map((r) => r.cpu)), sealed: median(rounds.sealed.map((r) => r.cpu)), wall: median(rounds.sealed.map((r) => r.wall)) };
 
 // 2. Renewals through PostgreSQL.
 const RENEWALS = 200;
@@ -134,7 +135,7 @@ const lines = [
   "",
   "| what | plain | sealed | added | budget | |",
   "| --- | ---: | ---: | ---: | --- | --- |",
-  `| opening a set (a record this store did not read last: one AES-GCM decrypt), keys derived (µs per call) | ${f(open.plain)} | ${f(open.sealed)} | ${f(open.sealed - open.plain)} | ≤ 50 µs more | ${verdict(open.sealed - open.plain <= 50)} |`,
+  `| opening a set (a record this store did not read last: one AES-GCM decrypt), keys derived, CPU (µs per call; wall ${f(open.wall)} µs) | ${f(open.plain)} | ${f(open.sealed)} | ${f(open.sealed - open.plain)} | ≤ 50 µs more | ${verdict(open.sealed - open.plain <= 50)} |`,
   `| a renewal through PostgresTokenStore, CPU of this process (ms per renewal) | ${f(renewal.plain, 3)} | ${f(renewal.sealed, 3)} | ${f(renewal.sealed - renewal.plain, 3)} | ≤ 0.3 ms more | ${verdict(renewal.sealed - renewal.plain <= 0.3)} |`,
   `| getAccessToken() with a valid token (µs per call) | ${f(cached.plain, 2)} | ${f(cached.sealed, 2)} | ${f(cached.sealed - cached.plain, 2)} | nothing more (within noise: 0.5 µs or 15 %) | ${verdict(cached.sealed - cached.plain <= Math.max(0.5, cached.plain * 0.15))} |`,
   `| the floor: one crypto.subtle call from JavaScript, CPU (µs): encrypt / decrypt / sign | | | ${f(floor.encrypt)} / ${f(floor.decrypt)} / ${f(floor.sign)} | | |`,

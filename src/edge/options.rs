@@ -47,16 +47,20 @@ pub fn from_snapshot<T: DeserializeOwned + Default>(
     let Some(snapshot) = snapshot else {
         return Ok(T::default());
     };
-    serde_wasm_bindgen::from_value(snapshot.into()).map_err(|_| {
-        let unreadable = Object::keys(snapshot).iter().find(|key| {
-            let member = Reflect::get(snapshot, key).unwrap_or(JsValue::UNDEFINED);
-            serde_wasm_bindgen::from_value::<Scalar>(member).is_err()
-        });
-        match unreadable.and_then(|k| k.as_string()) {
-            Some(key) => EdgeError::invalid(&[prefix, &key, " is not a value this option accepts"]),
-            None => EdgeError::invalid(&[prefix, "options cannot be read"]),
-        }
-    })
+    serde_wasm_bindgen::from_value(snapshot.into()).map_err(|_| unreadable(snapshot, prefix))
+}
+
+/// Why a snapshot did not read: once, not in every `from_snapshot::<T>` (wasm size).
+#[inline(never)]
+fn unreadable(snapshot: &Object, prefix: &str) -> EdgeError {
+    let unreadable = Object::keys(snapshot).iter().find(|key| {
+        let member = Reflect::get(snapshot, key).unwrap_or(JsValue::UNDEFINED);
+        serde_wasm_bindgen::from_value::<Scalar>(member).is_err()
+    });
+    match unreadable.and_then(|k| k.as_string()) {
+        Some(key) => EdgeError::invalid(&[prefix, &key, " is not a value this option accepts"]),
+        None => EdgeError::invalid(&[prefix, "options cannot be read"]),
+    }
 }
 
 /// An options object read once into `T` (see [`snapshot`] and [`from_snapshot`]).

@@ -12,7 +12,7 @@ use crate::oauth::callback::{read_callback, CallbackParams};
 use crate::oauth::request::Grant;
 use crate::oauth::text::{join_str, push_u64};
 use crate::oauth::url::{consent_url, DEFAULT_AUTHORIZE_URL};
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use std::rc::Rc;
 use wasm_bindgen::convert::TryFromJsValue;
 use wasm_bindgen::prelude::*;
@@ -53,29 +53,6 @@ impl AuthInner {
             results: Results::WithExpiry,
         })
     }
-}
-
-/// `AvitoAuth` options beside the transport's.
-#[derive(Deserialize, Default)]
-#[serde(rename_all = "camelCase", default)]
-struct AuthOptions {
-    #[serde(with = "serde_wasm_bindgen::preserve")]
-    client_id: JsValue,
-    #[serde(with = "serde_wasm_bindgen::preserve")]
-    client_secret: JsValue,
-    #[serde(with = "serde_wasm_bindgen::preserve")]
-    authorize_url: JsValue,
-}
-
-#[derive(Deserialize, Default)]
-#[serde(rename_all = "camelCase", default)]
-struct UrlOptions {
-    #[serde(with = "serde_wasm_bindgen::preserve")]
-    scope: JsValue,
-    #[serde(with = "serde_wasm_bindgen::preserve")]
-    state: JsValue,
-    #[serde(with = "serde_wasm_bindgen::preserve")]
-    redirect_uri: JsValue,
 }
 
 #[derive(Serialize)]
@@ -130,7 +107,7 @@ impl AvitoAuth {
             headers,
         ];
         options::refuse_unknown(snapshot.as_ref(), &known, "AvitoAuth")?;
-        let extra: AuthOptions = options::from_snapshot(snapshot.as_ref(), "")?;
+        let extra: options::PreservedOptions = options::from_snapshot(snapshot.as_ref(), "")?;
         let client_id = options::required_string(&extra.client_id, "clientId")?;
         let client_secret = options::required_string(&extra.client_secret, "clientSecret")?;
         let transport: ConfigurationOptions = options::from_snapshot(snapshot.as_ref(), "")?;
@@ -167,7 +144,8 @@ impl AvitoAuth {
         &self,
         #[wasm_bindgen(unchecked_param_type = "AuthorizationUrlOptions")] options: JsValue,
     ) -> Result<JsValue, EdgeError> {
-        let o: UrlOptions = options::from_object(&options, "authorizationUrl options")?;
+        let o: options::PreservedOptions =
+            options::from_object(&options, "authorizationUrl options")?;
         let scope = match o.scope.dyn_ref::<js_sys::Array>() {
             Some(list) if list.length() == 0 => {
                 return Err(EdgeError::invalid(&["scope must name at least one scope"]))

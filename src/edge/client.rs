@@ -5,7 +5,7 @@
 use super::exception::EdgeError;
 use super::exception::{exception, rejected};
 use super::js::CallerSignal;
-use super::options::{self, CallOptions};
+use super::options::{self, PreservedOptions};
 use super::transport::request_outcome;
 use super::transport::settings::{Call, ConfigurationOptions, Settings};
 use super::transport::token_set::Results;
@@ -207,8 +207,8 @@ fn prepare(
 /// caller's signal.
 pub fn call_options_of(
     call_options: &JsValue,
-) -> Result<(CallOptions, Option<CallerSignal>), EdgeError> {
-    let o: CallOptions = options::from_object(call_options, "options")?;
+) -> Result<(PreservedOptions, Option<CallerSignal>), EdgeError> {
+    let o: PreservedOptions = options::from_object(call_options, "options")?;
     let signal = options::signal(&o.signal)?;
     Ok((o, signal))
 }

@@ -15,14 +15,27 @@ use serde::Deserialize;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 
-/// The options every async method takes last.
+/// The options every async method takes last, `authorizationUrl`'s (`scope`, `state`,
+/// `redirectUri`) and `AvitoAuth`'s own (`clientId`, `clientSecret`, `authorizeUrl`): one struct,
+/// so one deserializer in the wasm. Every member is kept as it is (reading one cannot fail), so
+/// reading one that a call does not take changes nothing.
 #[derive(Deserialize, Default)]
 #[serde(rename_all = "camelCase", default)]
-pub struct CallOptions {
+pub struct PreservedOptions {
     #[serde(with = "serde_wasm_bindgen::preserve")]
     pub signal: JsValue,
     #[serde(with = "serde_wasm_bindgen::preserve")]
     pub redirect_uri: JsValue,
+    #[serde(with = "serde_wasm_bindgen::preserve")]
+    pub scope: JsValue,
+    #[serde(with = "serde_wasm_bindgen::preserve")]
+    pub state: JsValue,
+    #[serde(with = "serde_wasm_bindgen::preserve")]
+    pub client_id: JsValue,
+    #[serde(with = "serde_wasm_bindgen::preserve")]
+    pub client_secret: JsValue,
+    #[serde(with = "serde_wasm_bindgen::preserve")]
+    pub authorize_url: JsValue,
 }
 
 /// Copies an options object once (each own property read once, through catching getters):

@@ -170,7 +170,7 @@ impl TokenManager {
 }
 
 fn call_signal(options: &JsValue) -> Result<Option<CallerSignal>, JsValue> {
-    let o: options::CallOptions = options::from_object(options, "options")?;
+    let o: options::PreservedOptions = options::from_object(options, "options")?;
     Ok(options::signal(&o.signal)?)
 }
 

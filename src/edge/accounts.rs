@@ -194,6 +194,9 @@ impl Accounts {
         let store = self
             .factory
             .call1(&JsValue::UNDEFINED, &JsValue::from_str(id))?;
+        if !store.is_object() {
+            return Err(invalid("the store factory must return a store object"));
+        }
         match &self.seal {
             None => Ok(store),
             Some((ring, accept_plaintext)) => {
@@ -208,9 +211,6 @@ impl Accounts {
     fn build(&self, id: &str) -> Result<(TokenManager, JsValue), JsValue> {
         // No borrow is held while JavaScript runs: the factory may call back into this object.
         let store = self.made_store(id)?;
-        if !store.is_object() {
-            return Err(invalid("the store factory must return a store object"));
-        }
         let options = self.options(&store, Some(id));
         Ok((TokenManager::build(&options.into(), Some(id))?, store))
     }

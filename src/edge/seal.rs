@@ -96,8 +96,17 @@ fn holds_token(set: &JsValue) -> bool {
 
 /// The four members of a record's envelope (`v`, `kid`, `iv`, `data`).
 fn envelope_members(envelope: &JsValue) -> (Option<f64>, [Option<String>; 3]) {
+    // A member longer than the longest ciphertext opened is not copied into the wasm at all
+    // (it reads as absent: "missing, cut short, too long"), whatever the store returned.
+    let longest = (seal::MAX_SEALED_BYTES * 4 / 3 + 4) as u32;
     NAMES.with(|n| {
-        let text = |i: usize| member(envelope, &n.envelope[i]).as_string();
+        let text = |i: usize| {
+            let value = member(envelope, &n.envelope[i]);
+            value
+                .dyn_ref::<js_sys::JsString>()
+                .filter(|s| s.length() <= longest)
+                .and_then(|s| s.as_string())
+        };
         (
             member(envelope, &n.envelope[0]).as_f64(),
             [text(1), text(2), text(3)],
@@ -433,12 +442,7 @@ impl SealedStore {
                     return Ok("resealed".into());
                 }
             }
-            Err(EdgeError::from(Failure::store(concat_str(&[
-                "sealedStore.reseal: the stored set of context \"",
-                &crate::oauth::redact::truncate(&s.context, 128),
-                "\" changed four times while it was resealed; run it again",
-            ])))
-            .into())
+            Err(EdgeError::from(Failure::store(seal::reseal_busy_message(&s.context))).into())
         })
     }
 }
@@ -484,7 +488,16 @@ impl Sealing {
             return Err(self.refused(Unopened::Broken("it is not an object"), None));
         }
         let envelope = NAMES.with(|n| member(raw, &n.sealed));
-        match seal::on_read(!absent(&envelope), holds_token(raw), self.accept_plaintext) {
+        let fingerprinted = token_texts(raw)
+            .iter()
+            .flatten()
+            .any(|t| seal::is_fingerprint(t));
+        match seal::on_read(
+            !absent(&envelope),
+            holds_token(raw),
+            fingerprinted,
+            self.accept_plaintext,
+        ) {
             OnRead::Refuse(why) => Err(self.refused(why, None)),
             OnRead::AsItIs => Ok((super::tokens::copy_of(raw).into(), None)),
             OnRead::Plaintext => {

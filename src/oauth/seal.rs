@@ -53,6 +53,11 @@ const CONTEXT_SHOWN: usize = 128;
 
 const FINGERPRINT_PREFIX: &str = "hmac-sha256:";
 
+/// Whether a stored member is one of our fingerprints.
+pub fn is_fingerprint(text: &str) -> bool {
+    text.starts_with(FINGERPRINT_PREFIX)
+}
+
 /// A key id: 1 to 64 of `A-Z a-z 0-9 . _ -` (it is written into every record and shown in
 /// messages, so it must be plain and never a secret).
 pub fn key_id_ok(id: &str) -> bool {
@@ -87,6 +92,12 @@ pub fn key_problem(index: usize, id: &str, seen: &[&str], key: Option<BadKey>) -
         return Some(concat_str(&[
             &at,
             ".id must be 1 to 64 of A-Z a-z 0-9 . _ - (it is written into every record)",
+        ]));
+    }
+    if key_from_text(id).is_ok() {
+        return Some(concat_str(&[
+            &at,
+            ".id reads as a 32-byte key: is it swapped with key? (the id is written into every record)",
         ]));
     }
     if seen.contains(&id) {
@@ -234,8 +245,20 @@ pub enum OnRead {
 }
 
 /// `has_seal`: the record has a `sealed` member; `holds_token`: an `access_token` or
-/// `refresh_token` member that is a string.
-pub fn on_read(has_seal: bool, holds_token: bool, accept_plaintext: bool) -> OnRead {
+/// `refresh_token` member that is a string; `holds_fingerprint`: one of them is a fingerprint
+/// (a record whose seal was stripped by a copy or a store that keeps known members only: read
+/// as plaintext, its fingerprints would be presented to Avito as tokens).
+pub fn on_read(
+    has_seal: bool,
+    holds_token: bool,
+    holds_fingerprint: bool,
+    accept_plaintext: bool,
+) -> OnRead {
+    if !has_seal && holds_fingerprint {
+        return OnRead::Refuse(Unopened::Broken(
+            "its sealed envelope is missing (only its fingerprints are stored)",
+        ));
+    }
     match (has_seal, holds_token, accept_plaintext) {
         (true, _, _) => OnRead::Open,
         (false, false, _) => OnRead::AsItIs,
@@ -262,10 +285,19 @@ pub fn attempt_order(
     };
     let mut order = vec![first];
     order.extend((0..keys).map(Some).filter(|&k| k != first));
-    if accept_plaintext && first.is_some() {
-        order.push(None);
-    }
+    // The tokens themselves are sent as the expected value only when the set was last seen
+    // stored in plaintext (they are in the store then anyway): never to a store that holds them
+    // sealed, whose statement logs must not see them. A miss is a lost race: the caller re-reads.
     order
+}
+
+/// A `reseal()` that kept losing its compare-and-set to other writers.
+pub fn reseal_busy_message(context: &str) -> String {
+    concat_str(&[
+        "sealedStore.reseal: the stored set of context \"",
+        &truncate(context, CONTEXT_SHOWN),
+        "\" changed four times while it was resealed; run it again",
+    ])
 }
 
 /// The message of a record that does not open: it names the context and the key id, never a
@@ -331,6 +363,9 @@ mod tests {
             .unwrap()
             .contains("holds 16 bytes"));
         assert!(!key_id_ok(&"x".repeat(65)) && key_id_ok(&"x".repeat(64)));
+        assert!(key_problem(0, &base64url(&[7; 32]), &[], None)
+            .unwrap()
+            .contains("swapped"));
     }
 
     #[test]
@@ -400,13 +435,17 @@ mod tests {
 
     #[test]
     fn plaintext_is_refused_unless_accepted_and_tombstones_read_as_they_are() {
-        assert_eq!(on_read(true, true, false), OnRead::Open);
-        assert_eq!(on_read(false, false, false), OnRead::AsItIs);
-        assert_eq!(on_read(false, true, true), OnRead::Plaintext);
+        assert_eq!(on_read(true, true, true, false), OnRead::Open);
+        assert_eq!(on_read(false, false, false, false), OnRead::AsItIs);
+        assert_eq!(on_read(false, true, false, true), OnRead::Plaintext);
         assert_eq!(
-            on_read(false, true, false),
+            on_read(false, true, false, false),
             OnRead::Refuse(Unopened::Plaintext)
         );
+        assert!(matches!(
+            on_read(false, true, true, true),
+            OnRead::Refuse(Unopened::Broken(_))
+        ));
     }
 
     #[test]
@@ -420,12 +459,13 @@ mod tests {
             attempt_order(2, Some(Some(9)), false),
             vec![Some(0), Some(1)]
         );
-        // A plaintext set in a migration window: as it is first when it was seen so, else last.
+        // A plaintext set in a migration window: as it is, first, when it was last seen so; never else.
         assert_eq!(
             attempt_order(2, Some(None), true),
             vec![None, Some(0), Some(1)]
         );
-        assert_eq!(attempt_order(1, Some(Some(0)), true), vec![Some(0), None]);
+        assert_eq!(attempt_order(1, Some(Some(0)), true), vec![Some(0)]);
+        assert_eq!(attempt_order(1, None, true), vec![Some(0)]);
         assert_eq!(attempt_order(1, Some(None), false), vec![Some(0)]);
     }
 

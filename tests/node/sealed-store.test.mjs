@@ -177,6 +177,38 @@ it("a sign-in or sign-out over a record that does not open fails at once (waitin
   assert.equal(JSON.stringify(await inner.get()), before);
 });
 
+it("a sealed record is never taken for tokens: by a manager without the keys, with its seal stripped, or as a plaintext compare in a migration window", async () => {
+  const inner = new lib.MemoryTokenStore();
+  const set = tokenSet(12);
+  await sealed(inner, [OLD], "seller-3").compareAndSet(undefined, set);
+  const record = await inner.get();
+  // A manager given the raw store (a process deployed without the seal) refuses it, sends nothing.
+  const unsealed = new lib.TokenManager({ auth, grant: "refresh_token", store: inner });
+  const e = await rejection(unsealed.getAccessToken());
+  assert.equal(e.kind, "store");
+  assert.match(e.message, /sealed record.*sealedStore\(\)/);
+  const accounts = new lib.AccountTokens({ auth, store: () => inner, leaseMs: 60_000 });
+  assert.equal((await rejection(accounts.signIn("seller-3", tokenSet(13)))).kind, "store");
+  assert.deepEqual(await inner.get(), record, "nothing written over it");
+  assert.equal(mock.requests.length, 0);
+  // Its envelope stripped (a copy that kept known members only): broken, also with acceptPlaintext.
+  const { sealed: _, ...stripped } = record;
+  for (const acceptPlaintext of [false, true]) {
+    const broken = await rejection(sealed(new lib.MemoryTokenStore(stripped), [OLD], "seller-3", { acceptPlaintext }).get());
+    assert.match(broken.message, /envelope is missing/);
+  }
+  // In a migration window, a compare against a sealed record never sends the tokens themselves.
+  const sent = [];
+  const spy = { get: () => inner.get(), compareAndSet: (expected, next) => (sent.push(JSON.stringify(expected ?? null)), inner.compareAndSet(expected, next)), acquireLease: (t) => inner.acquireLease(t), releaseLease: (i) => inner.releaseLease(i) };
+  const window = sealed(spy, [OLD], "seller-3", { acceptPlaintext: true });
+  await window.get();
+  assert.equal(await window.compareAndSet({ ...set, renewal: { id: "stale", presented_at: 1, answer_by: 2 } }, set), false);
+  assert.ok(sent.length >= 1);
+  assertNoTokenIn(sent.join("\n"), [set]);
+  // An id that is a key (swapped with it) is refused where it is given.
+  assert.throws(() => lib.sealedStore(inner, { keys: [{ id: NEW.key, key: OLD.key }], context: "a" }), /swapped/);
+});
+
 it("plaintext is refused unless acceptPlaintext; with it, it is read and resealed on its next write or by reseal()", async () => {
   const set = tokenSet(5);
   const refused = await rejection(sealed(new lib.MemoryTokenStore(set), [NEW]).get());

@@ -100,14 +100,17 @@ fn account_ids(value: &JsValue) -> Result<Vec<String>, JsValue> {
     if !Array::is_array(value) {
         return Err(bad());
     }
-    // Copied through a catching call: the caller's array may be a Proxy.
-    let ids = js::array_from(value).map_err(|_| bad())?;
-    if ids.length() > MAX_IDS {
-        return Err(bad());
-    }
+    // Its length first (a sparse `[]` of length 4e9 is refused before anything is read), then
+    // each element by index through catching reads (the caller's array may be a Proxy; no
+    // iterator of its own runs, so none can run forever).
+    let length = match js::get(value, "length").as_f64() {
+        Some(n) if n >= 0.0 && n <= MAX_IDS as f64 && n.fract() == 0.0 => n as u32,
+        _ => return Err(bad()),
+    };
     // An id given twice gets two results: the second run finds the first one's renewal.
-    let mut out = Vec::with_capacity(ids.length() as usize);
-    for id in ids.iter() {
+    let mut out = Vec::with_capacity(length as usize);
+    for i in 0..length {
+        let id = js_sys::Reflect::get_u32(value, i).map_err(|_| bad())?;
         out.push(account_id(&id)?);
     }
     Ok(out)

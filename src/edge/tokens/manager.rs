@@ -11,7 +11,7 @@ use super::super::random::random_state;
 use super::super::timing::{self, Cancel, Fired};
 use super::super::transport::request_outcome;
 use super::status::recorded_failures;
-use super::store::{copy_of, peek, with_mark, HeldTokens, Store};
+use super::store::{copy_of, peek, read_set, with_mark, HeldTokens, Store};
 use crate::oauth::failure::{Delivery, Failure};
 use crate::oauth::health::{self, Note, HEALTH};
 use crate::oauth::persist::{Persist, Persisted};
@@ -699,7 +699,10 @@ impl Renewing {
             Ok(v) => v,
             Err(f) => return self.store_failed(f),
         };
-        match HeldTokens::of(&stored) {
+        match read_set(
+            &stored,
+            "it returned something that is not a TokenSet (a `renewal` member that is not { id, presented_at, answer_by }?)",
+        ) {
             Ok(held) => {
                 self.held = held;
                 let empty = js::absent(&stored);
@@ -707,11 +710,7 @@ impl Renewing {
                 // The view borrows `self.held`: `run` fills it in.
                 Event::Read((!empty).then_some(StoredSet::default()))
             }
-            Err(_) => self.store_failed(StoreFault {
-                call: "get",
-                detail: "it returned something that is not a TokenSet (a `renewal` member that is not { id, presented_at, answer_by }?)".to_owned(),
-                lasting: false,
-            }),
+            Err(fault) => self.store_failed(fault),
         }
     }
 

@@ -3,7 +3,7 @@
 //! typed and redacted. Decides nothing.
 
 use super::super::timing;
-use super::store::{HeldTokens, Store};
+use super::store::{read_set, HeldTokens, Store};
 use crate::oauth::failure::Failure;
 use crate::oauth::overwrite::{bound_ms, Overwrite, OverwriteEvent, OverwriteStep, Written};
 use crate::oauth::persist::{Persist, PersistEvent, PersistStep, Persisted};
@@ -19,11 +19,7 @@ struct Read {
 
 async fn read(store: &Store) -> Result<Read, StoreFault> {
     let value = store.get().await?;
-    let held = HeldTokens::of(&value).map_err(|_| StoreFault {
-        call: "get",
-        detail: "it returned something that is not a TokenSet".to_owned(),
-        lasting: false,
-    })?;
+    let held = read_set(&value, "it returned something that is not a TokenSet")?;
     let empty = crate::edge::js::absent(&value);
     Ok(Read { value, held, empty })
 }

@@ -8,7 +8,7 @@ use super::super::exception::exception;
 use super::super::js::{self, absent};
 use super::super::scopes::granted;
 use super::manager::Manager;
-use super::store::{HeldTokens, Store};
+use super::store::{read_set, Store};
 use crate::oauth::health::{self, HEALTH};
 use crate::oauth::renewal::{RenewalGrant, StoreFault};
 use js_sys::Array;
@@ -30,12 +30,7 @@ fn status_of(
     grant: RenewalGrant,
     served: (f64, f64),
 ) -> Result<JsValue, StoreFault> {
-    let not_a_set = || StoreFault {
-        call: "get",
-        detail: "it returned something that is not a TokenSet".to_owned(),
-        lasting: false,
-    };
-    let held = HeldTokens::of(stored).map_err(|_| not_a_set())?;
+    let held = read_set(stored, "it returned something that is not a TokenSet")?;
     let view = (!absent(stored)).then(|| held.view());
     let recorded = js::get(stored, HEALTH);
     let failures = recorded_failures(&recorded);
@@ -55,7 +50,11 @@ fn status_of(
         memory,
         store,
     )
-    .map_err(|_| not_a_set())
+    .map_err(|_| StoreFault {
+        call: "get",
+        detail: "it returned something that is not a TokenSet".to_owned(),
+        lasting: false,
+    })
 }
 
 /// The status of the set `store` holds, with what `manager` (the account's, if one exists here)

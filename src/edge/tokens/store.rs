@@ -134,6 +134,25 @@ struct HeldMark {
 /// Why a stored value cannot be read as a TokenSet.
 pub struct NotATokenSet;
 
+/// A set as a manager reads it from its store: a sealed record (one with a `sealed` envelope,
+/// README "Tokens at rest") read without its keys is refused for good, never taken as tokens —
+/// its fingerprints presented as a refresh token would be refused by Avito and sign the seller
+/// out. `shape`: what a value that is no TokenSet at all is called.
+pub fn read_set(set: &JsValue, shape: &str) -> Result<HeldTokens, StoreFault> {
+    let fault = |detail: &str, lasting| StoreFault {
+        call: "get",
+        detail: detail.to_owned(),
+        lasting,
+    };
+    if js::get(set, crate::oauth::seal::SEALED).is_object() {
+        return Err(fault(
+            "it holds a sealed record and this manager has no keys: wrap the store in sealedStore(), or give AccountTokens its seal option",
+            true,
+        ));
+    }
+    HeldTokens::of(set).map_err(|_| fault(shape, false))
+}
+
 impl HeldTokens {
     /// What a TokenSet holds; `undefined`/`null` hold nothing.
     pub fn of(set: &JsValue) -> Result<HeldTokens, NotATokenSet> {

@@ -488,23 +488,22 @@ impl Sealing {
             return Err(self.refused(Unopened::Broken("it is not an object"), None));
         }
         let envelope = NAMES.with(|n| member(raw, &n.sealed));
-        let fingerprinted = token_texts(raw)
-            .iter()
-            .flatten()
-            .any(|t| seal::is_fingerprint(t));
+        // The record's two compared members, read from JS once: as stored (fingerprints of a
+        // sealed record, a plaintext set's tokens).
+        let stored = token_texts(raw);
+        let fingerprinted = stored.iter().flatten().any(|t| seal::is_fingerprint(t));
         match seal::on_read(
             !absent(&envelope),
-            holds_token(raw),
+            stored.iter().any(Option::is_some),
             fingerprinted,
             self.accept_plaintext,
         ) {
             OnRead::Refuse(why) => Err(self.refused(why, None)),
             OnRead::AsItIs => Ok((super::tokens::copy_of(raw).into(), None)),
             OnRead::Plaintext => {
-                let tokens = token_texts(raw);
                 self.remember(Seen {
-                    fingerprints: tokens.clone(),
-                    tokens,
+                    fingerprints: stored.clone(),
+                    tokens: stored,
                     key: None,
                     sealed: None,
                 });
@@ -519,7 +518,7 @@ impl Sealing {
                     .ring
                     .index_of(&read.kid)
                     .ok_or_else(|| self.refused(Unopened::UnknownKey, Some(&read.kid)))?;
-                let fingerprints = token_texts(raw);
+                let fingerprints = stored;
                 let aad = seal::additional_data(
                     &self.context,
                     &read.kid,
